@@ -1,0 +1,29 @@
+# Two commands on a fresh machine: `make repro` (the pipeline on the synthetic cohort)
+# and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch that lies on this kind of machine's disk; on a GPU machine use
+# e.g. `make repro TORCH_SPEC=torch` to take the default (CUDA) build from PyPI.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: repro test bench clean-venv
+
+$(BIN)/.sfv-installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+repro: $(BIN)/.sfv-installed
+	$(BIN)/dvc repro
+
+test: $(BIN)/.sfv-installed
+	$(BIN)/python -m pytest -q
+
+bench: $(BIN)/.sfv-installed
+	$(BIN)/python -m pipeline.cli bench-synth
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,3 @@
+"""sfv: shape from voice."""
+
+__version__ = "0.1.0"

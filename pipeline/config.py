@@ -1,0 +1,127 @@
+"""Typed, validated parameters: params.yaml loads into frozen pydantic models.
+
+An unknown key, a wrong type or an out-of-range value fails at load with a message that
+names the key, so a typo in `dvc exp run -S ...` never runs silently with a default.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegFloat = Annotated[float, Field(ge=0)]
+
+
+class ParamsError(ValueError):
+    """A params file that does not validate; the message names every bad key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _ordered_range(lo: float, hi: float, name: str) -> None:
+    if lo > hi:
+        raise ValueError(f"{name}: [min, max] with min <= max (got [{lo}, {hi}])")
+
+
+class Speakers(_Section):
+    male: Annotated[int, Field(gt=0, le=100_000)] = 60
+    female: Annotated[int, Field(gt=0, le=100_000)] = 60
+
+
+class ScanParams(_Section):
+    vertices: tuple[Annotated[int, Field(ge=500)], Annotated[int, Field(ge=500)]] = (9000, 14000)
+    rotation_deg: Annotated[float, Field(ge=0, le=90)] = 20.0
+    translation_mm: NonNegFloat = 50.0
+    noise_mm: Annotated[float, Field(ge=0, le=5)] = 0.3
+    holes: tuple[Annotated[int, Field(ge=0, le=50)], Annotated[int, Field(ge=0, le=50)]] = (1, 4)
+    hole_radius_mm: tuple[
+        Annotated[float, Field(gt=0, le=20)], Annotated[float, Field(gt=0, le=20)]
+    ] = (2.0, 5.0)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> ScanParams:
+        _ordered_range(*self.vertices, "vertices")
+        _ordered_range(*self.holes, "holes")
+        _ordered_range(*self.hole_radius_mm, "hole_radius_mm")
+        return self
+
+
+class AnnotationParams(_Section):
+    noise_mm: Annotated[float, Field(ge=0, le=10)] = 1.0
+    mislabel_rate: Annotated[float, Field(ge=0, le=0.5)] = 0.02
+    mislabel_mm: tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]] = (5.0, 15.0)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> AnnotationParams:
+        _ordered_range(*self.mislabel_mm, "mislabel_mm")
+        return self
+
+
+class SynthParams(_Section):
+    speakers: Speakers = Speakers()
+    vertices: Annotated[int, Field(ge=2000, le=200_000)] = 6790
+    residual_mm: Annotated[float, Field(ge=0, le=5)] = 0.8
+    scan: ScanParams = ScanParams()
+    annotation: AnnotationParams = AnnotationParams()
+    sheet_faces: Annotated[int, Field(ge=2, le=32)] = 8
+
+
+class DataParams(_Section):
+    root: str = "data/synthetic"
+    on_error: Literal["fail", "skip"] = "fail"
+
+
+class Params(_Section):
+    seed: Annotated[int, Field(ge=0)] = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    data: DataParams = DataParams()
+    synth: SynthParams = SynthParams()
+
+
+def _format(err: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid parameters"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"] if not isinstance(p, int)) or "(top level)"
+        index = [p for p in e["loc"] if isinstance(p, int)]
+        where = f"{key}[{index[0]}]" if index else key
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; README.md lists every parameter)"
+        silent = e["type"] in ("extra_forbidden", "missing") or isinstance(e["input"], dict)
+        got = "" if silent else f" (got {e['input']!r})"
+        lines.append(f"  {where}: {msg}{got}")
+    return "\n".join(lines)
+
+
+def parse_params(raw: dict | None, source: str = "params") -> Params:
+    """Validate a params mapping (as read from YAML) into `Params`."""
+    try:
+        # YAML gives lists; the models hold ranges as tuples.
+        return Params.model_validate(_lists_to_tuples(raw or {}))
+    except ValidationError as err:
+        raise ParamsError(_format(err, source)) from None
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate a params.yaml file."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise ParamsError(f"{path}: cannot read parameters: {err}") from None
+    if raw is not None and not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping of parameter sections at the top level")
+    return parse_params(raw, str(path))
+
+
+def _lists_to_tuples(value):
+    if isinstance(value, dict):
+        return {k: _lists_to_tuples(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return tuple(_lists_to_tuples(v) for v in value)
+    return value
