@@ -1,0 +1,387 @@
+"""Named anthropometric factors: the shape variation of the synthetic cohort.
+
+Each factor is a smooth, localised displacement field on the template. Measured factors set
+one landmark distance (face height n-me, alar width al-al, ...); their values are that
+distance in mm, drawn from sex-specific Gaussians whose means and spreads follow published
+young-adult norms. The other factors are displacement amplitudes (mm) of shapes the norms do
+not measure (chin projection, nostril size, ...). A face is the template plus the factor
+fields, solved so every measured distance equals its drawn value exactly, plus a smooth random
+residual with a power-law spectrum, so that the eigenfaces of a cohort have a long tail.
+
+Norms (means and SDs rounded; ages 18-28 where the source allows, otherwise the nearest
+young-adult group):
+- Farkas LG (1994). Anthropometry of the Head and Face, 2nd ed. Raven Press. North American
+  Caucasians aged 19-25: n-gn, tr-n, sn-gn, zy-zy, go-go, al-al, n-prn, sn-prn, ch-ch, sn-sto,
+  sl-gn, ls-li, en-en, ex-en, ps-pi.
+- Farkas LG, Katic MJ, Forrest CR (2005). International anthropometric study of facial
+  morphology in various ethnic groups/races. J Craniofac Surg 16(4):615-646 (sex differences
+  and spreads of the same measures).
+- Zhuang Z, Landsittel D, Benson S, Roberge R, Shaffer R (2010). Facial anthropometric
+  differences among gender, ethnicity, and age groups. Ann Occup Hyg 54(4):391-402
+  (correlations: size measures correlate moderately, r ~ 0.3-0.6, within the face; regional
+  shape measures of nose and eyes are nearly independent).
+Amplitude factors and correlations without a published counterpart are the project's own
+choices, documented in README.md.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .template import REGIONS, Template, bump, gauss2d, smoothstep
+
+SEXES = ("M", "F")
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One named factor: its landmark measure (1-based numbers) or None, and its norms."""
+
+    name: str
+    description: str
+    measure: tuple[int, int] | None
+    male: tuple[float, float]  # mean, sd: mm of the measure, or amplitude mm
+    female: tuple[float, float]
+
+
+FACTORS: tuple[Factor, ...] = (
+    Factor("face_height", "n-me, nasion to menton", (28, 54), (121.0, 6.5), (112.0, 5.5)),
+    Factor("forehead_height", "tr-n, trichion to nasion", (60, 28), (64.0, 7.0), (59.0, 6.0)),
+    Factor("lower_face_height", "sn-me, subnasale to menton", (35, 54), (72.0, 5.5), (65.0, 4.5)),
+    Factor("face_width", "zy-zy, bizygomatic width", (57, 63), (137.0, 5.0), (130.0, 5.0)),
+    Factor("jaw_width", "go-go, bigonial width", (56, 64), (97.0, 6.0), (91.0, 6.0)),
+    Factor("upper_lip_height", "sn-sto, subnasale to stomion", (35, 51), (22.5, 2.2), (20.0, 1.9)),
+    Factor("chin_height", "sl-me, sublabiale to menton", (52, 54), (31.0, 3.5), (28.0, 3.0)),
+    Factor("nose_length", "n-prn, nasion to pronasale", (28, 31), (51.0, 3.5), (47.0, 3.0)),
+    Factor("nose_width", "al-al, alar width", (32, 38), (34.9, 2.1), (31.4, 2.0)),
+    Factor("nose_protrusion", "sn-prn, tip protrusion", (35, 31), (20.5, 2.0), (19.0, 1.8)),
+    Factor("mouth_width", "ch-ch, cheilion to cheilion", (39, 45), (53.0, 3.3), (50.0, 3.2)),
+    Factor("lip_height", "ls-li, vermilion height of both lips", (42, 48), (18.5, 2.5), (17.0, 2.2)),
+    Factor("intercanthal_width", "en-en", (15, 19), (33.0, 2.6), (31.5, 2.3)),
+    Factor("eye_width", "ex-en, palpebral fissure length", (11, 15), (30.5, 1.5), (30.0, 1.4)),
+    Factor("eye_height", "ps-pi, palpebral fissure height", (13, 17), (10.0, 1.1), (10.3, 1.1)),
+    Factor("brow_height", "brow apex above the upper lid", (3, 13), (16.0, 2.5), (17.5, 2.5)),
+    Factor("chin_projection", "forward chin, amplitude", None, (1.5, 2.0), (-1.5, 2.0)),
+    Factor("nasal_bridge_depth", "dorsum height at the bridge, amplitude", None, (1.0, 1.5), (-1.0, 1.5)),
+    Factor("nostril_size", "nostril depth and width, amplitude", None, (0.3, 0.8), (-0.3, 0.8)),
+    Factor("lip_protrusion", "forward lips, amplitude", None, (0.0, 1.5), (0.0, 1.5)),
+    Factor("cheekbone_projection", "forward zygomatic prominence, amplitude", None, (0.5, 1.5), (-0.5, 1.5)),
+    Factor("brow_ridge", "supraorbital ridge projection, amplitude", None, (1.2, 1.0), (-1.2, 1.0)),
+    Factor("forehead_slope", "upper forehead forward (+) or back (-), amplitude", None, (-1.0, 2.5), (1.0, 2.5)),
+    Factor("midface_projection", "maxilla and mouth forward, amplitude", None, (0.0, 2.0), (0.0, 2.0)),
+)
+FACTOR_NAMES = tuple(f.name for f in FACTORS)
+
+# Correlations between factors (both sexes). Blocks: overall size and heights; nose; mouth;
+# eyes and brows (independent of the rest, as the planted voice link needs them to be).
+CORRELATIONS: dict[tuple[str, str], float] = {
+    ("face_height", "face_width"): 0.35,
+    ("face_height", "forehead_height"): 0.2,
+    ("face_height", "lower_face_height"): 0.45,
+    ("face_height", "nose_length"): 0.35,
+    ("face_width", "jaw_width"): 0.6,
+    ("face_width", "nose_width"): 0.3,
+    ("face_width", "mouth_width"): 0.3,
+    ("jaw_width", "chin_projection"): 0.2,
+    ("lower_face_height", "upper_lip_height"): 0.4,
+    ("lower_face_height", "chin_height"): 0.4,
+    ("nose_length", "nose_protrusion"): 0.4,
+    ("nose_width", "nostril_size"): 0.5,
+    ("nose_width", "mouth_width"): 0.35,
+    ("nose_protrusion", "nasal_bridge_depth"): 0.4,
+    ("lip_height", "lip_protrusion"): 0.5,
+    ("midface_projection", "lip_protrusion"): 0.3,
+    ("chin_height", "chin_projection"): 0.3,
+    ("eye_width", "eye_height"): 0.4,
+    ("intercanthal_width", "eye_width"): -0.2,
+    ("brow_height", "forehead_slope"): -0.2,
+    ("brow_ridge", "forehead_slope"): -0.3,
+}
+
+
+@dataclass(frozen=True)
+class ShapeModel:
+    """Template, unit factor fields and residual basis; `faces` turns factor values into shapes."""
+
+    template: Template
+    fields: np.ndarray  # float64 [F, T, 3], displacement per unit amplitude
+    residual_basis: np.ndarray  # float64 [B, T, 3], smooth fields, scaled by their spectrum
+    measured: np.ndarray  # int64 indices of measured factors in FACTORS
+    measure_pairs: np.ndarray  # int64 [M, 2] 0-based landmark indices of their measures
+    residual_mm: float
+
+    def means(self, sex: str) -> np.ndarray:
+        """Factor means [F] for sex 'M' or 'F'."""
+        return np.array([(f.male if sex == "M" else f.female)[0] for f in FACTORS])
+
+    def covariance(self, sex: str) -> np.ndarray:
+        """Factor covariance [F, F] for sex 'M' or 'F'."""
+        sd = np.array([(f.male if sex == "M" else f.female)[1] for f in FACTORS])
+        return correlation_matrix() * np.outer(sd, sd)
+
+    def sample_factors(self, rng: np.random.Generator, sex: str, n: int) -> np.ndarray:
+        """Factor values [n, F] for n people of one sex."""
+        if sex not in SEXES:
+            raise ValueError(f"sex must be one of {SEXES} (got {sex!r})")
+        return rng.multivariate_normal(self.means(sex), self.covariance(sex), size=n, method="cholesky")
+
+    def residual(self, rng: np.random.Generator) -> np.ndarray:
+        """One smooth random residual displacement [T, 3] with RMS about `residual_mm`."""
+        coef = rng.standard_normal(len(self.residual_basis))
+        return np.tensordot(coef, self.residual_basis, axes=1)
+
+    def face(self, values: np.ndarray, residual: np.ndarray | None = None) -> np.ndarray:
+        """Vertices [T, 3] of the face with factor `values` [F] (plus an optional residual).
+
+        Amplitude factors and the residual are applied as given; the measured factors' field
+        amplitudes are then solved by Newton steps so each measure equals its value.
+        """
+        base = self.template.vertices + (residual if residual is not None else 0.0)
+        free = np.setdiff1d(np.arange(len(FACTORS)), self.measured)
+        base = base + np.tensordot(values[free], self.fields[free], axes=1)
+        target = values[self.measured]
+        amp = np.zeros(len(self.measured))
+        fields = self.fields[self.measured]
+        for _ in range(4):
+            verts = base + np.tensordot(amp, fields, axes=1)
+            jac = _measure_jacobian(verts, fields, self.template.landmark_idx, self.measure_pairs)
+            amp += np.linalg.solve(jac, target - _measures(verts, self.template.landmark_idx, self.measure_pairs))
+        return base + np.tensordot(amp, fields, axes=1)
+
+
+def correlation_matrix() -> np.ndarray:
+    """The factor correlation matrix [F, F] from CORRELATIONS (checked positive definite)."""
+    index = {name: i for i, name in enumerate(FACTOR_NAMES)}
+    corr = np.eye(len(FACTORS))
+    for (a, b), r in CORRELATIONS.items():
+        corr[index[a], index[b]] = corr[index[b], index[a]] = r
+    if np.linalg.eigvalsh(corr).min() <= 0:
+        raise ValueError("factor correlations are not positive definite")
+    return corr
+
+
+def build_shape_model(template: Template, residual_mm: float = 0.8) -> ShapeModel:
+    """The shape model on `template`: unit fields of every factor and the residual basis."""
+    fields = np.stack([_FIELDS[f.name](template) for f in FACTORS])
+    measured = np.array([i for i, f in enumerate(FACTORS) if f.measure is not None])
+    pairs = np.array([FACTORS[i].measure for i in measured], dtype=np.int64) - 1
+    return ShapeModel(template=template, fields=fields, residual_basis=_residual_basis(template, residual_mm),
+                      measured=measured, measure_pairs=pairs, residual_mm=residual_mm)
+
+
+def _measures(verts: np.ndarray, landmark_idx: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    lm = verts[landmark_idx]
+    return np.linalg.norm(lm[pairs[:, 0]] - lm[pairs[:, 1]], axis=-1)
+
+
+def _measure_jacobian(verts, fields, landmark_idx, pairs) -> np.ndarray:
+    """d measure_i / d amplitude_j [M, M], analytic for distances."""
+    lm = verts[landmark_idx]
+    diff = lm[pairs[:, 0]] - lm[pairs[:, 1]]
+    unit = diff / np.linalg.norm(diff, axis=-1, keepdims=True)
+    flm = fields[:, landmark_idx]  # [M, 65, 3]
+    dd = flm[:, pairs[:, 0]] - flm[:, pairs[:, 1]]  # [M_fields, M_measures, 3]
+    return np.einsum("jid,id->ij", dd, unit)
+
+
+def _residual_basis(template: Template, residual_mm: float) -> np.ndarray:
+    """Low-frequency cosine fields on the frontal domain with a power-law spectrum.
+
+    Scaled so a residual drawn with standard-normal coefficients has an expected per-vertex
+    RMS displacement of `residual_mm`; the decaying spectrum gives eigenfaces a long tail.
+    """
+    u, v = template.uv[:, 0], template.uv[:, 1]
+    lo, hi = template.uv.min(0), template.uv.max(0)
+    su, sv = (u - lo[0]) / (hi[0] - lo[0]), (v - lo[1]) / (hi[1] - lo[1])
+    basis = []
+    for i in range(7):
+        for j in range(9):
+            if i == j == 0:
+                continue
+            phi = np.cos(np.pi * i * su) * np.cos(np.pi * j * sv)
+            scale = (i * i + j * j) ** -0.9
+            for axis, axis_scale in ((0, 0.5), (1, 0.5), (2, 1.0)):
+                field = np.zeros((len(u), 3))
+                field[:, axis] = phi * scale * axis_scale
+                basis.append(field)
+    basis = np.stack(basis)
+    rms = np.sqrt(np.sum(basis ** 2) / len(u))
+    return basis * (residual_mm / rms if rms > 0 else 0.0)
+
+
+# ---- unit displacement fields, one per factor, from the template's frontal coordinates ----
+
+def _xy(t: Template):
+    return t.uv[:, 0], t.uv[:, 1]
+
+
+def _field(dx=None, dy=None, dz=None, n=None) -> np.ndarray:
+    n = n if n is not None else len(next(a for a in (dx, dy, dz) if a is not None))
+    out = np.zeros((n, 3))
+    for axis, comp in enumerate((dx, dy, dz)):
+        if comp is not None:
+            out[:, axis] = comp
+    return out
+
+
+def _landmark_y(t: Template, number: int) -> float:
+    return float(t.uv[t.landmark_idx[number - 1], 1])
+
+
+def _stretch_below(y, top, bottom):
+    """0 above `top`, falling linearly to -1 at `bottom` and staying there (smoothed corner)."""
+    s = np.clip((top - y) / (top - bottom), 0.0, 1.5)
+    return -np.where(s < 1.0, s, 1.0 + 0.0 * s)
+
+
+def _tent(y, top, mid, bottom):
+    """0 above `top` and below `bottom`, 1 at `mid`, linear in between."""
+    up = np.clip((top - y) / (top - mid), 0.0, 1.0)
+    down = np.clip((y - bottom) / (mid - bottom), 0.0, 1.0)
+    return np.where(y >= mid, up, down)
+
+
+def _face_height(t):
+    x, y = _xy(t)
+    return _field(dy=_stretch_below(y, 0.0, _landmark_y(t, 54)) * smoothstep((0.0 - y + 3.0) / 6.0))
+
+
+def _forehead_height(t):
+    x, y = _xy(t)
+    return _field(dy=smoothstep((y - 12.0) / (_landmark_y(t, 60) - 12.0)))
+
+
+def _lower_face_height(t):
+    x, y = _xy(t)
+    return _field(dy=_stretch_below(y, _landmark_y(t, 35), _landmark_y(t, 54)))
+
+
+def _face_width(t):
+    x, y = _xy(t)
+    return _field(dx=0.5 * np.sign(x) * smoothstep((np.abs(x) - 20.0) / 50.0) * np.exp(-0.5 * ((y + 15.0) / 45.0) ** 2))
+
+
+def _jaw_width(t):
+    x, y = _xy(t)
+    return _field(dx=0.5 * np.sign(x) * smoothstep((np.abs(x) - 15.0) / 35.0) * np.exp(-0.5 * ((y + 90.0) / 20.0) ** 2))
+
+
+def _upper_lip_height(t):
+    x, y = _xy(t)
+    return _field(dy=-_tent(y, _landmark_y(t, 35), _landmark_y(t, 51), _landmark_y(t, 54)) * _lower_face_window(x))
+
+
+def _chin_height(t):
+    x, y = _xy(t)
+    return _field(dy=_tent(y, _landmark_y(t, 51), _landmark_y(t, 52), _landmark_y(t, 54)) * _lower_face_window(x))
+
+
+def _lower_face_window(x):
+    return 1.0 - smoothstep((np.abs(x) - 35.0) / 30.0) * 0.6
+
+
+def _nose_length(t):
+    x, y = _xy(t)
+    return _field(dy=-gauss2d(x, y, 0.0, -46.0, 12.0, 7.0) * smoothstep((y + 58.0) / 6.0) * (1 - smoothstep((y + 20.0) / 15.0)) / 1.0)
+
+
+def _nose_width(t):
+    x, y = _xy(t)
+    return _field(dx=0.5 * np.sign(x) * gauss2d(np.abs(x), y, 15.0, -48.0, 7.0, 7.0))
+
+
+def _nose_protrusion(t):
+    x, y = _xy(t)
+    return _field(dz=gauss2d(x, y, 0.0, -45.0, 8.0, 6.0))
+
+
+def _mouth_width(t):
+    x, y = _xy(t)
+    return _field(dx=0.5 * (x / 26.0) * bump(np.clip(np.abs(x) / 45.0, 0, 1)) * np.exp(-0.5 * ((y + 75.0) / 11.0) ** 2))
+
+
+def _lip_height(t):
+    x, y = _xy(t)
+    d = y - _landmark_y(t, 51)
+    ramp = np.clip(np.abs(d) / 9.0, 0.0, 1.0) * (1.0 - smoothstep((np.abs(d) - 9.0) / 8.0))
+    return _field(dy=0.5 * np.sign(d) * ramp * bump(np.clip(np.abs(x) / 40.0, 0, 1)))
+
+
+def _eye_window(x, y):
+    return gauss2d(np.abs(x), y, 30.5, -7.0, 16.0, 11.0)
+
+
+def _intercanthal_width(t):
+    x, y = _xy(t)
+    return _field(dx=0.5 * np.sign(x) * _eye_window(x, y))
+
+
+def _eye_width(t):
+    x, y = _xy(t)
+    centre = 30.75
+    return _field(dx=np.sign(x) * (np.abs(x) - centre) / 28.5 * _eye_window(x, y))
+
+
+def _eye_height(t):
+    x, y = _xy(t)
+    return _field(dy=(y + 7.5) / 9.0 * gauss2d(np.abs(x), y, 30.5, -7.0, 14.0, 8.0))
+
+
+def _brow_height(t):
+    x, y = _xy(t)
+    return _field(dy=gauss2d(np.abs(x), y, 32.0, 12.0, 22.0, 6.0))
+
+
+def _chin_projection(t):
+    x, y = _xy(t)
+    return _field(dz=gauss2d(x, y, 0.0, -106.0, 16.0, 10.0))
+
+
+def _nasal_bridge_depth(t):
+    x, y = _xy(t)
+    return _field(dz=gauss2d(x, y, 0.0, -12.0, 6.0, 10.0))
+
+
+def _nostril_size(t):
+    x, y = _xy(t)
+    w = gauss2d(np.abs(x), y, 6.5, -50.3, 3.5, 2.0)
+    return _field(dx=0.4 * np.sign(x) * (np.abs(x) - 6.5) / 3.5 * w, dz=-w)
+
+
+def _lip_protrusion(t):
+    x, y = _xy(t)
+    return _field(dz=gauss2d(x, y, 0.0, -75.0, 20.0, 9.0))
+
+
+def _cheekbone_projection(t):
+    x, y = _xy(t)
+    return _field(dz=gauss2d(np.abs(x), y, 46.0, -25.0, 12.0, 10.0))
+
+
+def _brow_ridge(t):
+    x, y = _xy(t)
+    return _field(dz=gauss2d(np.abs(x), y, 22.0, 9.0, 24.0, 6.0))
+
+
+def _forehead_slope(t):
+    x, y = _xy(t)
+    return _field(dz=smoothstep((y - 15.0) / 55.0) * np.exp(-0.5 * (x / 45.0) ** 2))
+
+
+def _midface_projection(t):
+    x, y = _xy(t)
+    return _field(dz=gauss2d(x, y, 0.0, -65.0, 28.0, 22.0))
+
+
+_FIELDS = {
+    "face_height": _face_height, "forehead_height": _forehead_height,
+    "lower_face_height": _lower_face_height, "face_width": _face_width, "jaw_width": _jaw_width,
+    "upper_lip_height": _upper_lip_height, "chin_height": _chin_height, "nose_length": _nose_length,
+    "nose_width": _nose_width, "nose_protrusion": _nose_protrusion, "mouth_width": _mouth_width,
+    "lip_height": _lip_height, "intercanthal_width": _intercanthal_width, "eye_width": _eye_width,
+    "eye_height": _eye_height, "brow_height": _brow_height, "chin_projection": _chin_projection,
+    "nasal_bridge_depth": _nasal_bridge_depth, "nostril_size": _nostril_size,
+    "lip_protrusion": _lip_protrusion, "cheekbone_projection": _cheekbone_projection,
+    "brow_ridge": _brow_ridge, "forehead_slope": _forehead_slope, "midface_projection": _midface_projection,
+}
