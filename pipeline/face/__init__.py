@@ -1,0 +1,1 @@
+"""Face geometry: anthropometric measurements (AMs) on landmarked faces."""

@@ -1,0 +1,27 @@
+import numpy as np
+import pytest
+
+from pipeline.synth.shape_model import build_shape_model
+from pipeline.synth.template import build_template
+
+
+@pytest.fixture(scope="session")
+def template():
+    return build_template(6790)
+
+
+@pytest.fixture(scope="session")
+def shape_model(template):
+    return build_shape_model(template, residual_mm=0.8)
+
+
+@pytest.fixture(scope="session")
+def cohort(shape_model):
+    """300 faces per sex with their factor values (no scans: fast)."""
+    rng = np.random.default_rng(7)
+    out = {}
+    for sex in ("M", "F"):
+        values = shape_model.sample_factors(rng, sex, 300)
+        faces = np.stack([shape_model.face(v, shape_model.residual(rng)) for v in values])
+        out[sex] = (values, faces)
+    return out
