@@ -17,13 +17,13 @@ $(BIN)/.sfv-installed: pyproject.toml
 	touch $@
 
 repro: $(BIN)/.sfv-installed
-	$(BIN)/dvc repro
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
 
 test: $(BIN)/.sfv-installed
-	$(BIN)/python -m pytest -q
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q
 
 bench: $(BIN)/.sfv-installed
-	$(BIN)/python -m pipeline.cli bench-synth
+	$(BIN)/sfv bench-synth
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,0 +1,86 @@
+"""synth stage: the synthetic dataset root (faces, raw scans, annotations, truth) and a face sheet."""
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from ..config import SynthParams, load_params
+from . import run
+from ..face.ams import default_am_table
+from ..plots.mesh_render import face_sheet
+from ..synth.cohort import ScanSettings, simulate_person, speaker_ids
+from ..synth.shape_model import build_shape_model
+from ..synth.template import build_template
+from ..synth.writer import write_manifest, write_person, write_truth
+
+
+def scan_settings(synth: SynthParams) -> ScanSettings:
+    scan, ann = synth.scan, synth.annotation
+    return ScanSettings(
+        vertices=scan.vertices, rotation_deg=scan.rotation_deg, translation_mm=scan.translation_mm,
+        noise_mm=scan.noise_mm, holes=scan.holes, hole_radius_mm=scan.hole_radius_mm,
+        annotation_noise_mm=ann.noise_mm, mislabel_rate=ann.mislabel_rate, mislabel_mm=ann.mislabel_mm,
+    )
+
+
+def main(params_path: Path, root: Path, sheet: Path) -> None:
+    params = load_params(params_path)
+    synth = params.synth
+    template = build_template(synth.vertices)
+    model = build_shape_model(template, synth.residual_mm)
+    settings = scan_settings(synth)
+    cohort = speaker_ids(synth.speakers.male, synth.speakers.female)
+
+    # Build in a sibling folder and move it into place at the end: no half-written root.
+    partial = root.with_name(root.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    (partial / "scans").mkdir(parents=True)
+    (partial / "landmarks").mkdir()
+    rows, factors, shapes, poses, annotations = [], [], [], [], []
+    for index, (speaker_id, sex) in enumerate(tqdm(cohort, desc="synth", unit="speaker")):
+        person = simulate_person(model, speaker_id, sex, index, params.seed, settings)
+        rows.append(write_person(partial, person))
+        factors.append(person.factors)
+        shapes.append(person.vertices.astype(np.float32))
+        poses.append(person.scan.pose)
+        annotations.append(person.annotation)
+    write_manifest(partial, rows)
+    speakers = pd.DataFrame([(sid, sex) for sid, sex in cohort], columns=["speaker_id", "gender"])
+    write_truth(partial, template, speakers, np.stack(factors), np.stack(shapes), np.stack(poses),
+                annotations, default_am_table())
+    shutil.rmtree(root, ignore_errors=True)
+    partial.rename(root)
+
+    shown = _sheet_rows(speakers, synth.sheet_faces)
+    figure = face_sheet(
+        [(shapes[i], template.faces) for i in shown],
+        titles=[f"{speakers.speaker_id[i]} ({'male' if speakers.gender[i] == 'M' else 'female'})" for i in shown],
+        landmarks=[shapes[i][template.landmark_idx] for i in shown],
+    )
+    sheet.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(sheet, dpi=110, metadata={"Software": None})
+
+
+def _sheet_rows(speakers: pd.DataFrame, n: int) -> list[int]:
+    """Up to n rows, alternating sexes so both appear."""
+    by_sex = [list(np.flatnonzero(speakers.gender.to_numpy() == s)) for s in ("M", "F")]
+    picked: list[int] = []
+    while len(picked) < n and any(by_sex):
+        for rows in by_sex:
+            if rows and len(picked) < n:
+                picked.append(rows.pop(0))
+    return picked
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--root", type=Path, default=Path("data/synthetic"))
+    parser.add_argument("--sheet", type=Path, default=Path("reports/plots/synth_faces.png"))
+    args = parser.parse_args()
+    run(main, args.params, args.root, args.sheet)

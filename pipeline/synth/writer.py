@@ -1,0 +1,86 @@
+"""Write a synthetic cohort as a dataset root (the layout every later stage reads).
+
+<root>/manifest.csv, scans/<id>.ply, landmarks/<id>.csv and truth/ (README: "Dataset root").
+Files are written with fixed formatting so the same seed gives byte-identical output.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+import torch
+import trimesh
+
+from ..face.ams import AmTable, measure
+from .cohort import Person
+from .scans import Annotation
+from .shape_model import FACTOR_NAMES
+from .template import REGIONS, Template
+
+MANIFEST_COLUMNS = ("speaker_id", "gender", "audio", "scan", "landmarks")
+
+
+def write_mesh(path: Path, vertices: np.ndarray, faces: np.ndarray) -> None:
+    """Binary little-endian PLY, float32 vertices, no timestamps (reproducible bytes)."""
+    mesh = trimesh.Trimesh(vertices=np.asarray(vertices, np.float64), faces=faces, process=False)
+    path.write_bytes(trimesh.exchange.ply.export_ply(mesh, encoding="binary", include_attributes=False))
+
+
+def write_landmarks(path: Path, points: np.ndarray) -> None:
+    """65 rows x,y,z (mm, scan coordinates), row i = landmark i+1."""
+    pd.DataFrame(points, columns=["x", "y", "z"]).to_csv(path, index=False, float_format="%.4f")
+
+
+def write_person(root: Path, person: Person) -> dict[str, str]:
+    """Write one person's scan and annotation; return their manifest row."""
+    scan_rel = f"scans/{person.speaker_id}.ply"
+    lm_rel = f"landmarks/{person.speaker_id}.csv"
+    write_mesh(root / scan_rel, person.scan.vertices, person.scan.faces)
+    write_landmarks(root / lm_rel, person.annotation.points)
+    return {"speaker_id": person.speaker_id, "gender": person.sex, "audio": "",
+            "scan": scan_rel, "landmarks": lm_rel}
+
+
+def write_truth(root: Path, template: Template, speakers: pd.DataFrame, factors: np.ndarray,
+                shapes: np.ndarray, poses: np.ndarray, annotations: list[Annotation],
+                am_table: AmTable) -> None:
+    """truth/: what the pipeline may only use to report figures against the truth.
+
+    `speakers` (speaker_id, gender) gives the row order of every array.
+    """
+    truth = root / "truth"
+    truth.mkdir(parents=True, exist_ok=True)
+    shapes = np.asarray(shapes, np.float32)
+    np.save(truth / "shapes.npy", shapes)
+    np.save(truth / "landmarks.npy", shapes[:, template.landmark_idx])
+    np.save(truth / "poses.npy", np.asarray(poses, np.float64))
+    speakers = speakers.reset_index(drop=True)
+    speakers.to_csv(truth / "speakers.csv", index=False)
+    factor_table = pd.DataFrame(factors, columns=list(FACTOR_NAMES))
+    pd.concat([speakers, factor_table], axis=1).to_csv(truth / "factors.csv", index=False, float_format="%.4f")
+
+    with torch.no_grad():
+        ams = measure(torch.from_numpy(shapes.astype(np.float64)),
+                      torch.from_numpy(template.landmark_idx), am_table).numpy()
+    am_cols = pd.DataFrame(ams, columns=[f"am_{i}" for i in am_table.am_id])
+    pd.concat([speakers, am_cols], axis=1).to_csv(truth / "ams.csv", index=False, float_format="%.5f")
+
+    n_landmarks = len(template.landmark_idx)
+    pd.DataFrame({
+        "speaker_id": np.repeat(speakers["speaker_id"].to_numpy(), n_landmarks),
+        "landmark": np.tile(np.arange(1, n_landmarks + 1), len(speakers)),
+        "mislabelled": np.concatenate([a.mislabelled for a in annotations]).astype(int),
+        "error_mm": np.concatenate([a.error_mm for a in annotations]),
+    }).to_csv(truth / "annotations.csv", index=False, float_format="%.4f")
+
+    write_mesh(truth / "template.ply", template.vertices, template.faces)
+    pd.DataFrame({"landmark": np.arange(1, n_landmarks + 1),
+                  "vertex_index": template.landmark_idx}).to_csv(truth / "template_landmarks.csv", index=False)
+    pd.DataFrame({"vertex_index": np.arange(len(template.region)),
+                  "region": np.asarray(REGIONS)[template.region]}).to_csv(truth / "template_regions.csv", index=False)
+
+
+def write_manifest(root: Path, rows: Iterable[dict[str, str]]) -> None:
+    pd.DataFrame(list(rows), columns=list(MANIFEST_COLUMNS)).to_csv(root / "manifest.csv", index=False)
