@@ -35,9 +35,11 @@ _CENTRE = np.array([0.0, -25.0])
 _ENDOCANTHION = np.array([-16.5, -8.0])
 _EXOCANTHION = np.array([-45.0, -6.0])
 _UPPER_LID_RISE, _LOWER_LID_DROP = 5.2, 3.8
+_FISSURE_EDGE_MM = 0.9  # the lid margin falls to the globe over this width
 
 # Vermilion borders and the mouth slit, as functions of |x| (mm).
 _CHEILION_X, _STOMION_Y = 26.0, -75.0
+_SLIT_HALF_MM = 0.9  # half-width of the mouth slit at its middle
 _UPPER_BORDER = PchipInterpolator([0.0, 5.0, 10.0, 15.0, 21.0, 26.0],
                                   [-66.5, -65.5, -66.3, -68.0, -71.0, -75.0])
 _LOWER_BORDER = PchipInterpolator([0.0, 6.0, 15.0, 21.0, 26.0], [-84.0, -83.5, -80.5, -78.0, -75.0])
@@ -135,7 +137,7 @@ def height(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     upper, lower = _lid_margins(t)
     inside = np.minimum(upper - d, d - lower)  # > 0 inside the palpebral fissure
     along = bump(np.clip((t - 0.5) / 0.62, -1, 1))
-    z -= 2.2 * smoothstep(inside / 0.9) * (t > 0) * (t < 1)
+    z -= 2.2 * smoothstep(inside / _FISSURE_EDGE_MM) * (t > 0) * (t < 1)
     z -= 1.1 * np.exp(-0.5 * ((d - upper - 6.0) / 1.4) ** 2) * along  # upper lid crease
     z += 0.9 * np.exp(-0.5 * ((d - lower + 2.5) / 1.5) ** 2) * along  # lower lid
     z -= 1.5 * gauss2d(ax_, y, 27.0, -17.0, 9.0, 3.5)  # tear trough
@@ -270,7 +272,10 @@ def build_template(n_vertices: int = 6790) -> Template:
     mean_spacing = np.sqrt(np.sum(area.ravel()[keep]) * step * step / n_vertices * 1.1)
     perimeter = np.sum(np.linalg.norm(np.diff(np.vstack([boundary_poly, boundary_poly[:1]]), axis=0), axis=1))
     n_boundary = int(round(perimeter / (1.2 * mean_spacing)))
-    fixed = np.vstack([landmark_uv(), outline(n_boundary)])
+    landmarks = landmark_uv()
+    features = _feature_points()
+    clear = cKDTree(landmarks).query(features)[0] > 0.5
+    fixed = np.vstack([landmarks, outline(n_boundary), features[clear]])
     n_free = n_vertices - len(fixed)
     rng = np.random.default_rng(20240612)
     weights = dens ** 2  # CVT cell area scales with density^-1/2 in 2-D
@@ -295,6 +300,34 @@ def build_template(n_vertices: int = 6790) -> Template:
     return Template(vertices=vertices, faces=tri, uv=uv,
                     landmark_idx=np.arange(N_LANDMARKS, dtype=np.int64),
                     region=_regions(uv[:, 0], uv[:, 1]))
+
+
+def _feature_points(spacing_mm: float = 1.0) -> np.ndarray:
+    """Vertices along the creases that must be sharp: lid margins, the fissure's floor edge,
+    the mouth slit and the vermilion borders. Edges then follow them instead of zig-zagging."""
+    axis = _EXOCANTHION - _ENDOCANTHION
+    up = np.array([axis[1], -axis[0]]) / np.linalg.norm(axis)
+    n = int(np.linalg.norm(axis) * 1.15 / spacing_mm)
+    t = np.linspace(0.0, 1.0, n)[1:-1]
+    upper, lower = _lid_margins(t)
+    inner = t[(upper - lower) > 3.0]
+    inner_up, inner_lo = _lid_margins(inner)
+    right_eye = np.vstack([
+        _ENDOCANTHION + t[:, None] * axis + upper[:, None] * up,
+        _ENDOCANTHION + t[:, None] * axis + lower[:, None] * up,
+        _ENDOCANTHION + inner[:, None] * axis + (inner_up - _FISSURE_EDGE_MM)[:, None] * up,
+        _ENDOCANTHION + inner[:, None] * axis + (inner_lo + _FISSURE_EDGE_MM)[:, None] * up,
+    ])
+    x = np.linspace(-_CHEILION_X, _CHEILION_X, int(2 * _CHEILION_X / spacing_mm) + 1)[1:-1]
+    ax_ = np.abs(x)
+    mouth = np.vstack([
+        np.column_stack([x, np.full_like(x, _STOMION_Y)]),
+        np.column_stack([x, _STOMION_Y + _SLIT_HALF_MM * np.sqrt(1 - (x / _CHEILION_X) ** 2)]),
+        np.column_stack([x, _STOMION_Y - _SLIT_HALF_MM * np.sqrt(1 - (x / _CHEILION_X) ** 2)]),
+        np.column_stack([x, _UPPER_BORDER(ax_)]),
+        np.column_stack([x, _LOWER_BORDER(ax_)]),
+    ])
+    return np.vstack([right_eye, right_eye * [-1.0, 1.0], mouth])
 
 
 def _brow_y(ax_):
