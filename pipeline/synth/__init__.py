@@ -1,0 +1,1 @@
+"""Synthetic cohort: template face, shape model, scans and annotations."""
