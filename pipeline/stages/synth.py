@@ -13,10 +13,10 @@ from ..config import SynthParams, load_params
 from . import run
 from ..face.ams import default_am_table
 from ..plots.mesh_render import face_sheet
-from ..synth.cohort import ScanSettings, simulate_person, speaker_ids
+from ..synth.cohort import ScanSettings, speaker_ids
 from ..synth.shape_model import build_shape_model
 from ..synth.template import build_template
-from ..synth.writer import write_manifest, write_person, write_truth
+from ..synth.writer import write_manifest, write_people, write_truth
 
 
 def scan_settings(synth: SynthParams) -> ScanSettings:
@@ -41,18 +41,13 @@ def main(params_path: Path, root: Path, sheet: Path) -> None:
     shutil.rmtree(partial, ignore_errors=True)
     (partial / "scans").mkdir(parents=True)
     (partial / "landmarks").mkdir()
-    rows, factors, shapes, poses, annotations = [], [], [], [], []
-    for index, (speaker_id, sex) in enumerate(tqdm(cohort, desc="synth", unit="speaker")):
-        person = simulate_person(model, speaker_id, sex, index, params.seed, settings)
-        rows.append(write_person(partial, person))
-        factors.append(person.factors)
-        shapes.append(person.vertices.astype(np.float32))
-        poses.append(person.scan.pose)
-        annotations.append(person.annotation)
-    write_manifest(partial, rows)
-    speakers = pd.DataFrame([(sid, sex) for sid, sex in cohort], columns=["speaker_id", "gender"])
-    write_truth(partial, template, speakers, np.stack(factors), np.stack(shapes), np.stack(poses),
-                annotations, default_am_table())
+    people = list(tqdm(write_people(partial, model, cohort, params.seed, settings),
+                       total=len(cohort), desc="synth", unit="speaker"))
+    write_manifest(partial, [p.manifest_row for p in people])
+    speakers = pd.DataFrame(cohort, columns=["speaker_id", "gender"])
+    shapes = np.stack([p.vertices for p in people])
+    write_truth(partial, template, speakers, np.stack([p.factors for p in people]), shapes,
+                np.stack([p.pose for p in people]), [p.annotation for p in people], default_am_table())
     shutil.rmtree(root, ignore_errors=True)
     partial.rename(root)
 

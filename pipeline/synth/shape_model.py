@@ -230,9 +230,8 @@ def _landmark_y(t: Template, number: int) -> float:
 
 
 def _stretch_below(y, top, bottom):
-    """0 above `top`, falling linearly to -1 at `bottom` and staying there (smoothed corner)."""
-    s = np.clip((top - y) / (top - bottom), 0.0, 1.5)
-    return -np.where(s < 1.0, s, 1.0 + 0.0 * s)
+    """0 above `top`, falling linearly to -1 at `bottom`: a vertical stretch of that band."""
+    return -np.clip((top - y) / (top - bottom), 0.0, 1.0)
 
 
 def _tent(y, top, mid, bottom):
@@ -244,7 +243,7 @@ def _tent(y, top, mid, bottom):
 
 def _face_height(t):
     x, y = _xy(t)
-    return _field(dy=_stretch_below(y, 0.0, _landmark_y(t, 54)) * smoothstep((0.0 - y + 3.0) / 6.0))
+    return _field(dy=_stretch_below(y, _landmark_y(t, 28), _landmark_y(t, 54)))
 
 
 def _forehead_height(t):
@@ -283,7 +282,8 @@ def _lower_face_window(x):
 
 def _nose_length(t):
     x, y = _xy(t)
-    return _field(dy=-gauss2d(x, y, 0.0, -46.0, 12.0, 7.0) * smoothstep((y + 58.0) / 6.0) * (1 - smoothstep((y + 20.0) / 15.0)) / 1.0)
+    # The lobule moves down; the dorsum above and the lip below stay.
+    return _field(dy=-gauss2d(x, y, 0.0, -46.0, 12.0, 7.0) * smoothstep((y + 58.0) / 6.0))
 
 
 def _nose_width(t):

@@ -5,8 +5,11 @@ Files are written with fixed formatting so the same seed gives byte-identical ou
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -14,9 +17,9 @@ import torch
 import trimesh
 
 from ..face.ams import AmTable, measure
-from .cohort import Person
+from .cohort import Person, ScanSettings, simulate_person
 from .scans import Annotation
-from .shape_model import FACTOR_NAMES
+from .shape_model import FACTOR_NAMES, ShapeModel
 from .template import REGIONS, Template
 
 MANIFEST_COLUMNS = ("speaker_id", "gender", "audio", "scan", "landmarks")
@@ -41,6 +44,53 @@ def write_person(root: Path, person: Person) -> dict[str, str]:
     write_landmarks(root / lm_rel, person.annotation.points)
     return {"speaker_id": person.speaker_id, "gender": person.sex, "audio": "",
             "scan": scan_rel, "landmarks": lm_rel}
+
+
+@dataclass(frozen=True)
+class Written:
+    """What stays in memory of a person once their scan and annotation are on disk."""
+
+    manifest_row: dict[str, str]
+    factors: np.ndarray
+    vertices: np.ndarray  # float32 [T, 3]
+    pose: np.ndarray
+    annotation: Annotation
+
+
+def write_people(root: Path, model: ShapeModel, cohort: list[tuple[str, str]], seed: int,
+                 settings: ScanSettings, workers: int | None = None) -> Iterator[Written]:
+    """Simulate and write every person, in cohort order, on `workers` processes.
+
+    Each person has their own random stream, so the output does not depend on `workers`.
+    """
+    jobs = [(root, speaker_id, sex, index, seed, settings) for index, (speaker_id, sex) in enumerate(cohort)]
+    workers = workers or default_workers()
+    if workers == 1 or len(jobs) < 4:
+        _init_worker(model)
+        yield from map(_simulate_and_write, jobs)
+        return
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(model,)) as pool:
+        yield from pool.map(_simulate_and_write, jobs, chunksize=2)
+
+
+def default_workers() -> int:
+    """SFV_WORKERS if set, else one process per available core."""
+    return int(os.environ.get("SFV_WORKERS") or len(os.sched_getaffinity(0)))
+
+
+_worker_model: ShapeModel | None = None
+
+
+def _init_worker(model: ShapeModel) -> None:
+    global _worker_model
+    _worker_model = model
+
+
+def _simulate_and_write(job) -> Written:
+    root, speaker_id, sex, index, seed, settings = job
+    person = simulate_person(_worker_model, speaker_id, sex, index, seed, settings)
+    row = write_person(root, person)
+    return Written(row, person.factors, person.vertices.astype(np.float32), person.scan.pose, person.annotation)
 
 
 def write_truth(root: Path, template: Template, speakers: pd.DataFrame, factors: np.ndarray,
