@@ -21,7 +21,6 @@ def cohort(shape_model):
     rng = np.random.default_rng(7)
     out = {}
     for sex in ("M", "F"):
-        values = shape_model.sample_factors(rng, sex, 300)
-        faces = np.stack([shape_model.face(v, shape_model.residual(rng)) for v in values])
-        out[sex] = (values, faces)
+        values, faces = zip(*(shape_model.sample_face(rng, sex) for _ in range(300)))
+        out[sex] = (np.stack(values), np.stack(faces))
     return out

@@ -96,3 +96,20 @@ def test_eye_factors_leave_nose_and_mouth_alone(shape_model, template):
 def test_invalid_sex_is_an_error(shape_model):
     with pytest.raises(ValueError, match="sex"):
         shape_model.sample_factors(np.random.default_rng(0), "X", 1)
+
+
+def test_fields_are_continuous_across_the_midline(shape_model, template):
+    # Sideways motion must vanish at x = 0 (continuously), or faces crease along the midline.
+    x = template.uv[:, 0]
+    near = np.abs(x) < 1.0
+    for name, field in zip(FACTOR_NAMES, shape_model.fields):
+        assert np.all(np.abs(field[near, 0]) <= 0.05 * np.abs(x[near]) + 1e-9), name
+
+
+def test_sampled_faces_have_no_folded_triangles(shape_model, cohort):
+    for sex in ("M", "F"):
+        assert not any(shape_model.folds(face) for face in cohort[sex][1])
+    # The check itself sees a fold: push the nose tip through the upper lip.
+    folded = shape_model.template.vertices.copy()
+    folded[shape_model.template.landmark_idx[30], 1] -= 15.0
+    assert shape_model.folds(folded)

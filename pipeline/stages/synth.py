@@ -12,7 +12,7 @@ from tqdm import tqdm
 from ..config import SynthParams, load_params
 from . import run
 from ..face.ams import default_am_table
-from ..plots.mesh_render import face_sheet
+from ..plots.render import face_sheet
 from ..synth.cohort import ScanSettings, speaker_ids
 from ..synth.shape_model import build_shape_model
 from ..synth.template import build_template

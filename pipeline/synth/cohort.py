@@ -49,8 +49,7 @@ def simulate_person(model: ShapeModel, speaker_id: str, sex: str, index: int, se
                     settings: ScanSettings) -> Person:
     """The person at position `index` of the cohort drawn with `seed`."""
     rng = np.random.default_rng([seed, index])
-    factors = model.sample_factors(rng, sex, 1)[0]
-    vertices = model.face(factors, model.residual(rng))
+    factors, vertices = model.sample_face(rng, sex)
     template = model.template
     scan = simulate_scan(
         vertices, template.faces, template.uv, rng,

@@ -53,7 +53,7 @@ FACTORS: tuple[Factor, ...] = (
     Factor("jaw_width", "go-go, bigonial width", (56, 64), (97.0, 6.0), (91.0, 6.0)),
     Factor("upper_lip_height", "sn-sto, subnasale to stomion", (35, 51), (22.5, 2.2), (20.0, 1.9)),
     Factor("chin_height", "sl-me, sublabiale to menton", (52, 54), (31.0, 3.5), (28.0, 3.0)),
-    Factor("nose_length", "n-prn, nasion to pronasale", (28, 31), (51.0, 3.5), (47.0, 3.0)),
+    Factor("nose_length", "lower nose down along the face, amplitude (n-prn mm)", None, (1.5, 2.5), (-1.5, 2.5)),
     Factor("nose_width", "al-al, alar width", (32, 38), (34.9, 2.1), (31.4, 2.0)),
     Factor("nose_protrusion", "sn-prn, tip protrusion", (35, 31), (20.5, 2.0), (19.0, 1.8)),
     Factor("mouth_width", "ch-ch, cheilion to cheilion", (39, 45), (53.0, 3.3), (50.0, 3.2)),
@@ -75,11 +75,20 @@ FACTOR_NAMES = tuple(f.name for f in FACTORS)
 
 # Correlations between factors (both sexes). Blocks: overall size and heights; nose; mouth;
 # eyes and brows (independent of the rest, as the planted voice link needs them to be).
+# Nested measures correlate strongly: sn-me is most of n-me, so r = 0.85 leaves n-sn the
+# spread of about 3 mm the norms give it. Measured factors are distances, and the fields are
+# built so that each distance is set by a small displacement (height proportions move
+# landmarks between fixed ends), which keeps the solved amplitudes in the range of the norms.
 CORRELATIONS: dict[tuple[str, str], float] = {
     ("face_height", "face_width"): 0.35,
     ("face_height", "forehead_height"): 0.2,
-    ("face_height", "lower_face_height"): 0.45,
+    ("face_height", "lower_face_height"): 0.85,
     ("face_height", "nose_length"): 0.35,
+    ("face_height", "upper_lip_height"): 0.35,
+    ("face_height", "chin_height"): 0.35,
+    ("lower_face_height", "face_width"): 0.3,
+    ("lower_face_height", "forehead_height"): 0.15,
+    ("lower_face_height", "nose_length"): 0.2,
     ("face_width", "jaw_width"): 0.6,
     ("face_width", "nose_width"): 0.3,
     ("face_width", "mouth_width"): 0.3,
@@ -131,6 +140,24 @@ class ShapeModel:
         coef = rng.standard_normal(len(self.residual_basis))
         return np.tensordot(coef, self.residual_basis, axes=1)
 
+    def sample_face(self, rng: np.random.Generator, sex: str) -> tuple[np.ndarray, np.ndarray]:
+        """(factor values [F], vertices [T, 3]) of one random person.
+
+        A draw whose mesh would fold (a triangle turned more than ~80 degrees from the
+        template's, which happens in about 1 % of draws at extreme factor combinations) is
+        drawn again, so the truth is always a clean surface.
+        """
+        for _ in range(_MAX_DRAWS):
+            values = self.sample_factors(rng, sex, 1)[0]
+            vertices = self.face(values, self.residual(rng))
+            if not self.folds(vertices):
+                return values, vertices
+        raise RuntimeError(f"no unfolded face in {_MAX_DRAWS} draws; the factor spreads are too wide")
+
+    def folds(self, vertices: np.ndarray) -> bool:
+        """Whether any triangle of `vertices` turned more than ~80 degrees from the template's."""
+        return bool(_triangle_turn_cos(self.template.vertices, vertices, self.template.faces).min() < 0.2)
+
     def face(self, values: np.ndarray, residual: np.ndarray | None = None) -> np.ndarray:
         """Vertices [T, 3] of the face with factor `values` [F] (plus an optional residual).
 
@@ -148,6 +175,17 @@ class ShapeModel:
             jac = _measure_jacobian(verts, fields, self.template.landmark_idx, self.measure_pairs)
             amp += np.linalg.solve(jac, target - _measures(verts, self.template.landmark_idx, self.measure_pairs))
         return base + np.tensordot(amp, fields, axes=1)
+
+
+_MAX_DRAWS = 50
+
+
+def _triangle_turn_cos(reference: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Cosine between each triangle's normal in `vertices` and in `reference` [F]."""
+    def normals(v):
+        n = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
+        return n / np.linalg.norm(n, axis=1, keepdims=True)
+    return np.einsum("fd,fd->f", normals(reference), normals(vertices))
 
 
 def correlation_matrix() -> np.ndarray:
@@ -225,6 +263,11 @@ def _field(dx=None, dy=None, dz=None, n=None) -> np.ndarray:
     return out
 
 
+def _sided(x, width_mm):
+    """sign(x), faded to 0 within `width_mm` of the midline: mirrored fields stay continuous."""
+    return np.sign(x) * smoothstep(np.abs(x) / width_mm)
+
+
 def _landmark_y(t: Template, number: int) -> float:
     return float(t.uv[t.landmark_idx[number - 1], 1])
 
@@ -242,7 +285,8 @@ def _tent(y, top, mid, bottom):
 
 
 def _face_height(t):
-    x, y = _xy(t)
+    # The whole face below the nasion stretches evenly: size, not proportion.
+    _, y = _xy(t)
     return _field(dy=_stretch_below(y, _landmark_y(t, 28), _landmark_y(t, 54)))
 
 
@@ -252,18 +296,19 @@ def _forehead_height(t):
 
 
 def _lower_face_height(t):
-    x, y = _xy(t)
-    return _field(dy=_stretch_below(y, _landmark_y(t, 35), _landmark_y(t, 54)))
+    # Proportion, not size: subnasale rises, nasion and menton stay.
+    _, y = _xy(t)
+    return _field(dy=_tent(y, _landmark_y(t, 28), _landmark_y(t, 35), _landmark_y(t, 54)))
 
 
 def _face_width(t):
     x, y = _xy(t)
-    return _field(dx=0.5 * np.sign(x) * smoothstep((np.abs(x) - 20.0) / 50.0) * np.exp(-0.5 * ((y + 15.0) / 45.0) ** 2))
+    return _field(dx=0.5 * _sided(x, 20.0) * smoothstep((np.abs(x) - 20.0) / 50.0) * np.exp(-0.5 * ((y + 15.0) / 45.0) ** 2))
 
 
 def _jaw_width(t):
     x, y = _xy(t)
-    return _field(dx=0.5 * np.sign(x) * smoothstep((np.abs(x) - 15.0) / 35.0) * np.exp(-0.5 * ((y + 90.0) / 20.0) ** 2))
+    return _field(dx=0.5 * _sided(x, 15.0) * smoothstep((np.abs(x) - 15.0) / 35.0) * np.exp(-0.5 * ((y + 90.0) / 20.0) ** 2))
 
 
 def _upper_lip_height(t):
@@ -282,13 +327,16 @@ def _lower_face_window(x):
 
 def _nose_length(t):
     x, y = _xy(t)
-    # The lobule moves down; the dorsum above and the lip below stay.
-    return _field(dy=-gauss2d(x, y, 0.0, -46.0, 12.0, 7.0) * smoothstep((y + 58.0) / 6.0))
+    # The lower nose moves down as a unit: the dorsum above stretches and the upper lip below
+    # takes up the difference, so the thin underside of the nose is never squeezed.
+    top, bottom = _landmark_y(t, 29), _landmark_y(t, 51)
+    along = np.where(y > -42.0, smoothstep((top - y) / (top + 42.0)), 1.0 - smoothstep((-50.0 - y) / (-50.0 - bottom)))
+    return _field(dy=-along * np.exp(-0.5 * (x / 16.0) ** 2))
 
 
 def _nose_width(t):
     x, y = _xy(t)
-    return _field(dx=0.5 * np.sign(x) * gauss2d(np.abs(x), y, 15.0, -48.0, 7.0, 7.0))
+    return _field(dx=0.5 * _sided(x, 5.0) * gauss2d(np.abs(x), y, 15.0, -48.0, 7.0, 7.0))
 
 
 def _nose_protrusion(t):
@@ -314,13 +362,13 @@ def _eye_window(x, y):
 
 def _intercanthal_width(t):
     x, y = _xy(t)
-    return _field(dx=0.5 * np.sign(x) * _eye_window(x, y))
+    return _field(dx=0.5 * _sided(x, 8.0) * _eye_window(x, y))
 
 
 def _eye_width(t):
     x, y = _xy(t)
     centre = 30.75
-    return _field(dx=np.sign(x) * (np.abs(x) - centre) / 28.5 * _eye_window(x, y))
+    return _field(dx=_sided(x, 8.0) * (np.abs(x) - centre) / 28.5 * _eye_window(x, y))
 
 
 def _eye_height(t):
@@ -346,7 +394,7 @@ def _nasal_bridge_depth(t):
 def _nostril_size(t):
     x, y = _xy(t)
     w = gauss2d(np.abs(x), y, 6.5, -50.3, 3.5, 2.0)
-    return _field(dx=0.4 * np.sign(x) * (np.abs(x) - 6.5) / 3.5 * w, dz=-w)
+    return _field(dx=0.4 * _sided(x, 3.0) * (np.abs(x) - 6.5) / 3.5 * w, dz=-w)
 
 
 def _lip_protrusion(t):

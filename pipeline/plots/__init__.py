@@ -1,0 +1,1 @@
+"""Figures: meshes rendered on matplotlib."""
