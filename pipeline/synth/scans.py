@@ -172,9 +172,11 @@ def _resample(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, rng: np.r
         centroid = np.column_stack(
             [np.bincount(cell, pool_xyz[member, k], n_interior) for k in range(3)]) / size
         gap = np.sum((pool_xyz[member] - centroid[cell]) ** 2, axis=1)
-        order = np.lexsort((gap, cell))
-        first = np.r_[True, cell[order][1:] != cell[order][:-1]]
-        sites = member[order][first]
+        best = np.full(n_interior, np.inf)
+        np.minimum.at(best, cell, gap)
+        nearest = np.flatnonzero(gap == best[cell])
+        _, first = np.unique(cell[nearest], return_index=True)  # one site per cell on ties
+        sites = member[nearest[first]]
 
     points_uv = np.vstack([rim_uv, pool_uv[sites]])
     points = np.vstack([rim_xyz, pool_xyz[sites]])
