@@ -11,7 +11,7 @@ residual with a power-law spectrum, so that the eigenfaces of a cohort have a lo
 Norms (means and SDs rounded; ages 18-28 where the source allows, otherwise the nearest
 young-adult group):
 - Farkas LG (1994). Anthropometry of the Head and Face, 2nd ed. Raven Press. North American
-  Caucasians aged 19-25: n-gn, tr-n, sn-gn, zy-zy, go-go, al-al, n-prn, sn-prn, ch-ch, sn-sto,
+  Caucasians aged 19-25: n-gn, tr-n, sn-gn, zy-zy, go-go, al-al, sn-prn, ch-ch, sn-sto,
   sl-gn, ls-li, en-en, ex-en, ps-pi.
 - Farkas LG, Katic MJ, Forrest CR (2005). International anthropometric study of facial
   morphology in various ethnic groups/races. J Craniofac Surg 16(4):615-646 (sex differences
@@ -53,7 +53,7 @@ FACTORS: tuple[Factor, ...] = (
     Factor("jaw_width", "go-go, bigonial width", (56, 64), (97.0, 6.0), (91.0, 6.0)),
     Factor("upper_lip_height", "sn-sto, subnasale to stomion", (35, 51), (22.5, 2.2), (20.0, 1.9)),
     Factor("chin_height", "sl-me, sublabiale to menton", (52, 54), (31.0, 3.5), (28.0, 3.0)),
-    Factor("nose_length", "lower nose down along the face, amplitude (n-prn mm)", None, (1.5, 2.5), (-1.5, 2.5)),
+    Factor("nose_length", "lower nose moved down the face, amplitude", None, (1.5, 2.5), (-1.5, 2.5)),
     Factor("nose_width", "al-al, alar width", (32, 38), (34.9, 2.1), (31.4, 2.0)),
     Factor("nose_protrusion", "sn-prn, tip protrusion", (35, 31), (20.5, 2.0), (19.0, 1.8)),
     Factor("mouth_width", "ch-ch, cheilion to cheilion", (39, 45), (53.0, 3.3), (50.0, 3.2)),
