@@ -164,17 +164,27 @@ class ShapeModel:
         Amplitude factors and the residual are applied as given; the measured factors' field
         amplitudes are then solved by Newton steps so each measure equals its value.
         """
-        base = self.template.vertices + (residual if residual is not None else 0.0)
         free = np.setdiff1d(np.arange(len(FACTORS)), self.measured)
+        base = self.template.vertices + (residual if residual is not None else 0.0)
         base = base + np.tensordot(values[free], self.fields[free], axes=1)
-        target = values[self.measured]
-        amp = np.zeros(len(self.measured))
+        idx = self.template.landmark_idx
         fields = self.fields[self.measured]
-        for _ in range(4):
-            verts = base + np.tensordot(amp, fields, axes=1)
-            jac = _measure_jacobian(verts, fields, self.template.landmark_idx, self.measure_pairs)
-            amp += np.linalg.solve(jac, target - _measures(verts, self.template.landmark_idx, self.measure_pairs))
+        amp = _solve_amplitudes(base[idx][None], values[self.measured][None], fields[:, idx], self.measure_pairs)[0]
         return base + np.tensordot(amp, fields, axes=1)
+
+    def sample_landmarks(self, rng: np.random.Generator, sex: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(factor values [n, F], landmarks [n, 65, 3]) of n random people, computed on the
+        landmarks alone: thousands per second, for population statistics such as the oracle.
+        Unlike `sample_face` it does not redraw the ~1 % of folded faces."""
+        values = self.sample_factors(rng, sex, n)
+        idx = self.template.landmark_idx
+        free = np.setdiff1d(np.arange(len(FACTORS)), self.measured)
+        coef = rng.standard_normal((n, len(self.residual_basis)))
+        base = (self.template.vertices[idx] + np.tensordot(coef, self.residual_basis[:, idx], axes=1)
+                + np.tensordot(values[:, free], self.fields[free][:, idx], axes=1))
+        fields = self.fields[self.measured][:, idx]
+        amp = _solve_amplitudes(base, values[:, self.measured], fields, self.measure_pairs)
+        return values, base + np.tensordot(amp, fields, axes=1)
 
 
 _MAX_DRAWS = 50
@@ -208,19 +218,18 @@ def build_shape_model(template: Template, residual_mm: float = 0.8) -> ShapeMode
                       measured=measured, measure_pairs=pairs, residual_mm=residual_mm)
 
 
-def _measures(verts: np.ndarray, landmark_idx: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    lm = verts[landmark_idx]
-    return np.linalg.norm(lm[pairs[:, 0]] - lm[pairs[:, 1]], axis=-1)
-
-
-def _measure_jacobian(verts, fields, landmark_idx, pairs) -> np.ndarray:
-    """d measure_i / d amplitude_j [M, M], analytic for distances."""
-    lm = verts[landmark_idx]
-    diff = lm[pairs[:, 0]] - lm[pairs[:, 1]]
-    unit = diff / np.linalg.norm(diff, axis=-1, keepdims=True)
-    flm = fields[:, landmark_idx]  # [M, 65, 3]
-    dd = flm[:, pairs[:, 0]] - flm[:, pairs[:, 1]]  # [M_fields, M_measures, 3]
-    return np.einsum("jid,id->ij", dd, unit)
+def _solve_amplitudes(base: np.ndarray, target: np.ndarray, fields: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """Amplitudes [n, M] of the measured fields [M, L, 3] that bring the distances `pairs` of
+    landmarks `base` [n, L, 3] to `target` [n, M]: Newton steps with the analytic Jacobian."""
+    amp = np.zeros(target.shape)
+    moves = fields[:, pairs[:, 0]] - fields[:, pairs[:, 1]]  # [M fields, M measures, 3]
+    for _ in range(4):
+        lm = base + np.tensordot(amp, fields, axes=1)
+        diff = lm[:, pairs[:, 0]] - lm[:, pairs[:, 1]]
+        dist = np.linalg.norm(diff, axis=-1)
+        jac = np.einsum("jid,nid->nij", moves, diff / dist[..., None])
+        amp += np.linalg.solve(jac, (target - dist)[..., None])[..., 0]
+    return amp
 
 
 def _residual_basis(template: Template, residual_mm: float) -> np.ndarray:
