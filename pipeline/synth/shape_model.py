@@ -90,14 +90,14 @@ CORRELATIONS: dict[tuple[str, str], float] = {
     ("lower_face_height", "forehead_height"): 0.15,
     ("lower_face_height", "nose_length"): 0.2,
     ("face_width", "jaw_width"): 0.6,
-    ("face_width", "nose_width"): 0.3,
+    ("face_width", "nose_width"): 0.15,
     ("face_width", "mouth_width"): 0.3,
     ("jaw_width", "chin_projection"): 0.2,
     ("lower_face_height", "upper_lip_height"): 0.4,
     ("lower_face_height", "chin_height"): 0.4,
     ("nose_length", "nose_protrusion"): 0.4,
     ("nose_width", "nostril_size"): 0.5,
-    ("nose_width", "mouth_width"): 0.35,
+    ("nose_width", "mouth_width"): 0.2,
     ("nose_protrusion", "nasal_bridge_depth"): 0.4,
     ("lip_height", "lip_protrusion"): 0.5,
     ("midface_projection", "lip_protrusion"): 0.3,
@@ -312,7 +312,8 @@ def _lower_face_height(t):
 
 def _face_width(t):
     x, y = _xy(t)
-    return _field(dx=0.5 * _sided(x, 20.0) * smoothstep((np.abs(x) - 20.0) / 50.0) * np.exp(-0.5 * ((y + 15.0) / 45.0) ** 2))
+    # Only the lateral contour moves: the brows and eyes (|x| < 55 mm) stay where they are.
+    return _field(dx=0.5 * np.sign(x) * smoothstep((np.abs(x) - 52.0) / 18.0) * np.exp(-0.5 * ((y + 15.0) / 45.0) ** 2))
 
 
 def _jaw_width(t):
