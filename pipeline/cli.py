@@ -21,7 +21,8 @@ def bench_synth(people: int, vertices: int, seed: int) -> str:
 
     import trimesh
 
-    from .synth.cohort import ScanSettings, simulate_person
+    from .synth.cohort import ScanSettings, VoiceSettings, record, simulate_person
+    from .synth.link import draw_latents, voice_params
     from .synth.shape_model import build_shape_model
     from .synth.template import build_template
     from .synth.writer import write_person
@@ -38,9 +39,15 @@ def bench_synth(people: int, vertices: int, seed: int) -> str:
     faces = [model.sample_face(rng, "F")[1] for _ in range(people)]
     timings["factors + face (solved, fold-checked), per person"] = (time.perf_counter() - t0) / people
 
+    voice = VoiceSettings()
     t0 = time.perf_counter()
-    persons = [simulate_person(model, f"F{i:04d}", "F", i, seed, settings) for i in range(people)]
-    timings["whole person incl. scan, per person"] = (time.perf_counter() - t0) / people
+    for _ in range(people):
+        record(voice_params(draw_latents(model, model.sample_factors(rng, "F", 1), "F", rng, 1.0)[0]), rng, voice)
+    timings[f"voice: {voice.seconds:.0f} s recording, per person"] = (time.perf_counter() - t0) / people
+
+    t0 = time.perf_counter()
+    persons = [simulate_person(model, f"F{i:04d}", "F", i, seed, settings, voice) for i in range(people)]
+    timings["whole person (face, scan, annotation, voice), per person"] = (time.perf_counter() - t0) / people
 
     mean_scan = int(np.mean([len(p.scan.vertices) for p in persons]))
     t0 = time.perf_counter()
@@ -50,12 +57,10 @@ def bench_synth(people: int, vertices: int, seed: int) -> str:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        (root / "scans").mkdir()
-        (root / "landmarks").mkdir()
         t0 = time.perf_counter()
         for person in persons:
             write_person(root, person)
-        timings["write scan + annotation, per person"] = (time.perf_counter() - t0) / people
+        timings["write audio, alignment, scan, annotation, per person"] = (time.perf_counter() - t0) / people
 
     lines = [f"| step ({people} people, {vertices}-vertex template) | ms |", "|---|---:|"]
     lines += [f"| {name} | {1000 * sec:.1f} |" for name, sec in timings.items()]

@@ -62,6 +62,9 @@ class AnnotationParams(_Section):
         return self
 
 
+LinkGroup = Literal["vocal_tract", "nasal", "lips", "jaw"]
+
+
 class SynthParams(_Section):
     speakers: Speakers = Speakers()
     vertices: Annotated[int, Field(ge=2000, le=200_000)] = 6790
@@ -69,6 +72,24 @@ class SynthParams(_Section):
     scan: ScanParams = ScanParams()
     annotation: AnnotationParams = AnnotationParams()
     sheet_faces: Annotated[int, Field(ge=2, le=32)] = 8
+    seconds: Annotated[float, Field(ge=4, le=600)] = 20.0
+    coupling: Annotated[float, Field(ge=0, le=1)] = 1.0
+    planted: tuple[LinkGroup, ...] = ("vocal_tract", "nasal", "lips", "jaw")
+    snr_db: tuple[Annotated[float, Field(ge=-10, le=80)], Annotated[float, Field(ge=-10, le=80)]] = (15.0, 35.0)
+    reverb: Annotated[float, Field(ge=0, le=1)] = 0.3
+    silence_s: tuple[Annotated[float, Field(ge=0, le=5)], Annotated[float, Field(ge=0, le=5)]] = (0.3, 1.0)
+    sheet_voices: Annotated[int, Field(ge=2, le=16)] = 4
+
+    @model_validator(mode="after")
+    def _ranges(self) -> SynthParams:
+        _ordered_range(*self.snr_db, "snr_db")
+        _ordered_range(*self.silence_s, "silence_s")
+        if len(set(self.planted)) != len(self.planted):
+            raise ValueError(f"planted: a link group is listed twice ({list(self.planted)})")
+        if self.seconds < 2 * self.silence_s[1] + 2.0:
+            raise ValueError(f"seconds: {self.seconds} s leaves under 2 s of speech after up to "
+                             f"2 x {self.silence_s[1]} s of leading and trailing silence")
+        return self
 
 
 class DataParams(_Section):

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import trimesh
 import yaml
+from scipy.io import wavfile
 
 from pipeline.config import ParamsError
 from pipeline.stages.synth import main as synth_main
@@ -24,6 +25,8 @@ SMALL = {
         "vertices": 3000,
         "scan": {"vertices": [3500, 4500], "holes": [1, 2]},
         "sheet_faces": 4,
+        "sheet_voices": 2,
+        "seconds": 6.0,
     },
 }
 
@@ -42,7 +45,7 @@ def _digest(root: Path) -> dict[str, str]:
 def small_root(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("synth")
     params = _write_params(tmp / "params.yaml", SMALL)
-    synth_main(params, tmp / "root", tmp / "sheet.png")
+    synth_main(params, tmp / "root", tmp / "sheet.png", tmp / "voices.png")
     return tmp
 
 
@@ -54,12 +57,27 @@ def test_layout_and_manifest(small_root):
     assert manifest.speaker_id.is_unique
     for row in manifest.itertuples():
         assert (root / row.scan).is_file() and (root / row.landmarks).is_file()
-        assert row.audio == ""  # voices come with the next issue
+        rate, audio = wavfile.read(root / row.audio)
+        assert rate == 16000 and audio.dtype == np.int16 and audio.ndim == 1
+        assert len(audio) == 6 * 16000  # synth.seconds, silences included
+        alignment = pd.read_csv(root / "alignments" / f"{row.speaker_id}.csv")
+        assert list(alignment.columns) == ["recording", "start_s", "end_s", "phone"]
+        assert (alignment.recording == row.audio).all()
+        assert alignment.start_s.iloc[0] == 0 and alignment.end_s.iloc[-1] == pytest.approx(6.0)
+        np.testing.assert_allclose(alignment.start_s.iloc[1:].to_numpy(), alignment.end_s.iloc[:-1].to_numpy(), atol=1e-4)
+        assert alignment.phone.iloc[0] == "sil" and alignment.phone.iloc[-1] == "sil"
     for name in ("shapes.npy", "landmarks.npy", "poses.npy", "factors.csv", "ams.csv", "speakers.csv",
-                 "annotations.csv", "template.ply", "template_landmarks.csv", "template_regions.csv"):
+                 "annotations.csv", "template.ply", "template_landmarks.csv", "template_regions.csv",
+                 "latents.csv", "oracle.csv"):
         assert (root / "truth" / name).is_file(), name
+    latents = pd.read_csv(root / "truth" / "latents.csv")
+    assert latents.snr_db.between(14.5, 35.5).all()  # synth.snr_db default [15, 35]
+    assert (latents.groupby("gender").f0_hz.mean()["F"] > latents.groupby("gender").f0_hz.mean()["M"] + 50)
+    oracle = pd.read_csv(root / "truth" / "oracle.csv")
+    assert list(oracle.columns[:3]) == ["am_id", "r2", "planted"] and len(oracle) == 96
     assert not (small_root / "root.partial").exists()
     assert (small_root / "sheet.png").stat().st_size > 10_000
+    assert (small_root / "voices.png").stat().st_size > 10_000
 
 
 def test_truth_is_consistent_with_scans_and_annotations(small_root):
@@ -92,13 +110,25 @@ def test_truth_is_consistent_with_scans_and_annotations(small_root):
 
 def test_same_seed_same_bytes_other_seed_other_faces(small_root, tmp_path):
     params = _write_params(tmp_path / "params.yaml", SMALL)
-    synth_main(params, tmp_path / "again", tmp_path / "sheet.png")
+    synth_main(params, tmp_path / "again", tmp_path / "sheet.png", tmp_path / "voices.png")
     assert _digest(tmp_path / "again") == _digest(small_root / "root")
     assert (tmp_path / "sheet.png").read_bytes() == (small_root / "sheet.png").read_bytes()
+    assert (tmp_path / "voices.png").read_bytes() == (small_root / "voices.png").read_bytes()
     other = _write_params(tmp_path / "other.yaml", {**SMALL, "seed": 4})
-    synth_main(other, tmp_path / "other", tmp_path / "sheet2.png")
+    synth_main(other, tmp_path / "other", tmp_path / "sheet2.png", tmp_path / "voices2.png")
     assert not np.array_equal(np.load(tmp_path / "other" / "truth" / "shapes.npy"),
                               np.load(small_root / "root" / "truth" / "shapes.npy"))
+
+
+def test_null_world_keeps_the_faces_and_cuts_the_link(small_root, tmp_path):
+    null = _write_params(tmp_path / "null.yaml", {**SMALL, "synth": {**SMALL["synth"], "coupling": 0.0}})
+    synth_main(null, tmp_path / "null", tmp_path / "sheet.png", tmp_path / "voices.png")
+    same = ["truth/shapes.npy", "truth/factors.csv", "truth/annotations.csv"]
+    for name in same:
+        assert (tmp_path / "null" / name).read_bytes() == (small_root / "root" / name).read_bytes(), name
+    oracle = pd.read_csv(tmp_path / "null" / "truth" / "oracle.csv")
+    assert oracle.planted.sum() == 0 and oracle.r2.abs().max() < 0.01
+    assert pd.read_csv(small_root / "root" / "truth" / "oracle.csv").planted.sum() > 10
 
 
 @pytest.mark.parametrize("bad, key", [
@@ -109,11 +139,14 @@ def test_same_seed_same_bytes_other_seed_other_faces(small_root, tmp_path):
     ({"synth": {"scan": {"holes": [3, 1]}}}, "holes"),
     ({"synth": {"speakerz": 3}}, "synth.speakerz"),
     ({"device": "tpu"}, "device"),
+    ({"synth": {"planted": ["nose"]}}, "synth.planted"),
+    ({"synth": {"coupling": -0.1}}, "synth.coupling"),
+    ({"synth": {"seconds": 2}}, "synth.seconds"),
 ])
 def test_bad_params_are_errors_that_name_the_key(tmp_path, bad, key):
     params = _write_params(tmp_path / "params.yaml", bad)
     with pytest.raises(ParamsError, match=key.replace(".", r"\.")):
-        synth_main(params, tmp_path / "root", tmp_path / "sheet.png")
+        synth_main(params, tmp_path / "root", tmp_path / "sheet.png", tmp_path / "voices.png")
     assert not (tmp_path / "root").exists()
 
 
@@ -149,6 +182,7 @@ def test_dvc_repro_runs_and_caches(tmp_path):
     run(*dvc, "repro", "synth")
     assert (work / "data/synthetic/manifest.csv").is_file()
     assert (work / "reports/plots/synth_faces.png").is_file()
+    assert (work / "reports/plots/synth_voices.png").is_file()
     second = run(*dvc, "repro", "synth")
     assert "didn't change" in second.stdout or "skipping" in second.stdout.lower()
     status = run(*dvc, "status")

@@ -1,4 +1,4 @@
-"""synth stage: the synthetic dataset root (faces, raw scans, annotations, truth) and a face sheet."""
+"""synth stage: the synthetic dataset root (voices, faces, raw scans, annotations, truth) and two sheets."""
 from __future__ import annotations
 
 import argparse
@@ -13,10 +13,13 @@ from ..config import SynthParams, load_params
 from . import run
 from ..face.ams import default_am_table
 from ..plots.render import face_sheet
-from ..synth.cohort import ScanSettings, speaker_ids
+from ..plots.spectrogram import voice_sheet
+from ..synth.cohort import ScanSettings, VoiceSettings, speaker_ids
+from ..synth.link import oracle
+from ..synth.speech import SAMPLE_RATE
 from ..synth.shape_model import build_shape_model
 from ..synth.template import build_template
-from ..synth.writer import write_manifest, write_people, write_truth
+from ..synth.writer import read_audio, write_manifest, write_people, write_truth
 
 
 def scan_settings(synth: SynthParams) -> ScanSettings:
@@ -28,26 +31,36 @@ def scan_settings(synth: SynthParams) -> ScanSettings:
     )
 
 
-def main(params_path: Path, root: Path, sheet: Path) -> None:
+def voice_settings(synth: SynthParams) -> VoiceSettings:
+    return VoiceSettings(seconds=synth.seconds, coupling=synth.coupling, planted=synth.planted,
+                         snr_db=synth.snr_db, reverb=synth.reverb, silence_s=synth.silence_s)
+
+
+def main(params_path: Path, root: Path, sheet: Path, voices: Path) -> None:
     params = load_params(params_path)
     synth = params.synth
     template = build_template(synth.vertices)
     model = build_shape_model(template, synth.residual_mm)
     settings = scan_settings(synth)
+    voice = voice_settings(synth)
     cohort = speaker_ids(synth.speakers.male, synth.speakers.female)
 
     # Build in a sibling folder and move it into place at the end: no half-written root.
     partial = root.with_name(root.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    (partial / "scans").mkdir(parents=True)
-    (partial / "landmarks").mkdir()
-    people = list(tqdm(write_people(partial, model, cohort, params.seed, settings),
+    partial.mkdir(parents=True)
+    people = list(tqdm(write_people(partial, model, cohort, params.seed, settings, voice),
                        total=len(cohort), desc="synth", unit="speaker"))
     write_manifest(partial, [p.manifest_row for p in people])
     speakers = pd.DataFrame(cohort, columns=["speaker_id", "gender"])
     shapes = np.stack([p.vertices for p in people])
+    am_table = default_am_table()
+    # The oracle's population is its own random stream, apart from every speaker's.
+    truth_oracle = oracle(model, am_table, synth.coupling, synth.planted, np.random.default_rng([params.seed, 2**31]))
     write_truth(partial, template, speakers, np.stack([p.factors for p in people]), shapes,
-                np.stack([p.pose for p in people]), [p.annotation for p in people], default_am_table())
+                np.stack([p.pose for p in people]), [p.annotation for p in people],
+                np.stack([p.latents for p in people]), np.array([p.snr_db for p in people]),
+                truth_oracle, am_table)
     shutil.rmtree(root, ignore_errors=True)
     partial.rename(root)
 
@@ -59,6 +72,17 @@ def main(params_path: Path, root: Path, sheet: Path) -> None:
     )
     sheet.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(sheet, dpi=110, metadata={"Software": None})
+
+    heard = _sheet_rows(speakers, synth.sheet_voices)
+    alignments = {i: pd.read_csv(root / "alignments" / f"{speakers.speaker_id[i]}.csv") for i in heard}
+    figure = voice_sheet(
+        [(read_audio(root / people[i].manifest_row["audio"]), SAMPLE_RATE,
+          list(alignments[i][["phone", "start_s", "end_s"]].itertuples(index=False))) for i in heard],
+        titles=[f"{speakers.speaker_id[i]} ({'male' if speakers.gender[i] == 'M' else 'female'}), "
+                f"SNR {people[i].snr_db:.0f} dB" for i in heard],
+    )
+    voices.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(voices, dpi=100, metadata={"Software": None})
 
 
 def _sheet_rows(speakers: pd.DataFrame, n: int) -> list[int]:
@@ -77,5 +101,6 @@ if __name__ == "__main__":
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--root", type=Path, default=Path("data/synthetic"))
     parser.add_argument("--sheet", type=Path, default=Path("reports/plots/synth_faces.png"))
+    parser.add_argument("--voices", type=Path, default=Path("reports/plots/synth_voices.png"))
     args = parser.parse_args()
-    run(main, args.params, args.root, args.sheet)
+    run(main, args.params, args.root, args.sheet, args.voices)

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .link import LINK_GROUPS, draw_latents, voice_params
 from .scans import Annotation, Scan, annotate_landmarks, simulate_scan
 from .shape_model import ShapeModel
+from .speech import SAMPLE_RATE, apply_channel, script_for, synthesize
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,25 @@ class ScanSettings:
 
 
 @dataclass(frozen=True)
+class VoiceSettings:
+    """The recording and the planted link (see README, synth.seconds ... synth.silence_s)."""
+
+    seconds: float = 20.0
+    coupling: float = 1.0
+    planted: tuple[str, ...] = LINK_GROUPS
+    snr_db: tuple[float, float] = (15.0, 35.0)
+    reverb: float = 0.3
+    silence_s: tuple[float, float] = (0.3, 1.0)
+
+
+@dataclass(frozen=True)
+class Recording:
+    audio: np.ndarray  # float64 [n] in [-1, 1], n = seconds * SAMPLE_RATE
+    phones: list[tuple[str, float, float]]  # (phone, start_s, end_s), silences as 'sil'
+    snr_db: float
+
+
+@dataclass(frozen=True)
 class Person:
     speaker_id: str
     sex: str  # 'M' | 'F'
@@ -36,6 +57,8 @@ class Person:
     vertices: np.ndarray  # [T, 3] true face in the template frame and topology
     scan: Scan
     annotation: Annotation
+    latents: np.ndarray  # [len(link.LATENTS)] voice parameters
+    recording: Recording
 
 
 def speaker_ids(n_male: int, n_female: int) -> list[tuple[str, str]]:
@@ -46,8 +69,12 @@ def speaker_ids(n_male: int, n_female: int) -> list[tuple[str, str]]:
 
 
 def simulate_person(model: ShapeModel, speaker_id: str, sex: str, index: int, seed: int,
-                    settings: ScanSettings) -> Person:
-    """The person at position `index` of the cohort drawn with `seed`."""
+                    settings: ScanSettings, voice: VoiceSettings) -> Person:
+    """The person at position `index` of the cohort drawn with `seed`.
+
+    The face is drawn first, then its scan, annotation, voice and recording, so changing a
+    voice setting never changes a face.
+    """
     rng = np.random.default_rng([seed, index])
     factors, vertices = model.sample_face(rng, sex)
     template = model.template
@@ -67,4 +94,27 @@ def simulate_person(model: ShapeModel, speaker_id: str, sex: str, index: int, se
         mislabel_rate=settings.mislabel_rate,
         mislabel_mm=settings.mislabel_mm,
     )
-    return Person(speaker_id, sex, factors, vertices, scan, annotation)
+    latents = draw_latents(model, factors, sex, rng, voice.coupling, voice.planted)[0]
+    return Person(speaker_id, sex, factors, vertices, scan, annotation, latents,
+                  record(voice_params(latents), rng, voice))
+
+
+def record(params, rng: np.random.Generator, voice: VoiceSettings) -> Recording:
+    """One reading of the script through a random recording channel, `voice.seconds` long."""
+    total = int(round(voice.seconds * SAMPLE_RATE))
+    lead = int(round(rng.uniform(*voice.silence_s) * SAMPLE_RATE))
+    trail = int(round(rng.uniform(*voice.silence_s) * SAMPLE_RATE))
+    speech_n = total - lead - trail
+    phones = script_for(speech_n / SAMPLE_RATE, params.rate)
+    dry = synthesize(phones, params, rng)
+    reverb = rng.uniform(0.1, 0.3) if rng.random() < voice.reverb else 0.0
+    audio, snr = apply_channel(
+        dry, rng, sample_rate=SAMPLE_RATE, snr_db=rng.uniform(*voice.snr_db),
+        gain_db=rng.uniform(-6.0, 0.0), eq_tilt_db=rng.uniform(-3.0, 3.0),
+        reverb_rt60_s=reverb, lead_s=lead / SAMPLE_RATE, trail_s=trail / SAMPLE_RATE)
+    audio = np.pad(audio, (0, max(0, total - len(audio))))[:total]
+    starts = lead / SAMPLE_RATE + np.r_[0.0, np.cumsum([d for _, d in phones])[:-1]]
+    timed = [("sil", 0.0, lead / SAMPLE_RATE)]
+    timed += [(p, float(t), float(t + d)) for (p, d), t in zip(phones, starts)]
+    timed.append(("sil", (total - trail) / SAMPLE_RATE, total / SAMPLE_RATE))
+    return Recording(audio, timed, float(snr))

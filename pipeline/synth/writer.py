@@ -15,10 +15,13 @@ import numpy as np
 import pandas as pd
 import torch
 import trimesh
+from scipy.io import wavfile
 
 from ..face.ams import AmTable, measure
-from .cohort import Person, ScanSettings, simulate_person
+from .cohort import Person, ScanSettings, VoiceSettings, simulate_person
+from .link import LATENT_NAMES
 from .scans import Annotation
+from .speech import SAMPLE_RATE
 from .shape_model import FACTOR_NAMES, ShapeModel
 from .template import REGIONS, Template
 
@@ -36,14 +39,29 @@ def write_landmarks(path: Path, points: np.ndarray) -> None:
     pd.DataFrame(points, columns=["x", "y", "z"]).to_csv(path, index=False, float_format="%.4f")
 
 
+def write_audio(path: Path, audio: np.ndarray) -> None:
+    """16-bit PCM mono WAV at SAMPLE_RATE."""
+    wavfile.write(path, SAMPLE_RATE, np.round(np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16))
+
+
+def read_audio(path: Path) -> np.ndarray:
+    """A WAV written by `write_audio`, as float64 in [-1, 1]."""
+    return wavfile.read(path)[1].astype(np.float64) / 32767.0
+
+
 def write_person(root: Path, person: Person) -> dict[str, str]:
-    """Write one person's scan and annotation; return their manifest row."""
-    scan_rel = f"scans/{person.speaker_id}.ply"
-    lm_rel = f"landmarks/{person.speaker_id}.csv"
-    write_mesh(root / scan_rel, person.scan.vertices, person.scan.faces)
-    write_landmarks(root / lm_rel, person.annotation.points)
-    return {"speaker_id": person.speaker_id, "gender": person.sex, "audio": "",
-            "scan": scan_rel, "landmarks": lm_rel}
+    """Write one person's recording, alignment, scan and annotation; return their manifest row."""
+    sid = person.speaker_id
+    paths = {"audio": f"audio/{sid}.wav", "scan": f"scans/{sid}.ply", "landmarks": f"landmarks/{sid}.csv"}
+    for folder in ("audio", "scans", "landmarks", "alignments"):
+        (root / folder).mkdir(exist_ok=True)
+    write_audio(root / paths["audio"], person.recording.audio)
+    pd.DataFrame([(paths["audio"], start, end, phone) for phone, start, end in person.recording.phones],
+                 columns=["recording", "start_s", "end_s", "phone"]).to_csv(
+        root / "alignments" / f"{sid}.csv", index=False, float_format="%.5f")
+    write_mesh(root / paths["scan"], person.scan.vertices, person.scan.faces)
+    write_landmarks(root / paths["landmarks"], person.annotation.points)
+    return {"speaker_id": sid, "gender": person.sex, **paths}
 
 
 @dataclass(frozen=True)
@@ -55,15 +73,19 @@ class Written:
     vertices: np.ndarray  # float32 [T, 3]
     pose: np.ndarray
     annotation: Annotation
+    latents: np.ndarray
+    snr_db: float
 
 
 def write_people(root: Path, model: ShapeModel, cohort: list[tuple[str, str]], seed: int,
-                 settings: ScanSettings, workers: int | None = None) -> Iterator[Written]:
+                 settings: ScanSettings, voice: VoiceSettings,
+                 workers: int | None = None) -> Iterator[Written]:
     """Simulate and write every person, in cohort order, on `workers` processes.
 
     Each person has their own random stream, so the output does not depend on `workers`.
     """
-    jobs = [(root, speaker_id, sex, index, seed, settings) for index, (speaker_id, sex) in enumerate(cohort)]
+    jobs = [(root, speaker_id, sex, index, seed, settings, voice)
+            for index, (speaker_id, sex) in enumerate(cohort)]
     workers = workers or default_workers()
     if workers == 1 or len(jobs) < 4:
         _init_worker(model)
@@ -87,15 +109,16 @@ def _init_worker(model: ShapeModel) -> None:
 
 
 def _simulate_and_write(job) -> Written:
-    root, speaker_id, sex, index, seed, settings = job
-    person = simulate_person(_worker_model, speaker_id, sex, index, seed, settings)
+    root, speaker_id, sex, index, seed, settings, voice = job
+    person = simulate_person(_worker_model, speaker_id, sex, index, seed, settings, voice)
     row = write_person(root, person)
-    return Written(row, person.factors, person.vertices.astype(np.float32), person.scan.pose, person.annotation)
+    return Written(row, person.factors, person.vertices.astype(np.float32), person.scan.pose,
+                   person.annotation, person.latents, person.recording.snr_db)
 
 
 def write_truth(root: Path, template: Template, speakers: pd.DataFrame, factors: np.ndarray,
                 shapes: np.ndarray, poses: np.ndarray, annotations: list[Annotation],
-                am_table: AmTable) -> None:
+                latents: np.ndarray, snr_db: np.ndarray, oracle: pd.DataFrame, am_table: AmTable) -> None:
     """truth/: what the pipeline may only use to report figures against the truth.
 
     `speakers` (speaker_id, gender) gives the row order of every array.
@@ -110,6 +133,9 @@ def write_truth(root: Path, template: Template, speakers: pd.DataFrame, factors:
     speakers.to_csv(truth / "speakers.csv", index=False)
     factor_table = pd.DataFrame(factors, columns=list(FACTOR_NAMES))
     pd.concat([speakers, factor_table], axis=1).to_csv(truth / "factors.csv", index=False, float_format="%.4f")
+    latent_table = pd.DataFrame(latents, columns=list(LATENT_NAMES)).assign(snr_db=snr_db)
+    pd.concat([speakers, latent_table], axis=1).to_csv(truth / "latents.csv", index=False, float_format="%.5f")
+    oracle.to_csv(truth / "oracle.csv", index=False, float_format="%.4f")
 
     with torch.no_grad():
         ams = measure(torch.from_numpy(shapes.astype(np.float64)),
