@@ -7,7 +7,7 @@ from pipeline.synth.link import LATENT_NAMES, LATENTS, LINK_GROUPS, PLANTED_R2, 
 from pipeline.synth.shape_model import FACTOR_NAMES
 
 EYES_AND_BROWS = [1, 2, 3, 4, 5, 6, 7, 24, 25]
-NULL_BOUND = 0.01  # |held-out r2| of every AM in the null world, 3,000 + 3,000 faces per sex
+NULL_BOUND = 0.02  # |held-out r2| of an AM the voice cannot carry: 3,000 held-out faces per sex (max seen in 6 null worlds: 0.009)
 
 
 @pytest.fixture(scope="module")
@@ -22,15 +22,15 @@ def _r2(table, am_id):
 def test_null_world_has_no_predictable_am(shape_model):
     null = oracle(shape_model, default_am_table(), 0.0, LINK_GROUPS, np.random.default_rng(1))
     assert len(null) == 96
-    assert null.r2.abs().max() < NULL_BOUND
+    assert null[["r2_male", "r2_female"]].abs().max().max() < NULL_BOUND
     assert null.planted.sum() == 0
 
 
 def test_default_world_plants_the_linked_regions(full):
     for am_id in (13, 14, 20, 11, 31, 36):  # al-al, sbal-sbal, ch-ch, go-go, tr-me, prn-pg
         assert _r2(full, am_id) > 0.15, am_id
-    for am_id in EYES_AND_BROWS:
-        assert abs(_r2(full, am_id)) < NULL_BOUND, am_id
+    eyes = full[full.am_id.isin(EYES_AND_BROWS)]
+    assert eyes[["r2_male", "r2_female"]].abs().max().max() < NULL_BOUND
     assert 20 <= full.planted.sum() <= 80
 
 

@@ -127,7 +127,7 @@ def test_null_world_keeps_the_faces_and_cuts_the_link(small_root, tmp_path):
     for name in same:
         assert (tmp_path / "null" / name).read_bytes() == (small_root / "root" / name).read_bytes(), name
     oracle = pd.read_csv(tmp_path / "null" / "truth" / "oracle.csv")
-    assert oracle.planted.sum() == 0 and oracle.r2.abs().max() < 0.01
+    assert oracle.planted.sum() == 0 and oracle.r2.abs().max() < 0.02
     assert pd.read_csv(small_root / "root" / "truth" / "oracle.csv").planted.sum() > 10
 
 

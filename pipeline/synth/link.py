@@ -114,7 +114,7 @@ def oracle(model: ShapeModel, am_table: AmTable, coupling: float, planted: tuple
         latents = draw_latents(model, factors, sex, rng, coupling, planted)[:, list(LINKED)]
         half = n_per_sex // 2
         regression = make_pipeline(StandardScaler(), PolynomialFeatures(2), StandardScaler(),
-                                   RidgeCV(alphas=np.logspace(-2, 4, 13)))
+                                   RidgeCV(alphas=np.logspace(-2, 5, 15), alpha_per_target=True))
         regression.fit(latents[:half], ams[:half])
         residual = ams[half:] - regression.predict(latents[half:])
         held_out = ams[half:]
