@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import librosa
 import numpy as np
 import pandas as pd
 import pytest
@@ -118,6 +119,23 @@ def test_same_seed_same_bytes_other_seed_other_faces(small_root, tmp_path):
     synth_main(other, tmp_path / "other", tmp_path / "sheet2.png", tmp_path / "voices2.png")
     assert not np.array_equal(np.load(tmp_path / "other" / "truth" / "shapes.npy"),
                               np.load(small_root / "root" / "truth" / "shapes.npy"))
+
+
+def test_recordings_have_adult_f0_by_sex_and_the_drawn_snr(small_root):
+    root = small_root / "root"
+    latents = pd.read_csv(root / "truth" / "latents.csv").set_index("speaker_id")
+    for row in pd.read_csv(root / "manifest.csv").itertuples():
+        rate, audio = wavfile.read(root / row.audio)
+        audio = audio.astype(float) / 32767
+        track, voiced, _ = librosa.pyin(audio, fmin=60, fmax=400, sr=rate, frame_length=1024)
+        f0 = np.nanmedian(track[voiced])
+        assert f0 == pytest.approx(latents.f0_hz[row.speaker_id], rel=0.08)
+        assert (70 <= f0 <= 180) if row.gender == "M" else (140 <= f0 <= 300), (row.speaker_id, f0)
+        alignment = pd.read_csv(root / "alignments" / f"{row.speaker_id}.csv")
+        lead = audio[: int(alignment.end_s.iloc[0] * rate)]
+        speech = audio[int(alignment.end_s.iloc[0] * rate): int(alignment.start_s.iloc[-1] * rate)]
+        snr = 10 * np.log10(np.mean(speech ** 2) / np.mean(lead ** 2) - 1)  # the lead is noise only
+        assert snr == pytest.approx(latents.snr_db[row.speaker_id], abs=1.5)
 
 
 def test_null_world_keeps_the_faces_and_cuts_the_link(small_root, tmp_path):
