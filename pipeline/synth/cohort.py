@@ -12,7 +12,7 @@ import numpy as np
 from .link import LINK_GROUPS, draw_latents, voice_params
 from .scans import Annotation, Scan, annotate_landmarks, simulate_scan
 from .shape_model import ShapeModel
-from .speech import SAMPLE_RATE, apply_channel, script_for, synthesize
+from .speech import SAMPLE_RATE, VoiceParams, apply_channel, script_for, synthesize
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def simulate_person(model: ShapeModel, speaker_id: str, sex: str, index: int, se
                   record(voice_params(latents), rng, voice))
 
 
-def record(params, rng: np.random.Generator, voice: VoiceSettings) -> Recording:
+def record(params: VoiceParams, rng: np.random.Generator, voice: VoiceSettings) -> Recording:
     """One reading of the script through a random recording channel, `voice.seconds` long."""
     total = int(round(voice.seconds * SAMPLE_RATE))
     lead = int(round(rng.uniform(*voice.silence_s) * SAMPLE_RATE))

@@ -300,7 +300,7 @@ def _face_height(t):
 
 
 def _forehead_height(t):
-    x, y = _xy(t)
+    _, y = _xy(t)
     return _field(dy=smoothstep((y - 12.0) / (_landmark_y(t, 60) - 12.0)))
 
 

@@ -256,8 +256,8 @@ def _glottal_flow(n: int, voice: VoiceParams, labels: Sequence[str], bounds: np.
     """Rosenberg pulses at an f0 that declines over each phrase, with jitter and shimmer."""
     position = np.zeros(n)  # 0 at the start of a phrase, 1 at its end
     start = 0
-    for i, label in enumerate(labels + ["sil"]):
-        if label == "sil" or i == len(labels):
+    for i, label in enumerate([*labels, "sil"]):  # a pause closes the last phrase too
+        if label == "sil":
             end = bounds[min(i, len(labels))]
             if end > start:
                 position[start:end] = np.linspace(0.0, 1.0, end - start)

@@ -154,7 +154,7 @@ def height(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     z += nose_h * np.exp(-0.5 * (x / (0.62 * nose_w)) ** 2)
     z += 8.0 * gauss2d(ax_, y, 13.5, -47.0, 5.0, 4.2)
     ring = np.hypot((ax_ - 13.5) / 6.5, (y + 47.5) / 5.5)
-    z -= 1.4 * np.exp(-0.5 * ((ring - 1.0) / 0.16) ** 2) * (y < -40.0 + 0 * x)
+    z -= 1.4 * np.exp(-0.5 * ((ring - 1.0) / 0.16) ** 2) * (y < -40.0)
     z -= 5.0 * gauss2d(ax_, y, 6.5, -50.3, 2.6, 1.3)
 
     # Philtrum and nasolabial folds.
@@ -355,7 +355,8 @@ def _regions(x, y) -> np.ndarray:
     eyes = (((ax_ - 30.5) / 19.0) ** 2 + ((y + 7.0) / 10.0) ** 2) < 1.0
     region[eyes] = REGIONS.index("eyes")
     nose_w = np.interp(-y, -_NOSE_Y, _NOSE_W)
-    nose = (y < 3.0) & (y > -55.5) & (ax_ < nose_w + 2.0 + 8.0 * gauss2d(ax_ * 0, y, 0, -47.0, 1, 5.0))
+    alae = 8.0 * np.exp(-0.5 * ((y + 47.0) / 5.0) ** 2)  # the nose is widest at the alae
+    nose = (y < 3.0) & (y > -55.5) & (ax_ < nose_w + 2.0 + alae)
     region[nose] = REGIONS.index("nose")
     mouth = (((x / 33.0) ** 2 + ((y + 75.0) / 16.0) ** 2) < 1.0) & ~nose
     region[mouth] = REGIONS.index("mouth")
