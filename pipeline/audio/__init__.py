@@ -1,0 +1,1 @@
+"""Audio front end: loading any recording, and log-mel features in torch."""
