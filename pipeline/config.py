@@ -97,11 +97,24 @@ class DataParams(_Section):
     on_error: Literal["fail", "skip"] = "fail"
 
 
+class AudioParams(_Section):
+    sample_rate: Literal[16000] = 16000
+    vad: Literal["silero", "energy"] = "silero"
+    vad_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    energy_threshold_db: Annotated[float, Field(gt=0, le=60)] = 6.0
+    min_speech_s: Annotated[float, Field(ge=0, le=5)] = 0.25
+    min_silence_s: Annotated[float, Field(ge=0, le=5)] = 0.1
+    n_mels: Annotated[int, Field(ge=8, le=256)] = 64
+    window_ms: Annotated[float, Field(ge=5, le=100)] = 25.0
+    hop_ms: Annotated[float, Field(ge=1, le=50)] = 10.0
+
+
 class Params(_Section):
     seed: Annotated[int, Field(ge=0)] = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     data: DataParams = DataParams()
     synth: SynthParams = SynthParams()
+    audio: AudioParams = AudioParams()
 
 
 def _format(err: ValidationError, source: str) -> str:

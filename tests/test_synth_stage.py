@@ -180,7 +180,8 @@ def test_stage_exits_with_a_one_line_error(tmp_path):
 
 @pytest.mark.e2e
 def test_dvc_repro_runs_and_caches(tmp_path):
-    """`dvc repro` on a copy of the project with a tiny cohort; the second run does nothing."""
+    """`dvc repro` (synth, vad, features) on a copy of the project with a tiny cohort; the
+    second run does nothing."""
     work = tmp_path / "project"
     shutil.copytree(PROJECT / "pipeline", work / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(PROJECT / "dvc.yaml", work / "dvc.yaml")
@@ -197,11 +198,12 @@ def test_dvc_repro_runs_and_caches(tmp_path):
     run("git", "init", "-q")
     run(*dvc, "init", "-q")
     run(*dvc, "config", "core.analytics", "false")
-    run(*dvc, "repro", "synth")
+    run(*dvc, "repro")
     assert (work / "data/synthetic/manifest.csv").is_file()
+    assert (work / "data/vad/segments.csv").is_file() and (work / "data/features/index.csv").is_file()
     assert (work / "reports/plots/synth_faces.png").is_file()
     assert (work / "reports/plots/synth_voices.png").is_file()
-    second = run(*dvc, "repro", "synth")
+    second = run(*dvc, "repro")
     assert "didn't change" in second.stdout or "skipping" in second.stdout.lower()
     status = run(*dvc, "status")
     assert "up to date" in status.stdout.lower()

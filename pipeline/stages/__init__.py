@@ -4,13 +4,15 @@ from __future__ import annotations
 import sys
 from typing import Callable
 
+from ..audio.io import AudioError
 from ..config import ParamsError
+from ..dataset import DatasetError
 
 
 def run(main: Callable[..., None], *args) -> None:
-    """Run a stage; a bad parameter ends it with a one-line error and exit status 2."""
+    """Run a stage; bad parameters or bad input end it with the error and exit status 2."""
     try:
         main(*args)
-    except ParamsError as err:
+    except (ParamsError, DatasetError, AudioError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

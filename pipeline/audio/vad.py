@@ -1,0 +1,82 @@
+"""Voice activity detection: Silero's neural VAD (shipped inside the silero-vad package, no
+download) and an energy detector as a dependency-light fallback. Both return speech segments
+[k, 2] in seconds."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def energy_vad(audio: np.ndarray, sample_rate: int, *, threshold_db: float = 6.0,
+               min_speech_s: float = 0.1, min_silence_s: float = 0.2, frame_ms: float = 20.0) -> np.ndarray:
+    """Segments where the frame energy is `threshold_db` above the recording's noise floor
+    (the 10th percentile of frame energies); gaps shorter than `min_silence_s` are bridged and
+    segments shorter than `min_speech_s` dropped."""
+    hop = int(sample_rate * frame_ms / 1000)
+    n = len(audio) // hop
+    if n == 0:
+        return np.zeros((0, 2))
+    frames = audio[: n * hop].reshape(n, hop).astype(np.float64)
+    energy_db = 10.0 * np.log10(np.mean(frames ** 2, axis=1) + 1e-12)
+    active = energy_db > np.percentile(energy_db, 10) + threshold_db
+    return _clean(_runs(active) * hop / sample_rate, min_speech_s, min_silence_s)
+
+
+class SileroVad:
+    """Silero VAD (v5+, JIT model from the silero-vad package) at 16 kHz.
+
+    Importing silero_vad sets torch's thread count to 1 for the whole process; it is restored
+    here so the rest of a process keeps its cores.
+    """
+
+    sample_rate = 16000
+
+    def __init__(self, threshold: float = 0.5, min_speech_s: float = 0.25, min_silence_s: float = 0.1) -> None:
+        threads = torch.get_num_threads()
+        from silero_vad import get_speech_timestamps, load_silero_vad
+
+        torch.set_num_threads(threads)
+        self._model = load_silero_vad()
+        self._timestamps = get_speech_timestamps
+        self.threshold, self.min_speech_s, self.min_silence_s = threshold, min_speech_s, min_silence_s
+
+    def __call__(self, audio: np.ndarray) -> np.ndarray:
+        """Speech segments [k, 2] (s) of 16 kHz audio."""
+        found = self._timestamps(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)), self._model,
+                                 threshold=self.threshold, sampling_rate=self.sample_rate,
+                                 min_speech_duration_ms=int(1000 * self.min_speech_s),
+                                 min_silence_duration_ms=int(1000 * self.min_silence_s), speech_pad_ms=30)
+        self._model.reset_states()
+        return np.array([[t["start"], t["end"]] for t in found], dtype=float).reshape(-1, 2) / self.sample_rate
+
+
+def _runs(active: np.ndarray) -> np.ndarray:
+    """[k, 2] frame index ranges [start, end) of the True runs."""
+    edges = np.diff(np.r_[0, active.astype(np.int8), 0])
+    return np.column_stack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)]).astype(float)
+
+
+def _clean(segments: np.ndarray, min_speech_s: float, min_silence_s: float) -> np.ndarray:
+    merged: list[list[float]] = []
+    for start, end in segments:
+        if merged and start - merged[-1][1] < min_silence_s:
+            merged[-1][1] = end
+        else:
+            merged.append([start, end])
+    out = np.array([s for s in merged if s[1] - s[0] >= min_speech_s], dtype=float)
+    return out.reshape(-1, 2)
+
+
+def frame_f1(truth: np.ndarray, found: np.ndarray, duration_s: float, hop_s: float = 0.01) -> float:
+    """F1 of speech frames (hop_s grid) between two segment lists [k, 2] (s)."""
+    n = int(duration_s / hop_s)
+    centres = (np.arange(n) + 0.5) * hop_s
+
+    def mask(segments):
+        m = np.zeros(n, dtype=bool)
+        for start, end in segments:
+            m |= (centres >= start) & (centres < end)
+        return m
+
+    t, f = mask(truth), mask(found)
+    return float(2 * (t & f).sum() / max(t.sum() + f.sum(), 1))

@@ -1,0 +1,48 @@
+"""The dataset root's manifest (README, "The dataset root"), read and checked."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+MANIFEST_COLUMNS = ("speaker_id", "gender", "audio", "scan", "landmarks")
+GENDERS = ("M", "F")
+
+
+class DatasetError(ValueError):
+    """A dataset root that does not follow the layout; the message names speaker and file."""
+
+
+@dataclass(frozen=True)
+class Speaker:
+    speaker_id: str
+    gender: str  # 'M' | 'F'
+    audio: tuple[str, ...]  # recordings, relative to the root
+    scan: str | None
+    landmarks: str | None
+
+
+def read_manifest(root: str | Path) -> list[Speaker]:
+    """Speakers of `root`/manifest.csv in file order."""
+    path = Path(root) / "manifest.csv"
+    if not path.is_file():
+        raise DatasetError(f"{path} does not exist: a dataset root needs a manifest.csv (README, 'The dataset root').")
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in MANIFEST_COLUMNS if c not in table.columns]
+    if missing:
+        raise DatasetError(f"{path}: missing column(s) {missing}; expected {list(MANIFEST_COLUMNS)}.")
+    speakers = []
+    seen: set[str] = set()
+    for line, row in enumerate(table.itertuples(index=False), start=2):
+        sid = row.speaker_id.strip()
+        if not sid:
+            raise DatasetError(f"{path}, line {line}: empty speaker_id.")
+        if sid in seen:
+            raise DatasetError(f"{path}, line {line}: speaker {sid} appears more than once.")
+        seen.add(sid)
+        if row.gender not in GENDERS:
+            raise DatasetError(f"{path}, line {line}: speaker {sid} has gender {row.gender!r}; expected M or F.")
+        audio = tuple(p.strip() for p in row.audio.split(";") if p.strip())
+        speakers.append(Speaker(sid, row.gender, audio, row.scan.strip() or None, row.landmarks.strip() or None))
+    return speakers

@@ -1,0 +1,65 @@
+"""vad stage: speech segments of every recording of the dataset root."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from ..audio.io import AudioError, load_audio
+from ..audio.vad import SileroVad, energy_vad
+from ..config import load_params
+from ..dataset import read_manifest
+from . import run
+
+SKIP_HINT = "Check the recording, or set data.on_error: skip to drop this speaker."
+
+
+def main(params_path: Path, segments_path: Path, skipped_path: Path) -> None:
+    params = load_params(params_path)
+    audio = params.audio
+    root = Path(params.data.root)
+    speakers = read_manifest(root)
+    if audio.vad == "silero":
+        silero = SileroVad(audio.vad_threshold, audio.min_speech_s, audio.min_silence_s)
+        detect = silero
+    else:
+        def detect(wave: np.ndarray) -> np.ndarray:
+            return energy_vad(wave, audio.sample_rate, threshold_db=audio.energy_threshold_db,
+                              min_speech_s=audio.min_speech_s, min_silence_s=audio.min_silence_s)
+
+    rows, skipped = [], []
+    for speaker in tqdm(speakers, desc="vad", unit="speaker"):
+        try:
+            if not speaker.audio:
+                raise AudioError(f"speaker {speaker.speaker_id}: no recording in the manifest's audio column.")
+            found = []
+            for rel in speaker.audio:
+                wave = load_audio(root / rel, audio.sample_rate, speaker_id=speaker.speaker_id, shown_as=rel)
+                segments = detect(wave)
+                if len(segments) == 0:
+                    raise AudioError(f"speaker {speaker.speaker_id}: {rel} has no speech after VAD "
+                                     f"(0.00 s of {len(wave) / audio.sample_rate:.1f} s). {SKIP_HINT}")
+                found += [(speaker.speaker_id, rel, start, end) for start, end in segments]
+            rows += found
+        except AudioError as err:
+            if params.data.on_error == "fail":
+                raise
+            skipped.append((speaker.speaker_id, "vad", str(err)))
+    # Written only now, so a failed run leaves no partial output.
+    segments_path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=["speaker_id", "recording", "start_s", "end_s"]).to_csv(
+        segments_path, index=False, float_format="%.3f")
+    skipped_path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(skipped, columns=["speaker_id", "stage", "reason"]).to_csv(skipped_path, index=False)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--segments", type=Path, default=Path("data/vad/segments.csv"))
+    parser.add_argument("--skipped", type=Path, default=Path("reports/skipped.csv"))
+    args = parser.parse_args()
+    run(main, args.params, args.segments, args.skipped)

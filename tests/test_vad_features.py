@@ -1,0 +1,144 @@
+"""The vad and features stages on a tiny synthetic root: accuracy, outputs and bad input."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile
+import yaml
+
+from pipeline.audio.io import AudioError
+from pipeline.audio.vad import SileroVad, energy_vad, frame_f1
+from pipeline.dataset import DatasetError
+from pipeline.stages.features import main as features_main
+from pipeline.stages.synth import main as synth_main
+from pipeline.stages.vad import main as vad_main
+
+PROJECT = Path(__file__).resolve().parents[1]
+TINY = {"seed": 5, "synth": {"speakers": {"male": 3, "female": 3}, "vertices": 3000,
+                             "scan": {"vertices": [3500, 4500]}, "seconds": 8.0}}
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("audio")
+    (tmp / "p.yaml").write_text(yaml.safe_dump(TINY))
+    synth_main(tmp / "p.yaml", tmp / "root", tmp / "faces.png", tmp / "voices.png")
+    return tmp / "root"
+
+
+def _params(path: Path, root: Path, **audio) -> Path:
+    path.write_text(yaml.safe_dump({**TINY, "data": {"root": str(root), "on_error": audio.pop("on_error", "fail")},
+                                    "audio": audio}))
+    return path
+
+
+def _truth(root: Path, speaker_id: str) -> np.ndarray:
+    alignment = pd.read_csv(root / "alignments" / f"{speaker_id}.csv")
+    return alignment[alignment.phone != "sil"][["start_s", "end_s"]].to_numpy()
+
+
+def test_vad_agrees_with_the_synthesiser_alignments(root):
+    silero = SileroVad()
+    scores = {"silero": [], "energy": []}
+    for row in pd.read_csv(root / "manifest.csv").itertuples():
+        wave, rate = soundfile.read(root / row.audio, dtype="float32")
+        truth = _truth(root, row.speaker_id)
+        scores["silero"].append(frame_f1(truth, silero(wave), len(wave) / rate))
+        scores["energy"].append(frame_f1(truth, energy_vad(wave, rate), len(wave) / rate))
+    assert np.mean(scores["silero"]) >= 0.9
+    assert np.mean(scores["energy"]) >= 0.9
+
+
+def test_stages_write_segments_and_normalised_features(root, tmp_path):
+    params = _params(tmp_path / "params.yaml", root)
+    vad_main(params, tmp_path / "segments.csv", tmp_path / "skipped.csv")
+    segments = pd.read_csv(tmp_path / "segments.csv")
+    assert list(segments.columns) == ["speaker_id", "recording", "start_s", "end_s"]
+    assert segments.speaker_id.nunique() == 6 and len(pd.read_csv(tmp_path / "skipped.csv")) == 0
+    features_main(params, tmp_path / "segments.csv", tmp_path / "features")
+    index = pd.read_csv(tmp_path / "features" / "index.csv")
+    assert list(index.columns) == ["speaker_id", "recording", "frames"]
+    for row in index.itertuples():
+        x = np.load(tmp_path / "features" / f"{row.speaker_id}.npy")
+        assert x.dtype == np.float32 and x.shape == (row.frames, 64)
+        np.testing.assert_allclose(x.mean(0), 0.0, atol=1e-3)
+        np.testing.assert_allclose(x.std(0), 1.0, atol=1e-2)
+        speech_s = (segments[segments.speaker_id == row.speaker_id].eval("end_s - start_s")).sum()
+        assert abs(row.frames / 100 - speech_s) < 0.05 * speech_s
+
+
+def _copy(root: Path, tmp: Path) -> Path:
+    copy = tmp / "root"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("truth", "scans"))
+    return copy
+
+
+def test_several_recordings_and_any_format(root, tmp_path):
+    copy = _copy(root, tmp_path)
+    wave, rate = soundfile.read(copy / "audio" / "F0001.wav", dtype="float32")
+    import librosa
+    hi = librosa.resample(wave, orig_sr=rate, target_sr=44100, res_type="soxr_hq")
+    soundfile.write(copy / "audio" / "F0001_b.flac", np.column_stack([hi, 0.5 * hi]), 44100)
+    manifest = pd.read_csv(copy / "manifest.csv", keep_default_na=False)
+    manifest.loc[manifest.speaker_id == "F0001", "audio"] = "audio/F0001.wav;audio/F0001_b.flac"
+    manifest.to_csv(copy / "manifest.csv", index=False)
+    params = _params(tmp_path / "params.yaml", copy, vad="energy")
+    vad_main(params, tmp_path / "segments.csv", tmp_path / "skipped.csv")
+    features_main(params, tmp_path / "segments.csv", tmp_path / "features")
+    index = pd.read_csv(tmp_path / "features" / "index.csv")
+    mine = index[index.speaker_id == "F0001"]
+    assert list(mine.recording) == ["audio/F0001.wav", "audio/F0001_b.flac"]
+    assert abs(mine.frames.iloc[0] - mine.frames.iloc[1]) <= 0.03 * mine.frames.iloc[0]
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("missing", r"speaker M0002: audio/M0002\.wav does not exist"),
+    ("corrupt", r"speaker M0002: audio/M0002\.wav cannot be read"),
+    ("silent", r"speaker M0002: audio/M0002\.wav has no speech after VAD"),
+    ("low_rate", r"speaker M0002: audio/M0002\.wav has a sample rate of 4000 Hz"),
+])
+def test_bad_recordings_fail_or_are_skipped(root, tmp_path, damage, message):
+    copy = _copy(root, tmp_path)
+    target = copy / "audio" / "M0002.wav"
+    if damage == "missing":
+        target.unlink()
+    elif damage == "corrupt":
+        target.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnothing")
+    elif damage == "silent":
+        soundfile.write(target, np.zeros(16000 * 8, dtype=np.float32), 16000)
+    else:
+        soundfile.write(target, np.zeros(4000, dtype=np.float32), 4000)
+    segments, skipped = tmp_path / "segments.csv", tmp_path / "skipped.csv"
+    with pytest.raises(AudioError, match=message):
+        vad_main(_params(tmp_path / "fail.yaml", copy, vad="energy"), segments, skipped)
+    assert not segments.exists() and not skipped.exists()
+    vad_main(_params(tmp_path / "skip.yaml", copy, vad="energy", on_error="skip"), segments, skipped)
+    dropped = pd.read_csv(skipped)
+    assert list(dropped.speaker_id) == ["M0002"] and dropped.reason.str.contains("M0002").all()
+    assert "M0002" not in set(pd.read_csv(segments).speaker_id)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: pd.concat([m, m.iloc[[0]]]), "M0001 appears more than once"),
+    (lambda m: m.assign(gender=m.gender.where(m.speaker_id != "F0002", "X")), "F0002 has gender 'X'"),
+])
+def test_bad_manifests_are_errors(root, tmp_path, edit, message):
+    copy = _copy(root, tmp_path)
+    edit(pd.read_csv(copy / "manifest.csv", keep_default_na=False)).to_csv(copy / "manifest.csv", index=False)
+    with pytest.raises(DatasetError, match=message):
+        vad_main(_params(tmp_path / "p.yaml", copy, vad="energy"), tmp_path / "s.csv", tmp_path / "k.csv")
+
+
+def test_stage_reports_bad_input_in_one_line(root, tmp_path):
+    copy = _copy(root, tmp_path)
+    (copy / "audio" / "F0003.wav").unlink()
+    params = _params(tmp_path / "p.yaml", copy, vad="energy")
+    done = subprocess.run([sys.executable, "-m", "pipeline.stages.vad", "--params", str(params), "--segments",
+                           str(tmp_path / "s.csv"), "--skipped", str(tmp_path / "k.csv")],
+                          capture_output=True, text=True, cwd=PROJECT)
+    assert done.returncode == 2 and "speaker F0003: audio/F0003.wav does not exist" in done.stderr
+    assert "Traceback" not in done.stderr
