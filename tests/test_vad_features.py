@@ -100,6 +100,7 @@ def test_several_recordings_and_any_format(root, tmp_path):
     ("corrupt", r"speaker M0002: audio/M0002\.wav cannot be read"),
     ("silent", r"speaker M0002: audio/M0002\.wav has no speech after VAD"),
     ("low_rate", r"speaker M0002: audio/M0002\.wav has a sample rate of 4000 Hz"),
+    ("empty", r"speaker M0002: audio/M0002\.wav is empty"),
 ])
 def test_bad_recordings_fail_or_are_skipped(root, tmp_path, damage, message):
     copy = _copy(root, tmp_path)
@@ -108,6 +109,8 @@ def test_bad_recordings_fail_or_are_skipped(root, tmp_path, damage, message):
         target.unlink()
     elif damage == "corrupt":
         target.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnothing")
+    elif damage == "empty":
+        soundfile.write(target, np.zeros(0, dtype=np.float32), 16000)
     elif damage == "silent":
         soundfile.write(target, np.zeros(16000 * 8, dtype=np.float32), 16000)
     else:
