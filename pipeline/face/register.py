@@ -1,0 +1,210 @@
+"""Landmark-guided non-rigid ICP of the template onto a raw scan.
+
+The template is deformed by a displacement field d [T, 3] minimising
+
+    sum_i w_i |v_i + d_i - c_i|^2  +  stiffness |L d|^2  +  landmark_weight sum_l |v_l + d_l - p_l|^2
+
+where c_i is vertex i's closest point on the scan moved onto the scan's tangent plane there
+(point-to-plane, so the surface data do not drag vertices sideways), L is the mesh's umbrella
+Laplacian (so |L d|^2 penalises bending of the displacement, not its smooth part) and p_l are
+the (QC'd) landmarks. The three coordinates share one sparse matrix, factorised once per
+stiffness stage; matches are re-found at every iteration. Stiffness falls from stage to stage
+(coarse to fine). Matches on the scan's border (holes, the rim) or too far or facing away are
+dropped, so holes are bridged by the smoothness term instead of pulling the surface in.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import trimesh
+from scipy.sparse.linalg import factorized
+from scipy.spatial import cKDTree
+
+from .rigid import invert, rigid_fit, transform
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stiffness level of the coarse-to-fine schedule."""
+
+    stiffness: float
+    landmark_weight: float
+    iterations: int
+
+
+DEFAULT_SCHEDULE = (Stage(3000.0, 30.0, 3), Stage(1000.0, 30.0, 3), Stage(300.0, 30.0, 4))
+"""Chosen on synthetic scans (README, 'Registration'): lower final stiffness fits the surface
+closer but lets vertices slide; the landmark weight matters more than the stiffness."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    """The template fitted to one scan."""
+
+    vertices: np.ndarray  # float64 [T, 3], template topology, in the template frame
+    to_scan: np.ndarray  # float64 [4, 4], template frame -> scan coordinates
+    surface_distance_mm: float  # mean point-to-plane distance of matched vertices to the scan
+    coverage: float  # share of template vertices with a valid match on the scan
+    landmark_fit_mm: float  # mean distance of landmark vertices to the guiding landmarks (nan if none)
+
+
+class TemplateFitter:
+    """Non-rigid ICP of one template onto scans (see the module docstring).
+
+    `max_distance_mm` and `max_angle_deg` reject matches farther than that or whose normals
+    disagree by more; `schedule` is the coarse-to-fine stiffness sequence.
+    """
+
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray, landmark_idx: np.ndarray,
+                 schedule: tuple[Stage, ...] = DEFAULT_SCHEDULE, max_distance_mm: float = 10.0,
+                 max_angle_deg: float = 60.0):
+        self.vertices = np.asarray(vertices, dtype=np.float64)
+        self.faces = np.asarray(faces, dtype=np.int64)
+        self.landmark_idx = np.asarray(landmark_idx, dtype=np.int64)
+        self.schedule = tuple(schedule)
+        self.max_distance_mm = max_distance_mm
+        self.max_angle_deg = max_angle_deg
+        n = len(self.vertices)
+        laplacian = umbrella_laplacian(self.faces, n)
+        self._bending = (laplacian.T @ laplacian).tocsc()
+        self._landmark_diag = np.bincount(self.landmark_idx, minlength=n).astype(np.float64)
+
+    def register(self, scan_vertices: np.ndarray, scan_faces: np.ndarray,
+                 landmarks: np.ndarray | None = None) -> Registration:
+        """Fit the template to a scan, guided by its landmarks [L, 3] (scan coordinates) if given.
+
+        Without landmarks the scan is aligned coarsely (`coarse_alignment`) and fitted with the
+        landmark term off.
+        """
+        if landmarks is not None:
+            to_template = rigid_fit(landmarks, self.vertices[self.landmark_idx])
+        else:
+            to_template = coarse_alignment(self.vertices, self.faces, self.landmark_idx, scan_vertices, scan_faces)
+        scan = trimesh.Trimesh(transform(scan_vertices, to_template), scan_faces, process=False)
+        targets = None if landmarks is None else transform(landmarks, to_template)
+        fitted, matched, distance = self._deform(scan, targets)
+        # Put the fitted face back on the template frame: remove the rigid part of the fit.
+        to_frame = rigid_fit(fitted, self.vertices)
+        vertices = transform(fitted, to_frame)
+        to_scan = invert(to_template) @ invert(to_frame)
+        landmark_fit = (float(np.linalg.norm(fitted[self.landmark_idx] - targets, axis=1).mean())
+                        if targets is not None else float("nan"))
+        return Registration(vertices, to_scan, float(distance[matched].mean()) if matched.any() else float("nan"),
+                            float(matched.mean()), landmark_fit)
+
+    def _deform(self, scan: trimesh.Trimesh, landmarks: np.ndarray | None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        points = np.asarray(scan.vertices)
+        normals = np.asarray(scan.vertex_normals)
+        on_border = np.zeros(len(points), dtype=bool)
+        on_border[border_vertices(np.asarray(scan.faces))] = True
+        tree = cKDTree(points)
+        min_cos = np.cos(np.deg2rad(self.max_angle_deg))
+        n = len(self.vertices)
+        displacement = np.zeros((n, 3))
+
+        def matches(current: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            distance, nearest = tree.query(current)
+            normal = normals[nearest]
+            offset = np.sum((current - points[nearest]) * normal, axis=1)
+            target = current - normal * offset[:, None]
+            own_normals = trimesh.Trimesh(current, self.faces, process=False).vertex_normals
+            valid = (~on_border[nearest]) & (distance < self.max_distance_mm) & (
+                np.sum(own_normals * normal, axis=1) > min_cos)
+            return target, valid, np.abs(offset)
+
+        for stage in self.schedule:
+            weight_l = stage.landmark_weight if landmarks is not None else 0.0
+            _, valid, _ = matches(self.vertices + displacement)
+            system = sp.diags(valid.astype(np.float64) + weight_l * self._landmark_diag) + stage.stiffness * self._bending
+            solve = factorized(system.tocsc())
+            landmark_rhs = np.zeros((n, 3))
+            if weight_l:
+                np.add.at(landmark_rhs, self.landmark_idx, weight_l * (landmarks - self.vertices[self.landmark_idx]))
+            for _ in range(stage.iterations):
+                current = self.vertices + displacement
+                target, now_valid, _ = matches(current)
+                # The matrix keeps the stage's match set; a vertex whose match went bad since
+                # is held where it is rather than pulled.
+                target = np.where(now_valid[:, None], target, current)
+                rhs = valid[:, None] * (target - self.vertices) + landmark_rhs
+                displacement = np.column_stack([solve(rhs[:, k]) for k in range(3)])
+        fitted = self.vertices + displacement
+        _, valid, distance = matches(fitted)
+        return fitted, valid, distance
+
+
+def umbrella_laplacian(faces: np.ndarray, n_vertices: int) -> sp.csr_matrix:
+    """I - D^-1 A over the mesh's edge graph: each vertex minus the mean of its neighbours."""
+    edges = np.unique(np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1), axis=0)
+    rows, cols = np.r_[edges[:, 0], edges[:, 1]], np.r_[edges[:, 1], edges[:, 0]]
+    adjacency = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_vertices, n_vertices))
+    degree = np.maximum(np.asarray(adjacency.sum(axis=1)).ravel(), 1.0)
+    return (sp.identity(n_vertices, format="csr") - sp.diags(1.0 / degree) @ adjacency).tocsr()
+
+
+def border_vertices(faces: np.ndarray) -> np.ndarray:
+    """Vertices on a boundary edge (an edge used by one face only): holes and the rim."""
+    edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+    unique, counts = np.unique(edges, axis=0, return_counts=True)
+    return np.unique(unique[counts == 1])
+
+
+def coarse_alignment(template_vertices: np.ndarray, template_faces: np.ndarray, landmark_idx: np.ndarray,
+                     scan_vertices: np.ndarray, scan_faces: np.ndarray, pronasale: int = 30,
+                     icp_iterations: int = 40) -> np.ndarray:
+    """Rigid transform [4, 4] taking the scan roughly onto the template, without landmarks.
+
+    Principal axes of the two point sets, the depth axes oriented by the mean normals, give
+    four proper rotations (height and width axes swapped or not, signs); for each,
+    the scan's most anterior point is put on the template's pronasale (landmark 31), rigid ICP
+    refines it, and the candidate with the lowest mean ICP distance wins. Works for scans that
+    show a face, front on, like the template; a scan with shoulders or hair needs cropping first.
+    """
+    tmpl_centre, scan_centre = template_vertices.mean(axis=0), scan_vertices.mean(axis=0)
+    tmpl_axes = _principal_axes(template_vertices - tmpl_centre)
+    scan_axes = _principal_axes(scan_vertices - scan_centre)
+    # Orient the scan's third axis along its mean normal (out of the face), as the template's.
+    scan_out = trimesh.Trimesh(scan_vertices, scan_faces, process=False).vertex_normals.mean(axis=0)
+    tmpl_out = trimesh.Trimesh(template_vertices, template_faces, process=False).vertex_normals.mean(axis=0)
+    scan_axes[:, 2] *= np.sign(scan_axes[:, 2] @ scan_out) or 1.0
+    tmpl_axes[:, 2] *= np.sign(tmpl_axes[:, 2] @ tmpl_out) or 1.0
+    tip = template_vertices[landmark_idx[pronasale]]
+    sample = template_vertices[:: max(1, len(template_vertices) // 2000)]
+    best, best_cost = None, np.inf
+    # The depth axes are matched by the normals; height and width may swap (a scan's in-plane
+    # extent need not be the template's) and each takes a sign, kept proper.
+    for swap in (False, True):
+        axes = scan_axes[:, [1, 0, 2]] if swap else scan_axes
+        handed = np.linalg.det(axes) * np.linalg.det(tmpl_axes)
+        for sign in (1.0, -1.0):
+            flip = np.diag([sign, sign * handed, 1.0])
+            candidate = tmpl_axes @ flip @ axes.T  # scan frame -> template frame
+            best, best_cost = _try_candidate(candidate, scan_vertices, sample, tip, tmpl_axes[:, 2],
+                                             icp_iterations, best, best_cost)
+    return best
+
+
+def _try_candidate(rotation: np.ndarray, scan_vertices: np.ndarray, sample: np.ndarray, tip: np.ndarray,
+                   forward: np.ndarray, icp_iterations: int, best: np.ndarray | None,
+                   best_cost: float) -> tuple[np.ndarray | None, float]:
+    """Refine one rotation guess by ICP; keep it if it beats the best so far."""
+    rotated = scan_vertices @ rotation.T
+    anterior = rotated[np.argmax(rotated @ forward)]
+    initial = np.eye(4)
+    initial[:3, :3] = rotation
+    initial[:3, 3] = tip - anterior
+    # ICP moves the template sample onto the guessed scan; its inverse corrects the guess.
+    matrix, _, cost = trimesh.registration.icp(sample, transform(scan_vertices, initial),
+                                               max_iterations=icp_iterations, reflection=False, scale=False)
+    if cost < best_cost:
+        return invert(matrix) @ initial, float(cost)
+    return best, best_cost
+
+
+def _principal_axes(centred: np.ndarray) -> np.ndarray:
+    """Columns: unit axes by decreasing variance."""
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return vt.T.copy()
