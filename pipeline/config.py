@@ -109,12 +109,34 @@ class AudioParams(_Section):
     hop_ms: Annotated[float, Field(ge=1, le=50)] = 10.0
 
 
+class FaceParams(_Section):
+    template_vertices: Annotated[int, Field(ge=2000, le=200_000)] = 6790
+    landmark_vertices: str = ""
+    ams: str = "pipeline/data/ams_96.csv"
+    qc_components: Annotated[int, Field(ge=0, le=100)] = 10
+    qc_alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.001
+    qc_max_flagged: Annotated[float, Field(gt=0, le=1)] = 0.25
+    stiffness: tuple[Annotated[float, Field(gt=0)], ...] = (3000.0, 1000.0, 300.0)
+    landmark_weight: NonNegFloat = 30.0
+    iterations: Annotated[int, Field(ge=1, le=100)] = 3
+    max_distance_mm: Annotated[float, Field(gt=0)] = 10.0
+    min_coverage: Annotated[float, Field(ge=0, le=1)] = 0.8
+    max_surface_mm: Annotated[float, Field(gt=0)] = 1.0
+
+    @model_validator(mode="after")
+    def _schedule(self) -> FaceParams:
+        if not self.stiffness:
+            raise ValueError("stiffness: give at least one stage")
+        return self
+
+
 class Params(_Section):
     seed: Annotated[int, Field(ge=0)] = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     data: DataParams = DataParams()
     synth: SynthParams = SynthParams()
     audio: AudioParams = AudioParams()
+    face: FaceParams = FaceParams()
 
 
 def _format(err: ValidationError, source: str) -> str:

@@ -51,6 +51,8 @@ class AmTable:
 def read_am_table(path: str | Path, n_landmarks: int = 65) -> AmTable:
     """Read and validate an AM table CSV (columns am_id,kind,label,landmarks,duplicate_of)."""
     path = Path(path)
+    if not path.is_file():
+        raise AmTableError(f"{path}: AM table not found (face.ams in params.yaml names it).")
     with path.open(newline="") as f:
         return _parse(csv.DictReader(f), str(path), n_landmarks)
 

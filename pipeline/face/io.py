@@ -43,6 +43,12 @@ def read_scan(path: Path, speaker_id: str, shown_as: str | None = None) -> tuple
     return vertices, faces
 
 
+def write_mesh(path: Path, vertices: np.ndarray, faces: np.ndarray) -> None:
+    """Binary little-endian PLY, float32 vertices, no timestamps (reproducible bytes)."""
+    mesh = trimesh.Trimesh(vertices=np.asarray(vertices, np.float64), faces=faces, process=False)
+    path.write_bytes(trimesh.exchange.ply.export_ply(mesh, encoding="binary", include_attributes=False))
+
+
 def read_landmarks(path: Path, speaker_id: str, shown_as: str | None = None,
                    n_landmarks: int = N_LANDMARKS) -> np.ndarray:
     """Landmarks float64 [n_landmarks, 3] from a CSV with header x,y,z (row i = landmark i+1)."""
@@ -111,4 +117,4 @@ def read_landmark_vertices(path: Path | None = None, n_landmarks: int = N_LANDMA
         table = pd.read_csv(f)
     if list(table.columns) != ["landmark", "vertex_index"] or sorted(table["landmark"]) != list(range(1, n_landmarks + 1)):
         raise DatasetError(f"{source}: expected columns landmark,vertex_index with landmarks 1..{n_landmarks} once each.")
-    return table.sort_values("landmark")["vertex_index"].to_numpy(np.int64)
+    return table.sort_values("landmark")["vertex_index"].to_numpy(np.int64).copy()

@@ -5,8 +5,6 @@ Files are written with fixed formatting so the same seed gives byte-identical ou
 """
 from __future__ import annotations
 
-import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -14,10 +12,11 @@ from typing import Iterable, Iterator
 import numpy as np
 import pandas as pd
 import torch
-import trimesh
 from scipy.io import wavfile
 
 from ..face.ams import AmTable, measure
+from ..face.io import write_mesh
+from ..parallel import map_with_state
 from .cohort import Person, ScanSettings, VoiceSettings, simulate_person
 from .link import LATENT_NAMES
 from .scans import Annotation
@@ -26,12 +25,6 @@ from .shape_model import FACTOR_NAMES, ShapeModel
 from .template import REGIONS, Template
 
 MANIFEST_COLUMNS = ("speaker_id", "gender", "audio", "scan", "landmarks")
-
-
-def write_mesh(path: Path, vertices: np.ndarray, faces: np.ndarray) -> None:
-    """Binary little-endian PLY, float32 vertices, no timestamps (reproducible bytes)."""
-    mesh = trimesh.Trimesh(vertices=np.asarray(vertices, np.float64), faces=faces, process=False)
-    path.write_bytes(trimesh.exchange.ply.export_ply(mesh, encoding="binary", include_attributes=False))
 
 
 def write_landmarks(path: Path, points: np.ndarray) -> None:
@@ -86,31 +79,16 @@ def write_people(root: Path, model: ShapeModel, cohort: list[tuple[str, str]], s
     """
     jobs = [(root, speaker_id, sex, index, seed, settings, voice)
             for index, (speaker_id, sex) in enumerate(cohort)]
-    workers = workers or default_workers()
-    if workers == 1 or len(jobs) < 4:
-        _init_worker(model)
-        yield from map(_simulate_and_write, jobs)
-        return
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(model,)) as pool:
-        yield from pool.map(_simulate_and_write, jobs, chunksize=2)
+    yield from map_with_state(_simulate_and_write, jobs, _model_state, (model,), workers)
 
 
-def default_workers() -> int:
-    """SFV_WORKERS if set, else one process per available core."""
-    return int(os.environ.get("SFV_WORKERS") or len(os.sched_getaffinity(0)))
+def _model_state(model: ShapeModel) -> ShapeModel:
+    return model
 
 
-_worker_model: ShapeModel | None = None
-
-
-def _init_worker(model: ShapeModel) -> None:
-    global _worker_model
-    _worker_model = model
-
-
-def _simulate_and_write(job) -> Written:
+def _simulate_and_write(model: ShapeModel, job) -> Written:
     root, speaker_id, sex, index, seed, settings, voice = job
-    person = simulate_person(_worker_model, speaker_id, sex, index, seed, settings, voice)
+    person = simulate_person(model, speaker_id, sex, index, seed, settings, voice)
     row = write_person(root, person)
     return Written(row, person.factors, person.vertices.astype(np.float32), person.scan.pose,
                    person.annotation, person.latents, person.recording.snr_db)

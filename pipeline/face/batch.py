@@ -1,0 +1,37 @@
+"""Registration of a whole cohort's scans, one scan per job on a process pool."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..parallel import map_with_state
+from .io import read_scan
+from .register import Registration, Stage, TemplateFitter
+
+
+@dataclass(frozen=True)
+class ScanJob:
+    speaker_id: str
+    path: Path
+    shown_as: str  # the path as the manifest gives it, for messages
+    landmarks: np.ndarray | None  # [L, 3] scan coordinates, or None to landmark automatically
+
+
+def register_scans(vertices: np.ndarray, faces: np.ndarray, landmark_idx: np.ndarray,
+                   schedule: tuple[Stage, ...], max_distance_mm: float, jobs: list[ScanJob],
+                   workers: int | None = None) -> Iterator[Registration]:
+    """Registrations of the template onto each job's scan, in job order.
+
+    Each worker builds the template's solver once and reads its scans itself, so only the
+    fitted vertices travel between processes.
+    """
+    yield from map_with_state(_register_one, jobs, TemplateFitter,
+                              (vertices, faces, landmark_idx, schedule, max_distance_mm), workers)
+
+
+def _register_one(fitter: TemplateFitter, job: ScanJob) -> Registration:
+    scan_vertices, scan_faces = read_scan(job.path, job.speaker_id, job.shown_as)
+    return fitter.register(scan_vertices, scan_faces, job.landmarks)

@@ -1,0 +1,150 @@
+"""geometry stage: reports/geometry.json (QC summary; on synthetic roots, errors against the truth).
+
+Only this report reads <root>/truth; nothing it writes flows into another stage.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import trimesh
+
+from ..config import load_params
+from ..face.ams import read_am_table
+from ..face.evaluation import am_agreement, in_true_frame, qc_scores, surface_distances
+from ..face.rigid import transform
+from ..plots.render import render_mesh
+from . import run
+
+
+def main(params_path: Path, faces_dir: Path, ams_path: Path, out: Path, am_table_out: Path, plot: Path) -> None:
+    params = load_params(params_path)
+    root = Path(params.data.root)
+    landmark_qc = pd.read_csv(faces_dir / "landmarks_qc.csv", dtype={"speaker_id": str}, keep_default_na=False)
+    register_qc = pd.read_csv(faces_dir / "register_qc.csv", dtype={"speaker_id": str})
+    report: dict = {
+        "n_faces": len(landmark_qc),
+        "landmarks": {"sources": landmark_qc["source"].value_counts().sort_index().to_dict(),
+                      "speakers_flagged": int((landmark_qc["flagged"] > 0).sum())},
+        "register": {"qc_flagged": int(register_qc["flagged"].sum()),
+                     "scan_fit_mm": _mean(register_qc["surface_distance_mm"]),
+                     "coverage": _mean(register_qc["coverage"])},
+    }
+    truth = root / "truth"
+    if truth.is_dir():
+        _against_truth(report, truth, faces_dir, landmark_qc, read_am_table(Path(params.face.ams)),
+                       pd.read_csv(ams_path, dtype={"speaker_id": str}), am_table_out, plot)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+
+
+def _against_truth(report: dict, truth: Path, faces_dir: Path, landmark_qc: pd.DataFrame, table, ams: pd.DataFrame,
+                   am_table_out: Path, plot: Path) -> None:
+    true_ids = pd.read_csv(truth / "speakers.csv", dtype={"speaker_id": str})["speaker_id"].tolist()
+    rows = [true_ids.index(sid) for sid in landmark_qc["speaker_id"]]
+    poses = np.load(truth / "poses.npy")[rows]
+    true_landmarks = np.load(truth / "landmarks.npy").astype(np.float64)[rows]
+
+    # Landmarks: QC against the planted mislabels; final landmarks against the true ones.
+    annotations = pd.read_csv(truth / "annotations.csv", dtype={"speaker_id": str})
+    n_landmarks = true_landmarks.shape[1]
+    mislabelled = annotations.pivot(index="speaker_id", columns="landmark", values="mislabelled").loc[landmark_qc["speaker_id"]]
+    annotated_error = annotations.pivot(index="speaker_id", columns="landmark", values="error_mm").loc[landmark_qc["speaker_id"]]
+    flagged = np.zeros((len(landmark_qc), n_landmarks), dtype=bool)
+    for i, numbers in enumerate(landmark_qc["flagged_landmarks"].astype(str)):
+        for number in filter(None, numbers.split(";")):
+            flagged[i, int(number) - 1] = True
+    is_annotated = landmark_qc["source"].eq("annotated").to_numpy()
+    final = np.load(faces_dir / "landmarks.npy")
+    final_error = np.linalg.norm(final - np.stack([transform(p, m) for p, m in zip(true_landmarks, poses)]), axis=2)
+    report["landmarks"].update(qc_scores(flagged[is_annotated], mislabelled.to_numpy(bool)[is_annotated]))
+    report["landmarks"].update({
+        "error_mm": float(final_error.mean()),
+        "error_p95_mm": float(np.percentile(final_error, 95)),
+        "error_mm_annotated": float(annotated_error.to_numpy()[is_annotated].mean()) if is_annotated.any() else None,
+    })
+
+    # Registration: per-vertex correspondence error and distance to the true surface.
+    registered = np.load(faces_dir / "registered.npy").astype(np.float64)
+    true_shapes = np.load(truth / "shapes.npy").astype(np.float64)[rows]
+    if registered.shape[1] != true_shapes.shape[1]:
+        report["register"]["note"] = "template and true topology differ: per-vertex errors not computed"
+    else:
+        mapped = in_true_frame(registered, np.load(faces_dir / "to_scan.npy"), poses)
+        vertex_error = np.linalg.norm(mapped - true_shapes, axis=2)
+        true_faces = _read_faces(truth / "template.ply")
+        surface = surface_distances(mapped, true_shapes, true_faces)
+        regions = pd.read_csv(faces_dir / "template_regions.csv")["region"].to_numpy(str)
+        report["register"].update(_distribution("vertex_error", vertex_error))
+        report["register"].update(_distribution("surface_distance", surface))
+        report["register"]["by_region"] = {
+            name: {"vertex_error_mm": float(vertex_error[:, regions == name].mean()),
+                   "surface_distance_mm": float(surface[:, regions == name].mean())}
+            for name in dict.fromkeys(regions) if name}
+        template = _read_vertices(faces_dir / "template.ply")
+        _plot(plot, template, _read_faces(faces_dir / "template.ply"), vertex_error, surface)
+
+    # AMs from registered faces against the true AMs.
+    true_ams = pd.read_csv(truth / "ams.csv", dtype={"speaker_id": str}).set_index("speaker_id")
+    columns = [f"am_{i}" for i in table.am_id]
+    kinds = dict(zip(columns, table.kind))
+    agreement = am_agreement(ams.set_index("speaker_id")[columns], true_ams[columns], kinds, dict(zip(columns, table.label)))
+    am_table_out.parent.mkdir(parents=True, exist_ok=True)
+    agreement.to_csv(am_table_out, index=False, float_format="%.4f")
+    report["ams"] = {kind: {"r_median": float(group["r"].median()), "r_min": float(group["r"].min()),
+                            "mae_median": float(group["mae"].median()), "truth_sd_median": float(group["truth_sd"].median())}
+                     for kind, group in agreement.groupby("kind")}
+
+
+def _distribution(name: str, values: np.ndarray) -> dict[str, float]:
+    per_face = values.mean(axis=1)
+    return {f"{name}_mm": float(values.mean()), f"{name}_p95_mm": float(np.percentile(values, 95)),
+            f"{name}_worst_face_mm": float(per_face.max())}
+
+
+def _mean(values: pd.Series) -> float | None:
+    finite = values.dropna()
+    return float(finite.mean()) if len(finite) else None
+
+
+def _read_vertices(path: Path) -> np.ndarray:
+    return np.asarray(trimesh.load(path, process=False).vertices)
+
+
+def _read_faces(path: Path) -> np.ndarray:
+    return np.asarray(trimesh.load(path, process=False).faces)
+
+
+def _plot(path: Path, vertices: np.ndarray, faces: np.ndarray, vertex_error: np.ndarray, surface: np.ndarray) -> None:
+    """Mean correspondence error per vertex on the template (front, profile) and per-face histograms."""
+    figure, axes = plt.subplots(1, 3, figsize=(13, 4.6), gridspec_kw={"width_ratios": [1, 1, 1.2]})
+    mean_error = vertex_error.mean(axis=0)
+    top = float(np.percentile(mean_error, 99))
+    for ax, view in zip(axes[:2], ("front", "profile")):
+        collection = render_mesh(ax, vertices, faces, view=view, vertex_values=mean_error, cmap="magma", vmin=0, vmax=top)
+        ax.set_title(f"mean vertex error, {view}")
+    figure.colorbar(collection, ax=axes[:2], shrink=0.8, label="mm")
+    axes[2].hist([vertex_error.mean(axis=1), surface.mean(axis=1)], bins=20,
+                 label=["correspondence error", "distance to true surface"])
+    axes[2].set_xlabel("mean per face (mm)")
+    axes[2].set_ylabel("faces")
+    axes[2].legend()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100, metadata={"Software": None})
+    plt.close(figure)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--faces", type=Path, default=Path("data/faces"))
+    parser.add_argument("--ams", type=Path, default=Path("data/ams/ams.csv"))
+    parser.add_argument("--out", type=Path, default=Path("reports/geometry.json"))
+    parser.add_argument("--am-table", type=Path, default=Path("reports/geometry_ams.csv"))
+    parser.add_argument("--plot", type=Path, default=Path("reports/plots/registration_error.png"))
+    args = parser.parse_args()
+    run(main, args.params, args.faces, args.ams, args.out, args.am_table, args.plot)
