@@ -1,5 +1,6 @@
 """The synth stage end to end: dataset-root layout, truth consistency, determinism, bad params."""
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -180,13 +181,14 @@ def test_stage_exits_with_a_one_line_error(tmp_path):
 
 @pytest.mark.e2e
 def test_dvc_repro_runs_and_caches(tmp_path):
-    """`dvc repro` (synth, vad, features) on a copy of the project with a tiny cohort; the
+    """`dvc repro` (synth, vad, features, landmarks, register, ams, geometry) on a copy of the project with a tiny cohort; the
     second run does nothing."""
     work = tmp_path / "project"
     shutil.copytree(PROJECT / "pipeline", work / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(PROJECT / "dvc.yaml", work / "dvc.yaml")
     params = yaml.safe_load((PROJECT / "params.yaml").read_text())
     params["synth"].update(SMALL["synth"])
+    params["face"]["template_vertices"] = SMALL["synth"]["vertices"]
     _write_params(work / "params.yaml", params)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "PYTHONPATH": str(work)}
@@ -203,6 +205,11 @@ def test_dvc_repro_runs_and_caches(tmp_path):
     assert (work / "data/vad/segments.csv").is_file() and (work / "data/features/index.csv").is_file()
     assert (work / "reports/plots/synth_faces.png").is_file()
     assert (work / "reports/plots/synth_voices.png").is_file()
+    assert (work / "data/ams/ams.csv").is_file() and (work / "data/faces/registered.npy").is_file()
+    geometry = json.loads((work / "reports/geometry.json").read_text())
+    assert geometry["register"]["surface_distance_mm"] < 0.5
+    metrics = run(*dvc, "metrics", "show", "--json").stdout
+    assert "vertex_error_mm" in metrics
     second = run(*dvc, "repro")
     assert "didn't change" in second.stdout or "skipping" in second.stdout.lower()
     status = run(*dvc, "status")

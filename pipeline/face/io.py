@@ -25,7 +25,9 @@ def read_scan(path: Path, speaker_id: str, shown_as: str | None = None) -> tuple
     if not Path(path).is_file():
         raise DatasetError(f"{where} does not exist. {SKIP_HINT}")
     try:
-        mesh = trimesh.load(path, force="mesh", process=False)
+        mesh = trimesh.load(path, process=False)
+        if isinstance(mesh, trimesh.Scene):  # e.g. an OBJ with several groups
+            mesh = mesh.to_mesh() if mesh.geometry else trimesh.Trimesh()
     except Exception as err:  # trimesh raises many types for a damaged or foreign file
         raise DatasetError(f"{where} cannot be read as a mesh ({type(err).__name__}: {err}). {SKIP_HINT}") from None
     vertices = np.asarray(getattr(mesh, "vertices", np.empty((0, 3))), dtype=np.float64)

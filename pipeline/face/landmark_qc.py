@@ -104,7 +104,8 @@ class LandmarkQC:
         n = len(aligned)
         flat = aligned.reshape(n, -1)
         self.mean_ = flat.mean(axis=0).reshape(-1, 3)
-        k = max(0, min(self.n_components, n - 2))
+        # Few faces cannot carry many components: each would fit its own training faces.
+        k = max(0, min(self.n_components, (n - 1) // 4))
         _, singular, vt = np.linalg.svd(flat - flat.mean(axis=0), full_matrices=False)
         self.components_ = vt[:k]
         self.variance_ = singular[:k] ** 2 / (n - 1)

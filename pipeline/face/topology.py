@@ -23,7 +23,8 @@ def triangulate_frontal(vertices: np.ndarray, max_edge_ratio: float = 4.0) -> np
     triangles = triangles[edges.max(axis=1) <= max_edge_ratio * np.median(edges)]
     # Orient every triangle the same way in the plane, then towards the side most normals face.
     p = plane[triangles]
-    signed = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
+    d1, d2 = p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]
+    signed = d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0]
     triangles = np.where((signed < 0)[:, None], triangles[:, ::-1], triangles)
     normals = np.cross(vertices[triangles[:, 1]] - vertices[triangles[:, 0]],
                        vertices[triangles[:, 2]] - vertices[triangles[:, 0]])

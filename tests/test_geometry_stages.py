@@ -1,0 +1,151 @@
+"""The landmarks, register, ams and geometry stages on a small synthetic root and a faces.csv root."""
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from pipeline.dataset import DatasetError
+from pipeline.face.ams import default_am_table, measure
+from pipeline.face.io import write_faces_csv
+from pipeline.stages.ams import main as ams_main
+from pipeline.stages.geometry import main as geometry_main
+from pipeline.stages.landmarks import main as landmarks_main
+from pipeline.stages.register import main as register_main
+from pipeline.stages.synth import main as synth_main
+
+SMALL = {
+    "seed": 4,
+    "synth": {"speakers": {"male": 5, "female": 5}, "vertices": 3000,
+              "scan": {"vertices": [3500, 4500], "holes": [1, 2]},
+              "annotation": {"mislabel_rate": 0.05},
+              "sheet_faces": 2, "sheet_voices": 2, "seconds": 6.0},
+    "face": {"template_vertices": 3000},
+}
+
+
+def _params(folder: Path, root: Path, **data) -> Path:
+    params = {**SMALL, "data": {"root": str(root), **data}}
+    path = folder / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+def _geometry(params: Path, work: Path) -> None:
+    landmarks_main(params, work / "faces", work / "skipped.csv")
+    register_main(params, work / "faces")
+    ams_main(params, work / "faces", work / "ams.csv")
+    geometry_main(params, work / "faces", work / "ams.csv", work / "geometry.json", work / "geometry_ams.csv",
+                  work / "registration_error.png")
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    work = tmp_path_factory.mktemp("geometry")
+    params = _params(work, work / "root")
+    synth_main(params, work / "root", work / "sheet.png", work / "voices.png")
+    _geometry(params, work)
+    return work
+
+
+def test_outputs_follow_the_design(synthetic):
+    faces = synthetic / "faces"
+    qc = pd.read_csv(faces / "landmarks_qc.csv")
+    assert list(qc.columns[:4]) == ["speaker_id", "gender", "source", "flagged"] and "max_residual_mm" in qc
+    assert np.load(faces / "landmarks.npy").shape == (10, 65, 3)
+    registered = np.load(faces / "registered.npy")
+    assert registered.dtype == np.float32 and registered.shape == (10, 3000, 3)
+    assert pd.read_csv(faces / "speakers.csv").columns.tolist() == ["speaker_id", "gender"]
+    assert pd.read_csv(faces / "landmark_vertices.csv").shape == (65, 2)
+    ams = pd.read_csv(synthetic / "ams.csv")
+    assert ams.columns.tolist() == ["speaker_id", "gender"] + [f"am_{i}" for i in range(1, 97)]
+    assert np.isfinite(ams.iloc[:, 2:].to_numpy()).all()
+
+
+def test_geometry_report_against_the_truth(synthetic):
+    report = json.loads((synthetic / "geometry.json").read_text())
+    assert report["register"]["vertex_error_mm"] < 2.0
+    assert report["register"]["surface_distance_mm"] < 0.5
+    assert report["landmarks"]["error_mm"] < report["landmarks"]["error_mm_annotated"]
+    for key in ("mislabel_recall", "false_flag_rate"):
+        assert 0.0 <= report["landmarks"][key] <= 1.0
+    assert set(report["register"]["by_region"]) == {"nose", "mouth", "eyes", "brows_forehead", "cheeks_jaw", "chin"}
+    assert report["ams"]["distance"]["r_median"] > 0.8
+    assert len(pd.read_csv(synthetic / "geometry_ams.csv")) == 96
+    assert (synthetic / "registration_error.png").stat().st_size > 10_000
+
+
+def test_faces_csv_root_is_read_and_aligned_not_registered(synthetic, tmp_path):
+    """A registered-face CSV gives the same AMs as the faces it holds, whatever their poses."""
+    root = tmp_path / "root"
+    root.mkdir()
+    truth = synthetic / "root" / "truth"
+    shapes = np.load(truth / "shapes.npy").astype(np.float64)
+    speakers = pd.read_csv(truth / "speakers.csv")
+    rng = np.random.default_rng(0)
+    from pipeline.synth.scans import apply_pose, random_pose
+    posed = np.stack([apply_pose(s, random_pose(rng, 20, 30)) for s in shapes])
+    write_faces_csv(root / "faces.csv", speakers.speaker_id.tolist(), posed)
+    manifest = speakers.assign(audio="", scan="", landmarks="")
+    manifest.to_csv(root / "manifest.csv", index=False)
+    landmark_idx = pd.read_csv(truth / "template_landmarks.csv")
+    landmark_idx.to_csv(tmp_path / "idx.csv", index=False)
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({**SMALL, "data": {"root": str(root)},
+                                      "face": {"landmark_vertices": str(tmp_path / "idx.csv")}}))
+    work = tmp_path / "work"
+    _geometry(params, work)
+    registered = np.load(work / "faces" / "registered.npy")
+    assert registered.shape == shapes.shape
+    ams = pd.read_csv(work / "ams.csv").iloc[:, 2:].to_numpy()
+    true = pd.read_csv(truth / "ams.csv").iloc[:, 2:].to_numpy()
+    assert np.allclose(ams, true, atol=2e-3)
+    assert set(pd.read_csv(work / "faces" / "landmarks_qc.csv")["source"]) == {"faces_csv"}
+    # Aligned: the faces now agree far better than their random poses did.
+    spread = lambda x: np.linalg.norm(x - x.mean(axis=0), axis=2).mean()  # noqa: E731
+    assert spread(registered) < 0.2 * spread(posed)
+
+
+def test_automatic_landmarks_when_none_are_annotated(synthetic, tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(synthetic / "root", root, ignore=shutil.ignore_patterns("audio", "truth"))
+    manifest = pd.read_csv(root / "manifest.csv", dtype=str, keep_default_na=False)
+    manifest.loc[:1, "landmarks"] = ""
+    manifest.to_csv(root / "manifest.csv", index=False)
+    params = _params(tmp_path, root)
+    landmarks_main(params, tmp_path / "faces", tmp_path / "skipped.csv")
+    qc = pd.read_csv(tmp_path / "faces" / "landmarks_qc.csv")
+    assert qc.source.tolist()[:3] == ["automatic", "automatic", "annotated"]
+    found = np.load(tmp_path / "faces" / "landmarks.npy")
+    ours = np.load(synthetic / "faces" / "landmarks.npy")
+    assert np.linalg.norm(found[:2] - ours[:2], axis=2).mean() < 4.0
+
+
+@pytest.mark.parametrize("on_error", ["fail", "skip"])
+def test_a_broken_scan_fails_cleanly_or_is_skipped(synthetic, tmp_path, on_error):
+    root = tmp_path / "root"
+    shutil.copytree(synthetic / "root", root, ignore=shutil.ignore_patterns("audio", "truth"))
+    (root / "scans" / "F0002.ply").write_bytes(b"not a mesh")
+    params = _params(tmp_path, root, on_error=on_error)
+    out = tmp_path / "faces"
+    if on_error == "fail":
+        with pytest.raises(DatasetError, match="speaker F0002: scans/F0002.ply"):
+            landmarks_main(params, out, tmp_path / "skipped.csv")
+        assert not out.exists()
+    else:
+        landmarks_main(params, out, tmp_path / "skipped.csv")
+        skipped = pd.read_csv(tmp_path / "skipped.csv")
+        assert skipped.speaker_id.tolist() == ["F0002"] and skipped.stage.tolist() == ["landmarks"]
+        assert "F0002" not in pd.read_csv(out / "landmarks_qc.csv").speaker_id.tolist()
+        assert np.load(out / "landmarks.npy").shape[0] == 9
+
+
+def test_ams_stage_matches_the_library(synthetic):
+    registered = torch.from_numpy(np.load(synthetic / "faces" / "registered.npy").astype(np.float64))
+    idx = torch.from_numpy(pd.read_csv(synthetic / "faces" / "landmark_vertices.csv").vertex_index.to_numpy())
+    expected = measure(registered, idx, default_am_table()).numpy()
+    assert np.allclose(pd.read_csv(synthetic / "ams.csv").iloc[:, 2:].to_numpy(), expected, atol=1e-4)
