@@ -25,6 +25,7 @@ test: $(BIN)/.sfv-installed
 bench: $(BIN)/.sfv-installed
 	$(BIN)/sfv bench-synth
 	$(BIN)/sfv bench-audio --out reports/bench.json
+	$(BIN)/sfv bench-geometry --out reports/bench.json
 
 clean-venv:
 	rm -rf $(VENV)

@@ -10,8 +10,9 @@ from pipeline.face.io import read_faces_csv, read_landmark_vertices, read_landma
 from pipeline.face.landmark_qc import LandmarkQC
 from pipeline.face.register import TemplateFitter, border_vertices
 from pipeline.face.rigid import align_to_mean, invert, rigid_fit, transform
+from pipeline.face.rigid import transform as apply_pose
 from pipeline.face.topology import triangulate_frontal
-from pipeline.synth.scans import annotate_landmarks, apply_pose, invert_pose, random_pose, simulate_scan
+from pipeline.synth.scans import annotate_landmarks, random_pose, simulate_scan
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +186,7 @@ def test_landmark_guided_registration_is_accurate(faces, fitter, template):
     vertex_error, surface = [], []
     for vertices, scan, annotation in faces[:3]:
         fit = fitter.register(scan.vertices, scan.faces, annotation.points)
-        mapped = transform(fit.vertices, invert_pose(scan.pose) @ fit.to_scan)
+        mapped = transform(fit.vertices, invert(scan.pose) @ fit.to_scan)
         vertex_error.append(np.linalg.norm(mapped - vertices, axis=1).mean())
         _, distance, _ = trimesh.proximity.closest_point(trimesh.Trimesh(vertices, template.faces, process=False), mapped)
         surface.append(distance.mean())

@@ -12,6 +12,8 @@ import yaml
 from pipeline.dataset import DatasetError
 from pipeline.face.ams import default_am_table, measure
 from pipeline.face.io import write_faces_csv
+from pipeline.face.rigid import transform as apply_pose
+from pipeline.synth.scans import random_pose
 from pipeline.stages.ams import main as ams_main
 from pipeline.stages.geometry import main as geometry_main
 from pipeline.stages.landmarks import main as landmarks_main
@@ -87,7 +89,6 @@ def test_faces_csv_root_is_read_and_aligned_not_registered(synthetic, tmp_path):
     shapes = np.load(truth / "shapes.npy").astype(np.float64)
     speakers = pd.read_csv(truth / "speakers.csv")
     rng = np.random.default_rng(0)
-    from pipeline.synth.scans import apply_pose, random_pose
     posed = np.stack([apply_pose(s, random_pose(rng, 20, 30)) for s in shapes])
     write_faces_csv(root / "faces.csv", speakers.speaker_id.tolist(), posed)
     manifest = speakers.assign(audio="", scan="", landmarks="")
@@ -146,6 +147,6 @@ def test_a_broken_scan_fails_cleanly_or_is_skipped(synthetic, tmp_path, on_error
 
 def test_ams_stage_matches_the_library(synthetic):
     registered = torch.from_numpy(np.load(synthetic / "faces" / "registered.npy").astype(np.float64))
-    idx = torch.from_numpy(pd.read_csv(synthetic / "faces" / "landmark_vertices.csv").vertex_index.to_numpy())
+    idx = torch.from_numpy(pd.read_csv(synthetic / "faces" / "landmark_vertices.csv").vertex_index.to_numpy().copy())
     expected = measure(registered, idx, default_am_table()).numpy()
     assert np.allclose(pd.read_csv(synthetic / "ams.csv").iloc[:, 2:].to_numpy(), expected, atol=1e-4)

@@ -6,13 +6,9 @@ import pytest
 import trimesh
 from scipy.spatial import Delaunay, cKDTree
 
-from pipeline.synth.scans import (
-    annotate_landmarks,
-    apply_pose,
-    invert_pose,
-    random_pose,
-    simulate_scan,
-)
+from pipeline.face.rigid import invert as invert_pose
+from pipeline.face.rigid import transform as apply_pose
+from pipeline.synth.scans import annotate_landmarks, random_pose, simulate_scan
 
 SETTINGS = dict(n_vertices=4000, max_rotation_deg=20.0, max_translation_mm=50.0, noise_mm=0.3,
                 n_holes=0, hole_radius_mm=5.0)

@@ -14,6 +14,8 @@ import trimesh
 from matplotlib.path import Path as PolygonPath
 from scipy.spatial import Delaunay, cKDTree
 
+from ..face.rigid import transform as apply_pose
+
 _CANDIDATES_PER_VERTEX = 12  # size of the area-uniform pool the vertices are chosen from
 _LLOYD_ITERATIONS = 4
 _HEX_CELL = np.sqrt(3.0) / 2.0  # Voronoi cell area / spacing^2 of a hexagonal (relaxed) layout
@@ -50,19 +52,6 @@ def random_pose(rng: np.random.Generator, max_rotation_deg: float,
     pose[:3, :3] = rz @ ry @ rx
     pose[:3, 3] = rng.uniform(-max_translation_mm, max_translation_mm, 3)
     return pose
-
-
-def apply_pose(points: np.ndarray, pose: np.ndarray) -> np.ndarray:
-    """R x + t for points [..., 3]."""
-    return points @ pose[:3, :3].T + pose[:3, 3]
-
-
-def invert_pose(pose: np.ndarray) -> np.ndarray:
-    """The rigid transform undoing `pose`."""
-    inverse = np.eye(4)
-    inverse[:3, :3] = pose[:3, :3].T
-    inverse[:3, 3] = -pose[:3, :3].T @ pose[:3, 3]
-    return inverse
 
 
 def simulate_scan(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray,
