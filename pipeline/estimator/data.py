@@ -1,0 +1,47 @@
+"""Per-repeat training data: features by speaker and recording, AM targets z-scored on D_t."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .training import RepeatData
+
+
+def load_features(features_dir: Path) -> dict[str, list[np.ndarray]]:
+    """Each speaker's recordings as feature arrays [frames, n_mels] (features stage layout)."""
+    index = pd.read_csv(features_dir / "index.csv", dtype={"speaker_id": str})
+    out: dict[str, list[np.ndarray]] = {}
+    for speaker_id, rows in index.groupby("speaker_id", sort=False):
+        frames = np.load(features_dir / f"{speaker_id}.npy")
+        bounds = np.cumsum(rows["frames"].to_numpy())[:-1]
+        out[speaker_id] = [r for r in np.split(frames, bounds) if len(r)]
+    return out
+
+
+def standardiser(targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and SD (ddof=1) per AM of training targets [n_t, K]; a constant AM gets SD 1."""
+    mean = targets.mean(axis=0)
+    sd = targets.std(axis=0, ddof=1) if len(targets) > 1 else np.ones(targets.shape[1])
+    return mean, np.where(sd > 0, sd, 1.0)
+
+
+def repeat_data(repeat: int, seed: int, split: dict[str, str], features: dict[str, list[np.ndarray]],
+                targets: pd.DataFrame) -> tuple[RepeatData, np.ndarray, np.ndarray]:
+    """The repeat's training and scoring data, and the D_t mean and SD used to z-score it.
+
+    `split` maps speaker_id -> t | v1 | v2 | e; `targets` is indexed by speaker_id (raw AMs).
+    Only D_t speakers enter the standardiser.
+    """
+    train_ids = [s for s, part in split.items() if part == "t"]
+    scored = [s for s, part in split.items() if part != "t"]
+    mean, sd = standardiser(targets.loc[train_ids].to_numpy(np.float64))
+    z = lambda ids: (targets.loc[ids].to_numpy(np.float64) - mean) / sd  # noqa: E731
+    data = RepeatData(
+        repeat=repeat, seed=seed,
+        train_features=[np.concatenate(features[s]) for s in train_ids], train_targets=z(train_ids),
+        scored_ids=scored, scored_splits=[split[s] for s in scored],
+        scored_recordings=[features[s] for s in scored], scored_targets=z(scored),
+    )
+    return data, mean, sd

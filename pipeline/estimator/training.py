@@ -1,0 +1,219 @@
+"""Training a group of repeats at once, with per-AM model selection on D_v1.
+
+The loop is plain: sample each repeat's batch from its own training speakers, one step of the
+stacked network, and every `eval_every` steps a whole-recording prediction for the repeat's
+D_v1, D_v2 and D_e speakers. Per AM, the predictions (and the weights that made them) of the
+step with the lowest D_v1 error are kept.
+
+Each repeat draws its initial weights and its batches from its own seed, and the segment
+length of every step comes from one stream shared by all groups, so a repeat trains on the
+same data whatever group it is in.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .fusion import fuse, segment_starts
+from .network import StackedVoiceCNN, copy_view
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    iterations: int
+    batch_size: int
+    segment_frames: tuple[int, int]  # training segment length range, frames
+    estimator: str = "shared"  # 'shared' | 'per_am'
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    warmup_steps: int = 50
+    clip_norm: float = 5.0
+    eval_every: int = 50
+    length_seed: int = 0
+
+    @property
+    def eval_frames(self) -> int:
+        """Segment length for whole-recording prediction: the middle of the training range."""
+        return int(round(sum(self.segment_frames) / 2))
+
+
+@dataclass(frozen=True)
+class RepeatData:
+    """What one repeat trains and scores on; targets are z-scored with this repeat's D_t."""
+
+    repeat: int
+    seed: int
+    train_features: list[np.ndarray]  # D_t speakers' frames [frames, n_mels], recordings joined
+    train_targets: np.ndarray  # [n_t, K] z-scale
+    scored_ids: list[str]  # D_v1, D_v2, D_e speakers
+    scored_splits: list[str]
+    scored_recordings: list[list[np.ndarray]]  # each speaker's recordings [frames, n_mels]
+    scored_targets: np.ndarray  # [n_s, K] z-scale (D_v1 rows select the step)
+
+
+@dataclass
+class RepeatResult:
+    repeat: int
+    mean_z: np.ndarray  # [n_s, K] fused predictions at each AM's selected step
+    var_z: np.ndarray  # [n_s, K] calibrated uncertainty L * w
+    n_segments: np.ndarray  # [n_s]
+    best_step: np.ndarray  # [K]
+    networks: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # weights by key
+    network_of_am: list[str] = field(default_factory=list)  # [K] key into networks
+    log: list[tuple[int, float, float]] = field(default_factory=list)  # (step, train NLL, D_v1 MSE)
+
+
+def gaussian_nll(mean: torch.Tensor, log_var: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """(F - m)^2 / G + ln G elementwise, with G = exp(log_var); minimal at G = (F - m)^2."""
+    return (mean - target) ** 2 * torch.exp(-log_var) + log_var
+
+
+def crop(frames: np.ndarray, start: int, length: int) -> np.ndarray:
+    """frames[start:start + length] as [n_mels, length]; a recording shorter than `length` is
+    repeated end to end (the network needs one length per batch)."""
+    if len(frames) < length:
+        frames = np.tile(frames, (int(np.ceil(length / len(frames))) + 1, 1))
+    return frames[start:start + length].T
+
+
+def train_group(repeats: list[RepeatData], settings: TrainSettings, device: torch.device,
+                progress: Callable[[int], None] | None = None) -> list[RepeatResult]:
+    """Train the networks of `repeats` side by side as one stacked network."""
+    n_repeats = len(repeats)
+    n_ams = repeats[0].train_targets.shape[1]
+    n_mels = repeats[0].train_features[0].shape[1]
+    per_am = settings.estimator == "per_am"
+    copies = n_repeats * n_ams if per_am else n_repeats
+    net = StackedVoiceCNN(copies, 1 if per_am else n_ams, n_mels).to(device)
+    net.reset_parameters([r.seed * 1000 + k for r in repeats for k in range(n_ams)] if per_am
+                         else [r.seed for r in repeats])
+    optimiser = torch.optim.SGD(net.parameters(), lr=settings.lr, momentum=settings.momentum,
+                                weight_decay=settings.weight_decay)
+    samplers = [np.random.default_rng(r.seed) for r in repeats]
+    lengths = np.random.default_rng(settings.length_seed)
+    results = [RepeatResult(r.repeat, np.zeros((len(r.scored_ids), n_ams)), np.zeros((len(r.scored_ids), n_ams)),
+                            np.zeros(len(r.scored_ids), dtype=np.int64), np.zeros(n_ams, dtype=np.int64),
+                            network_of_am=[""] * n_ams) for r in repeats]
+    best_error = np.full((n_repeats, n_ams), np.inf)
+    running = np.zeros(n_repeats)
+    since_log = 0
+
+    for step in range(1, settings.iterations + 1):
+        length = int(lengths.integers(settings.segment_frames[0], settings.segment_frames[1] + 1))
+        x = np.empty((settings.batch_size, n_repeats, n_mels, length), dtype=np.float32)
+        y = np.empty((settings.batch_size, n_repeats, n_ams), dtype=np.float32)
+        for r, (data, rng) in enumerate(zip(repeats, samplers)):
+            for b, speaker in enumerate(rng.integers(len(data.train_features), size=settings.batch_size)):
+                frames = data.train_features[speaker]
+                start = int(rng.integers(0, max(1, len(frames) - length + 1)))
+                x[b, r] = crop(frames, start, length)
+                y[b, r] = data.train_targets[speaker]
+        net.train()
+        for group in optimiser.param_groups:
+            group["lr"] = settings.lr * min(1.0, step / max(1, settings.warmup_steps))
+        mean, log_var = _forward(net, torch.from_numpy(x).to(device), n_repeats, n_ams, per_am)
+        nll = gaussian_nll(mean, log_var, torch.from_numpy(y).to(device)).mean(dim=0)  # [R, K]
+        # A shared backbone averages its AMs' losses; per-AM networks each take their own.
+        loss = nll.sum() if per_am else nll.mean(dim=1).sum()
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        _clip_per_copy(net, settings.clip_norm)
+        optimiser.step()
+        running += nll.mean(dim=1).detach().cpu().numpy()
+        since_log += 1
+        if progress:
+            progress(1)
+
+        if step % settings.eval_every == 0 or step == settings.iterations:
+            predictions = _predict_scored(net, repeats, settings, device, n_ams, per_am)
+            for r, (data, result, (mean_z, _, var_z, n_seg)) in enumerate(zip(repeats, results, predictions)):
+                v1 = np.array([s == "v1" for s in data.scored_splits])
+                error = ((mean_z[v1] - data.scored_targets[v1]) ** 2).mean(axis=0)
+                better = error < best_error[r]
+                if better.any():
+                    best_error[r, better] = error[better]
+                    result.mean_z[:, better], result.var_z[:, better] = mean_z[:, better], var_z[:, better]
+                    result.n_segments = n_seg
+                    result.best_step[better] = step
+                    _keep_networks(net, result, r, better, step, n_ams, per_am)
+                result.log.append((step, float(running[r] / since_log), float(error.mean())))
+            running[:], since_log = 0.0, 0
+    for result in results:
+        used = set(result.network_of_am)
+        result.networks = {k: v for k, v in result.networks.items() if k in used}
+    return results
+
+
+def _forward(net: StackedVoiceCNN, x: torch.Tensor, n_repeats: int, n_ams: int,
+             per_am: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Batches [B, R, n_mels, T] -> (mean, log_var) [B, R, K] for either estimator."""
+    if per_am:  # every AM network of repeat r sees repeat r's batch
+        x = x.repeat_interleave(n_ams, dim=1)
+    mean, log_var = net(x)
+    return mean.reshape(x.shape[0], n_repeats, n_ams), log_var.reshape(x.shape[0], n_repeats, n_ams)
+
+
+def _clip_per_copy(net: StackedVoiceCNN, max_norm: float) -> None:
+    """Clip each copy's gradient norm on its own, as if it were trained alone."""
+    grads = [(name, p.grad) for name, p in net.named_parameters() if p.grad is not None]
+    squared = sum(copy_view(n, g, net.copies).reshape(net.copies, -1).pow(2).sum(dim=1) for n, g in grads)
+    scale = (max_norm / (squared.sqrt() + 1e-6)).clamp(max=1.0)
+    for name, grad in grads:
+        view = copy_view(name, grad, net.copies)
+        view.mul_(scale.view(-1, *([1] * (view.dim() - 1))))
+
+
+def _predict_scored(net: StackedVoiceCNN, repeats: list[RepeatData], settings: TrainSettings,
+                    device: torch.device, n_ams: int, per_am: bool):
+    """Per repeat: fused z-scale predictions, fused variance, calibrated variance and segment
+    counts for its scored speakers."""
+    length = settings.eval_frames
+    segments = []  # per repeat: list of (speaker row, [n_mels, length])
+    for data in repeats:
+        rows = []
+        for i, recordings in enumerate(data.scored_recordings):
+            for frames in recordings:
+                rows += [(i, crop(frames, int(s), length)) for s in segment_starts(len(frames), length)]
+        segments.append(rows)
+    n_max = max(len(rows) for rows in segments)
+    n_mels = segments[0][0][1].shape[0]
+    means = np.zeros((n_max, len(repeats), n_ams))
+    variances = np.ones((n_max, len(repeats), n_ams))
+    net.eval()
+    with torch.no_grad():
+        for start in range(0, n_max, settings.batch_size):
+            stop = min(n_max, start + settings.batch_size)
+            x = np.zeros((stop - start, len(repeats), n_mels, length), dtype=np.float32)
+            for r, rows in enumerate(segments):
+                for j, (_, seg) in enumerate(rows[start:stop]):
+                    x[j, r] = seg
+            mean, log_var = _forward(net, torch.from_numpy(x).to(device), len(repeats), n_ams, per_am)
+            means[start:stop] = mean.double().cpu().numpy()
+            variances[start:stop] = torch.exp(log_var).double().cpu().numpy()
+    out = []
+    for r, (data, rows) in enumerate(zip(repeats, segments)):
+        owner = np.array([i for i, _ in rows])
+        fused = [fuse(means[owner == i, r], variances[owner == i, r]) for i in range(len(data.scored_ids))]
+        out.append((np.stack([f[0] for f in fused]), np.stack([f[1] for f in fused]),
+                    np.stack([f[2] for f in fused]), np.bincount(owner, minlength=len(data.scored_ids))))
+    return out
+
+
+def _keep_networks(net: StackedVoiceCNN, result: RepeatResult, r: int, better: np.ndarray, step: int,
+                   n_ams: int, per_am: bool) -> None:
+    """Keep the weights behind the AMs that just improved: per AM its own network (per_am), or
+    one snapshot of the shared network at this step."""
+    if per_am:
+        for k in np.flatnonzero(better):
+            key = f"am{k + 1}"
+            result.networks[key] = {n: t.numpy() for n, t in net.copy_state(r * n_ams + k).items()}
+            result.network_of_am[k] = key
+    else:
+        key = f"step{step}"
+        result.networks[key] = {n: t.numpy() for n, t in net.copy_state(r).items()}
+        for k in np.flatnonzero(better):
+            result.network_of_am[k] = key
