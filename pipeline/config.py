@@ -130,6 +130,34 @@ class FaceParams(_Section):
         return self
 
 
+class SfvParams(_Section):
+    genders: tuple[Literal["male", "female"], ...] = ("male", "female")
+    repeats: Annotated[int, Field(ge=2, le=10_000)] = 10
+    iterations: Annotated[int, Field(ge=1, le=1_000_000)] = 300
+    batch_size: Annotated[int, Field(ge=1, le=4096)] = 64
+    segment_s: tuple[Annotated[float, Field(gt=0, le=60)], Annotated[float, Field(gt=0, le=60)]] = (3.0, 4.0)
+    estimator: Literal["shared", "per_am"] = "shared"
+    backend: Literal["local", "ray"] = "local"
+    group_size: Annotated[int, Field(ge=1, le=1000)] = 10
+    lr: Annotated[float, Field(gt=0, le=10)] = 0.01
+    momentum: Annotated[float, Field(ge=0, lt=1)] = 0.9
+    weight_decay: NonNegFloat = 5e-4
+    warmup_steps: Annotated[int, Field(ge=0)] = 50
+    clip_norm: Annotated[float, Field(gt=0)] = 5.0
+    eval_every: Annotated[int, Field(ge=1)] = 50
+    evaluation_share: Annotated[float, Field(gt=0, lt=0.5)] = 0.1
+    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
+    test: Literal["paper", "corrected"] = "paper"
+    fdr: Literal["none", "bh"] = "none"
+
+    @model_validator(mode="after")
+    def _ranges(self) -> SfvParams:
+        _ordered_range(*self.segment_s, "segment_s")
+        if not self.genders or len(set(self.genders)) != len(self.genders):
+            raise ValueError("genders: give male and/or female, each once")
+        return self
+
+
 class Params(_Section):
     seed: Annotated[int, Field(ge=0)] = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -137,6 +165,7 @@ class Params(_Section):
     synth: SynthParams = SynthParams()
     audio: AudioParams = AudioParams()
     face: FaceParams = FaceParams()
+    sfv: SfvParams = SfvParams()
 
 
 def _format(err: ValidationError, source: str) -> str:

@@ -14,6 +14,9 @@ import torch
 from torch import nn
 
 WIDTHS = (64, 96, 144, 216)
+# G = exp(log_var) is kept within [e^-12, e^12]: a z-scored target never needs more, and an
+# unbounded head can underflow to G = 0 early in training, which breaks inverse-variance fusion.
+LOG_VAR_RANGE = (-12.0, 12.0)
 
 
 class _GroupedBlock(nn.Module):
@@ -60,7 +63,7 @@ class StackedVoiceCNN(nn.Module):
         features = features.reshape(batch, copies, -1)
         mean = torch.einsum("bmc,mco->bmo", features, self.mean_weight) + self.mean_bias
         log_var = torch.einsum("bmc,mco->bmo", features, self.var_weight) + self.var_bias
-        return mean, log_var
+        return mean, log_var.clamp(*LOG_VAR_RANGE)
 
     def reset_parameters(self, seeds: list[int]) -> None:
         """Initialise copy m from its own seed, so a copy's start does not depend on its group.

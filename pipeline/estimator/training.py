@@ -133,7 +133,7 @@ def train_group(repeats: list[RepeatData], settings: TrainSettings, device: torc
             for r, (data, result, (mean_z, _, var_z, n_seg)) in enumerate(zip(repeats, results, predictions)):
                 v1 = np.array([s == "v1" for s in data.scored_splits])
                 error = ((mean_z[v1] - data.scored_targets[v1]) ** 2).mean(axis=0)
-                better = error < best_error[r]
+                better = (error < best_error[r]) | np.isinf(best_error[r])  # the first evaluation always counts
                 if better.any():
                     best_error[r, better] = error[better]
                     result.mean_z[:, better], result.var_z[:, better] = mean_z[:, better], var_z[:, better]
@@ -197,7 +197,8 @@ def _predict_scored(net: StackedVoiceCNN, repeats: list[RepeatData], settings: T
     out = []
     for r, (data, rows) in enumerate(zip(repeats, segments)):
         owner = np.array([i for i, _ in rows])
-        fused = [fuse(means[owner == i, r], variances[owner == i, r]) for i in range(len(data.scored_ids))]
+        mean_r, var_r = means[: len(rows), r], variances[: len(rows), r]
+        fused = [fuse(mean_r[owner == i], var_r[owner == i]) for i in range(len(data.scored_ids))]
         out.append((np.stack([f[0] for f in fused]), np.stack([f[1] for f in fused]),
                     np.stack([f[2] for f in fused]), np.bincount(owner, minlength=len(data.scored_ids))))
     return out
