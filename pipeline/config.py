@@ -73,7 +73,7 @@ class SynthParams(_Section):
     annotation: AnnotationParams = AnnotationParams()
     sheet_faces: Annotated[int, Field(ge=2, le=32)] = 8
     seconds: Annotated[float, Field(ge=4, le=600)] = 20.0
-    coupling: Annotated[float, Field(ge=0, le=1)] = 1.0
+    coupling: Annotated[float, Field(ge=0, le=2)] = 1.0
     planted: tuple[LinkGroup, ...] = ("vocal_tract", "nasal", "lips", "jaw")
     snr_db: tuple[Annotated[float, Field(ge=-10, le=80)], Annotated[float, Field(ge=-10, le=80)]] = (15.0, 35.0)
     reverb: Annotated[float, Field(ge=0, le=1)] = 0.3

@@ -1,6 +1,7 @@
 """Ordered map over a process pool, with one expensive object built once per worker."""
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Callable, Iterable, Iterator
@@ -27,7 +28,10 @@ def map_with_state(function: Callable[[Any, Any], Any], jobs: Iterable[Any], mak
         for job in jobs:
             yield function(state, job)
         return
-    with ProcessPoolExecutor(workers, initializer=_init, initargs=(make_state, state_args)) as pool:
+    # forkserver, not fork: a process that has run torch (OpenMP) hangs in forked children.
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init,
+                             initargs=(make_state, state_args)) as pool:
         yield from pool.map(_call, [(function, job) for job in jobs], chunksize=2)
 
 

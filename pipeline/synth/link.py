@@ -3,10 +3,11 @@
 Each linked latent is a sex-specific Gaussian whose standardised value mixes a face part (a
 weighted sum of standardised factors) with independent noise:
 
-    latent = mean + sd * (c * face_part + sqrt(1 - c^2) * noise),   c = coupling * strength
+    latent = mean + sd * (c * face_part + sqrt(1 - c^2) * noise),   c = min(1, coupling * strength)
 
 so its distribution is the same in every world and only its correlation with the face
-changes. `coupling` = 0 is a null world. The groups (vocal tract, nasal, lips, jaw) can be
+changes. `coupling` = 0 is a null world, 1 the default world; above 1 every link is
+stronger (a strong-coupling world for tests), each correlation capped at 1. The groups (vocal tract, nasal, lips, jaw) can be
 switched off one by one. Eye, brow and forehead factors enter no latent; f0 depends on sex
 only. The physiology behind each weight:
 - vocal-tract length grows with face height and lower-face height (Fitch & Giedd 1999,
@@ -87,7 +88,7 @@ def draw_latents(model: ShapeModel, factors: np.ndarray, sex: str, rng: np.rando
         if lat.group in planted and lat.weights:
             w = np.array([lat.weights.get(name, 0.0) for name in FACTOR_NAMES])
             face_part = z @ w / np.sqrt(w @ corr @ w)
-            c = coupling * (lat.strength[0] if sex == "M" else lat.strength[1])
+            c = min(1.0, coupling * (lat.strength[0] if sex == "M" else lat.strength[1]))
         out[:, j] = np.clip(mean + sd * (c * face_part + np.sqrt(1.0 - c * c) * noise[:, j]), *lat.bounds)
     return out
 
