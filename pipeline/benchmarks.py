@@ -187,3 +187,88 @@ def _record(into: dict[str, list[float]], seconds: float, errors: tuple[float, f
     into.setdefault("seconds_per_scan", []).append(seconds)
     into.setdefault("vertex_error_mm", []).append(errors[0])
     into.setdefault("surface_distance_mm", []).append(errors[1])
+
+
+H100_TF32_DENSE = 494.7e12  # FLOP/s, NVIDIA H100 SXM datasheet (TF32 tensor cores, dense)
+H100_FP32 = 66.9e12  # FLOP/s, the same card without tensor cores
+
+
+def bench_train(repeats: int, steps: int, frames: int, batch: int, n_ams: int, seed: int) -> dict:
+    """Training-step cost: R repeats stacked into one network against the same R networks one
+    after the other (equal steps, same data shapes); shared against per_am; achieved GFLOP/s
+    (FLOPs counted by torch's FlopCounterMode) next to torch's dense matmul on this machine;
+    and a FLOP-based estimate of the source-scale run on one H100."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .estimator.training import make_network, sgd_step
+
+    generator = torch.Generator().manual_seed(seed)
+    n_mels = 64
+
+    def step_seconds(copies: int, estimator: str, outputs: int, n_steps: int, frames: int = frames,
+                     batch: int = batch) -> float:
+        net = make_network(copies, outputs, n_mels, estimator, list(range(copies)))
+        optimiser = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+        x = torch.randn(batch, copies, n_mels, frames, generator=generator)
+        y = torch.randn(batch, copies, outputs, generator=generator)
+        sgd_step(net, optimiser, x, y, estimator == "per_am", 5.0)  # warm-up
+        t0 = time.perf_counter()
+        for _ in range(n_steps):
+            sgd_step(net, optimiser, x, y, estimator == "per_am", 5.0)
+        return (time.perf_counter() - t0) / n_steps
+
+    def step_flops(estimator: str, outputs: int, length: int, batch_size: int) -> float:
+        """FLOPs of one training step of one network (forward and backward)."""
+        net = make_network(1, outputs, n_mels, estimator, [0])
+        optimiser = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+        x = torch.randn(batch_size, 1, n_mels, length, generator=generator)
+        y = torch.randn(batch_size, 1, outputs, generator=generator)
+        with FlopCounterMode(display=False) as counter:
+            sgd_step(net, optimiser, x, y, estimator == "per_am", 5.0)
+        return float(counter.get_total_flops())
+
+    batched = step_seconds(repeats, "shared", n_ams, steps)
+    one = [step_seconds(1, "shared", n_ams, steps) for _ in range(repeats)]
+    sequential = float(np.sum(one))
+    # The same comparison where each network's step is tiny, so per-model overhead dominates.
+    small = {"frames": 100, "batch": 8}
+    small_batched = step_seconds(repeats, "shared", n_ams, steps, **small)
+    small_sequential = float(np.sum([step_seconds(1, "shared", n_ams, steps, **small) for _ in range(repeats)]))
+    per_am = step_seconds(1, "per_am", n_ams, 1)  # the n_ams networks of one repeat, stacked
+    flops = step_flops("shared", n_ams, frames, batch)
+
+    size = 2048
+    a, b = torch.randn(size, size, generator=generator), torch.randn(size, size, generator=generator)
+    a @ b
+    t0 = time.perf_counter()
+    for _ in range(10):
+        a @ b
+    matmul = 2 * size ** 3 * 10 / (time.perf_counter() - t0)
+
+    achieved = flops * repeats / min(batched, sequential)  # the faster way of training R networks
+    source_frames, source_batch = 700, 64  # the source's 7-s segments, batch 64
+    source_flops = step_flops("shared", n_ams, source_frames, source_batch)
+    per_am_flops = step_flops("per_am", 1, source_frames, source_batch)
+    runs = 5000 * 100 * 2  # steps x repeats x genders (1,026 speakers split by gender)
+    totals = {"shared": source_flops * runs, "per_am": per_am_flops * n_ams * runs}
+    share = achieved / matmul
+    return {
+        "repeats": repeats, "steps": steps, "frames": frames, "batch": batch, "n_ams": n_ams,
+        "threads": torch.get_num_threads(),
+        "batched_s_per_step": batched, "sequential_s_per_step": sequential,
+        "batched_speedup": sequential / batched,
+        "small_step": {**small, "batched_s_per_step": small_batched, "sequential_s_per_step": small_sequential,
+                       "batched_speedup": small_sequential / small_batched},
+        "one_network_s_per_step": float(np.median(one)),
+        "per_am_s_per_step": per_am, "per_am_over_shared": per_am / float(np.median(one)),
+        "gflop_per_network_step": flops / 1e9, "achieved_gflops": achieved / 1e9,
+        "achieved_gflops_one_network": flops / float(np.median(one)) / 1e9,
+        "matmul_gflops": matmul / 1e9, "share_of_matmul": share,
+        "source_scale": {
+            "gflop_per_step_shared": source_flops / 1e9, "gflop_per_step_per_am_network": per_am_flops / 1e9,
+            "total_pflop": {k: v / 1e15 for k, v in totals.items()},
+            "h100_hours_at_measured_share_of_tf32": {k: v / (share * H100_TF32_DENSE) / 3600 for k, v in totals.items()},
+            "h100_hours_at_full_fp32": {k: v / H100_FP32 / 3600 for k, v in totals.items()},
+        },
+    }

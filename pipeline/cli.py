@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from .benchmarks import bench_audio, bench_geometry, bench_synth
+from .benchmarks import bench_audio, bench_geometry, bench_synth, bench_train
 from .config import ParamsError
 
 
@@ -27,6 +27,14 @@ def main(argv: list[str] | None = None) -> int:
     geometry.add_argument("--faces", type=int, default=2000)
     geometry.add_argument("--seed", type=int, default=0)
     geometry.add_argument("--out", type=str, default="reports/bench.json")
+    train = commands.add_parser("bench-train", help="benchmark batched against sequential training, shared against per_am, GFLOP/s")
+    train.add_argument("--repeats", type=int, default=20)
+    train.add_argument("--steps", type=int, default=3)
+    train.add_argument("--frames", type=int, default=300)
+    train.add_argument("--batch", type=int, default=64)
+    train.add_argument("--ams", type=int, default=96)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", type=str, default="reports/bench.json")
     args = parser.parse_args(argv)
     try:
         if args.command == "bench-synth":
@@ -35,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
             _report(args.out, "audio", bench_audio(args.recordings, args.seconds, args.seed))
         elif args.command == "bench-geometry":
             _report(args.out, "geometry", bench_geometry(args.scans, args.faces, args.seed))
+        elif args.command == "bench-train":
+            _report(args.out, "train", bench_train(args.repeats, args.steps, args.frames, args.batch, args.ams, args.seed))
     except ParamsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

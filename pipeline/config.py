@@ -138,7 +138,7 @@ class SfvParams(_Section):
     segment_s: tuple[Annotated[float, Field(gt=0, le=60)], Annotated[float, Field(gt=0, le=60)]] = (3.0, 4.0)
     estimator: Literal["shared", "per_am"] = "shared"
     backend: Literal["local", "ray"] = "local"
-    group_size: Annotated[int, Field(ge=1, le=1000)] = 10
+    group_size: Annotated[int, Field(ge=0, le=1000)] = 0
     lr: Annotated[float, Field(gt=0, le=10)] = 0.01
     momentum: Annotated[float, Field(ge=0, lt=1)] = 0.9
     weight_decay: NonNegFloat = 5e-4

@@ -181,14 +181,17 @@ def test_stage_exits_with_a_one_line_error(tmp_path):
 
 @pytest.mark.e2e
 def test_dvc_repro_runs_and_caches(tmp_path):
-    """`dvc repro` (synth, vad, features, landmarks, register, ams, geometry) on a copy of the project with a tiny cohort; the
+    """`dvc repro` (synth, vad, features, landmarks, register, ams, geometry, train) on a copy of the project with a tiny cohort; the
     second run does nothing."""
     work = tmp_path / "project"
     shutil.copytree(PROJECT / "pipeline", work / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(PROJECT / "dvc.yaml", work / "dvc.yaml")
     params = yaml.safe_load((PROJECT / "params.yaml").read_text())
     params["synth"].update(SMALL["synth"])
+    params["synth"]["speakers"] = {"male": 6, "female": 6}  # the train stage's splits need 5 or more
     params["face"]["template_vertices"] = SMALL["synth"]["vertices"]
+    params["sfv"].update({"repeats": 2, "iterations": 4, "eval_every": 2, "group_size": 2, "segment_s": [1.0, 1.5],
+                          "batch_size": 8, "warmup_steps": 2})
     _write_params(work / "params.yaml", params)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "PYTHONPATH": str(work)}
@@ -208,6 +211,12 @@ def test_dvc_repro_runs_and_caches(tmp_path):
     assert (work / "data/ams/ams.csv").is_file() and (work / "data/faces/registered.npy").is_file()
     geometry = json.loads((work / "reports/geometry.json").read_text())
     assert geometry["register"]["surface_distance_mm"] < 0.5
+    for gender in ("male", "female"):
+        predictions = pd.read_csv(work / f"data/predictions/{gender}.csv")
+        assert set(predictions["repeat"]) == {1, 2} and predictions["am_id"].nunique() == 96
+        assert len(list((work / f"models/estimators/{gender}").glob("repeat_*.npz"))) == 2
+    plots = json.loads(run(*dvc, "plots", "show", "--json").stdout)
+    assert any("reports/train" in key for key in plots), list(plots)
     metrics = run(*dvc, "metrics", "show", "--json").stdout
     assert "vertex_error_mm" in metrics
     second = run(*dvc, "repro")

@@ -154,10 +154,25 @@ def test_per_am_estimator_keeps_one_network_per_am(dataset, tmp_path):
 def test_too_few_speakers_is_a_clear_error(dataset, tmp_path):
     ams = pd.read_csv(dataset / "ams.csv")
     few = tmp_path / "ams.csv"
-    ams[ams["gender"] == "F"].head(8).to_csv(few, index=False)
+    ams[ams["gender"] == "F"].head(4).to_csv(few, index=False)
     args = _args(_params(tmp_path / "params.yaml", genders=["female"]), dataset, tmp_path)
     args[args.index("--ams") + 1] = str(few)
     done = _run(args)
     assert done.returncode == 2
-    assert "8 female speakers" in done.stderr and str(few) in done.stderr
+    assert "4 female speakers" in done.stderr and "too few" in done.stderr and str(few) in done.stderr
     assert not (tmp_path / "predictions").exists() and not (tmp_path / "splits").exists()
+
+
+def test_the_ensemble_of_repeats_fuses_raw_scale_predictions(dataset, reference):
+    from pipeline.estimator.store import predict_ensemble
+    stored = [load_repeat(reference / "models" / "male" / f"repeat_00{r}.npz") for r in (1, 2)]
+    speaker = next(s for s, part in zip(stored[0].scored_ids, stored[0].scored_splits) if part == "e")
+    frames = [np.load(dataset / "features" / f"{speaker}.npy")]
+    mean, uncertainty = predict_ensemble(stored, frames)
+    raw = []
+    for rep in stored:
+        row = list(rep.scored_ids).index(speaker)
+        raw.append((rep.mean_z[row] * rep.target_sd + rep.target_mean, rep.var_z[row] * rep.target_sd ** 2))
+    precision = 1 / raw[0][1] + 1 / raw[1][1]
+    np.testing.assert_allclose(mean, (raw[0][0] / raw[0][1] + raw[1][0] / raw[1][1]) / precision, rtol=1e-4)
+    np.testing.assert_allclose(uncertainty, 2 / precision, rtol=1e-3)

@@ -43,6 +43,8 @@ def make_splits(speaker_ids: list[str], repeats: int, seed: int, gender: str,
     repeats never changes the earlier ones.
     """
     code = GENDER_CODE[gender]
+    if len(speaker_ids) < 2:
+        raise ValueError(f"{len(speaker_ids)} speakers are too few to hold out an evaluation set")
     held_out = evaluation_set(speaker_ids, evaluation_share, np.random.default_rng([seed, code]))
     rest = [s for s in speaker_ids if s not in set(held_out)]
     rows = []

@@ -130,3 +130,17 @@ def predict_recordings(stored: StoredRepeat, recordings: list[np.ndarray],
                 variances[start:start + len(x), ams] = torch.exp(log_var[:, 0, outputs]).double().cpu().numpy()
     mean_z, _, var_z = fuse(means, variances)
     return mean_z, var_z, len(segments)
+
+
+def predict_ensemble(repeats: list[StoredRepeat], recordings: list[np.ndarray],
+                     device: torch.device = torch.device("cpu")) -> tuple[np.ndarray, np.ndarray]:
+    """A new voice's AMs in their raw units [K] and calibrated uncertainty [K] from the
+    estimators of all repeats, fused by inverse variance (the source's Eq. 3 applied across
+    estimators instead of segments)."""
+    means, variances = [], []
+    for stored in repeats:
+        mean_z, var_z, _ = predict_recordings(stored, recordings, device)
+        means.append(mean_z * stored.target_sd + stored.target_mean)
+        variances.append(var_z * stored.target_sd ** 2)
+    mean, _, calibrated = fuse(np.stack(means), np.stack(variances))
+    return mean, calibrated

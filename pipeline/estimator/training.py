@@ -87,10 +87,7 @@ def train_group(repeats: list[RepeatData], settings: TrainSettings, device: torc
     n_ams = repeats[0].train_targets.shape[1]
     n_mels = repeats[0].train_features[0].shape[1]
     per_am = settings.estimator == "per_am"
-    copies = n_repeats * n_ams if per_am else n_repeats
-    net = StackedVoiceCNN(copies, 1 if per_am else n_ams, n_mels).to(device)
-    net.reset_parameters([r.seed * 1000 + k for r in repeats for k in range(n_ams)] if per_am
-                         else [r.seed for r in repeats])
+    net = make_network(n_repeats, n_ams, n_mels, settings.estimator, [r.seed for r in repeats]).to(device)
     optimiser = torch.optim.SGD(net.parameters(), lr=settings.lr, momentum=settings.momentum,
                                 weight_decay=settings.weight_decay)
     samplers = [np.random.default_rng(r.seed) for r in repeats]
@@ -112,18 +109,11 @@ def train_group(repeats: list[RepeatData], settings: TrainSettings, device: torc
                 start = int(rng.integers(0, max(1, len(frames) - length + 1)))
                 x[b, r] = crop(frames, start, length)
                 y[b, r] = data.train_targets[speaker]
-        net.train()
         for group in optimiser.param_groups:
             group["lr"] = settings.lr * min(1.0, step / max(1, settings.warmup_steps))
-        mean, log_var = _forward(net, torch.from_numpy(x).to(device), n_repeats, n_ams, per_am)
-        nll = gaussian_nll(mean, log_var, torch.from_numpy(y).to(device)).mean(dim=0)  # [R, K]
-        # A shared backbone averages its AMs' losses; per-AM networks each take their own.
-        loss = nll.sum() if per_am else nll.mean(dim=1).sum()
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        _clip_per_copy(net, settings.clip_norm)
-        optimiser.step()
-        running += nll.mean(dim=1).detach().cpu().numpy()
+        nll = sgd_step(net, optimiser, torch.from_numpy(x).to(device), torch.from_numpy(y).to(device),
+                       per_am, settings.clip_norm)
+        running += nll.mean(dim=1).cpu().numpy()
         since_log += 1
         if progress:
             progress(1)
@@ -146,6 +136,31 @@ def train_group(repeats: list[RepeatData], settings: TrainSettings, device: torc
         used = set(result.network_of_am)
         result.networks = {k: v for k, v in result.networks.items() if k in used}
     return results
+
+
+def make_network(n_repeats: int, n_ams: int, n_mels: int, estimator: str, seeds: list[int]) -> StackedVoiceCNN:
+    """The stacked network of a group: one copy per repeat (shared) or per repeat and AM
+    (per_am), each initialised from its own seed (per_am: seed * 1000 + AM index)."""
+    per_am = estimator == "per_am"
+    net = StackedVoiceCNN(n_repeats * n_ams if per_am else n_repeats, 1 if per_am else n_ams, n_mels)
+    net.reset_parameters([s * 1000 + k for s in seeds for k in range(n_ams)] if per_am else list(seeds))
+    return net
+
+
+def sgd_step(net: StackedVoiceCNN, optimiser: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+             per_am: bool, clip_norm: float) -> torch.Tensor:
+    """One training step on batches x [B, R, n_mels, T], y [B, R, K]; returns the NLL [R, K]."""
+    net.train()
+    n_repeats, n_ams = y.shape[1], y.shape[2]
+    mean, log_var = _forward(net, x, n_repeats, n_ams, per_am)
+    nll = gaussian_nll(mean, log_var, y).mean(dim=0)  # [R, K]
+    # A shared backbone averages its AMs' losses; per-AM networks each take their own.
+    loss = nll.sum() if per_am else nll.mean(dim=1).sum()
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    _clip_per_copy(net, clip_norm)
+    optimiser.step()
+    return nll.detach()
 
 
 def _forward(net: StackedVoiceCNN, x: torch.Tensor, n_repeats: int, n_ams: int,

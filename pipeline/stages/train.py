@@ -51,10 +51,11 @@ def main(params_path: Path, features_dir: Path, ams_path: Path, splits_dir: Path
     am_ids = np.array([int(c.removeprefix("am_")) for c in am_columns])
     for gender in params.sfv.genders:
         speakers = [s for s in ams.index[ams["gender"] == GENDER_CODES[gender]] if s in features]
-        if len(speakers) < 12:
-            raise DatasetError(f"{ams_path}: {len(speakers)} {gender} speakers have both features and AMs; "
-                               f"the evaluation set and the 7/1/1 splits need at least 12")
-        splits = make_splits(speakers, params.sfv.repeats, params.seed, gender, params.sfv.evaluation_share)
+        try:
+            splits = make_splits(speakers, params.sfv.repeats, params.seed, gender, params.sfv.evaluation_share)
+        except ValueError as err:
+            raise DatasetError(f"{ams_path}: {len(speakers)} {gender} speakers have both features and AMs, "
+                               f"too few for an evaluation set and 7/1/1 splits ({err})") from None
         targets = ams.loc[speakers, am_columns]
         _write_csv(splits, splits_dir / f"{gender}.csv")
         train_gender(params, settings, device, gender, splits, features, targets, am_ids,
@@ -70,18 +71,18 @@ def train_gender(params: Params, settings: TrainSettings, device, gender: str, s
     """Train every repeat whose stored result is missing or stale, in fixed groups, and drop
     files of repeats beyond `sfv.repeats`."""
     repeats = params.sfv.repeats
+    size = group_size(params.sfv.group_size, repeats, device)
     prints = {}
     data_digest = {s: array_digest(*features[s], targets.loc[s].to_numpy(np.float64)) for s in targets.index}
     for r, rows in splits.groupby("repeat"):
         split = dict(zip(rows["speaker_id"], rows["split"]))
         prints[r] = fingerprint({"settings": asdict(settings), "seed": params.seed, "gender": gender,
-                                 "repeat": r, "group_size": params.sfv.group_size, "split": split,
+                                 "repeat": r, "group_size": size, "split": split,
                                  "data": [data_digest[s] for s in sorted(split)]})
     for path in models_dir.glob("repeat_*.npz"):
         if int(path.stem.removeprefix("repeat_")) > repeats:
             path.unlink()
     # Groups are fixed chunks of 1..N, so a resumed run stacks exactly the same networks.
-    size = params.sfv.group_size
     chunks = [list(range(start, min(start + size, repeats + 1))) for start in range(1, repeats + 1, size)]
     todo = [c for c in chunks if any(stored_fingerprint(_repeat_path(models_dir, r)) != prints[r] for r in c)]
     if not todo:
@@ -111,6 +112,15 @@ def train_gender(params: Params, settings: TrainSettings, device, gender: str, s
     with tqdm(total=settings.iterations * len(groups), desc=f"train {gender}",
               unit="step", smoothing=0.1) as bar:
         BACKENDS[params.sfv.backend](groups, settings, device, save, bar.update)
+
+
+def group_size(requested: int, repeats: int, device) -> int:
+    """Repeats per stacked network; 0 = auto. On a CPU one network at a time is fastest (a
+    grouped convolution there costs more than the separate ones, see README "Benchmark"); on
+    a GPU stacking is what fills the device."""
+    if requested:
+        return requested
+    return min(repeats, 25) if device.type == "cuda" else 1
 
 
 def predictions_table(stored, targets: pd.DataFrame) -> pd.DataFrame:
