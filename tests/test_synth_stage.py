@@ -216,7 +216,7 @@ def test_dvc_repro_runs_and_caches(tmp_path):
         assert set(predictions["repeat"]) == {1, 2} and predictions["am_id"].nunique() == 96
         assert len(list((work / f"models/estimators/{gender}").glob("repeat_*.npz"))) == 2
     plots = json.loads(run(*dvc, "plots", "show", "--json").stdout)
-    assert any("reports/train" in key for key in plots), list(plots)
+    assert any("reports/train" in key for key in plots["data"]), list(plots["data"])
     metrics = run(*dvc, "metrics", "show", "--json").stdout
     assert "vertex_error_mm" in metrics
     second = run(*dvc, "repro")
