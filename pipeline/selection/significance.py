@@ -1,0 +1,65 @@
+"""One-sided tests of H0: mean error ratio >= 1, over the N repeats of each AM.
+
+The source's test treats the N repeats as independent samples: CI_u = mean + t_{1-a,N-1} sd/sqrt(N).
+They are not independent (every repeat trains on most of the same speakers), so that
+interval is too narrow. The Nadeau-Bengio corrected resampled t-test widens the variance
+factor from 1/N to 1/N + n_test/n_train. Benjamini-Hochberg then controls the false
+discovery rate across the K AMs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+
+@dataclass(frozen=True)
+class OneSided:
+    mean: np.ndarray  # [K]
+    sd: np.ndarray  # [K], ddof=1
+    ci_u: np.ndarray  # [K] upper (1 - alpha) bound of the mean ratio
+    p_value: np.ndarray  # [K] one-sided p of H0: mean >= 1
+
+
+def one_sided(ratios: np.ndarray, alpha: float, variance_factor: float | None = None) -> OneSided:
+    """Test each row of ratios [K, N]; variance_factor 1/N (default) is the plain t-test."""
+    ratios = np.atleast_2d(np.asarray(ratios, dtype=np.float64))
+    n = ratios.shape[1]
+    if n < 2:
+        raise ValueError(f"a t-test over repeats needs at least 2 repeats, got {n}")
+    factor = 1.0 / n if variance_factor is None else variance_factor
+    mean = ratios.mean(axis=1)
+    sd = ratios.std(axis=1, ddof=1)
+    se = sd * np.sqrt(factor)
+    dof = n - 1
+    ci_u = mean + stats.t.ppf(1.0 - alpha, dof) * se
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = stats.t.cdf((mean - 1.0) / se, dof)
+    # Zero spread: the mean alone decides.
+    p = np.where(se > 0, p, np.where(mean < 1.0, 0.0, 1.0))
+    return OneSided(mean, sd, ci_u, p)
+
+
+def paper_test(ratios: np.ndarray, alpha: float) -> OneSided:
+    """The source's test (thesis Eqs. 5.4-5.6)."""
+    return one_sided(ratios, alpha)
+
+
+def corrected_test(ratios: np.ndarray, alpha: float, n_test: int, n_train: int) -> OneSided:
+    """Nadeau & Bengio (2003) corrected resampled t-test, n_test / n_train speakers per repeat."""
+    n = np.atleast_2d(ratios).shape[1]
+    return one_sided(ratios, alpha, 1.0 / n + n_test / n_train)
+
+
+def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
+    """BH-adjusted p-values across AMs."""
+    return multipletests(np.asarray(p_values, dtype=np.float64), method="fdr_bh")[1]
+
+
+def decide(p_values: np.ndarray, alpha: float, fdr: str) -> tuple[np.ndarray, np.ndarray]:
+    """(z [K] in {0, 1}, BH-adjusted p [K]): z = 1 where the chosen p is below alpha."""
+    adjusted = benjamini_hochberg(p_values)
+    chosen = adjusted if fdr == "bh" else np.asarray(p_values)
+    return (chosen < alpha).astype(int), adjusted

@@ -1,0 +1,72 @@
+"""The selection table of one gender: every AM's ratios, tests and decisions, side by side."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .ratios import error_ratios
+from .significance import corrected_test, decide, paper_test
+
+SHARES = {"": 1.0, "_75": 0.75, "_50": 0.5}
+
+
+@dataclass(frozen=True)
+class TestSettings:
+    alpha: float = 0.05
+    test: str = "paper"  # paper | corrected
+    fdr: str = "none"  # none | bh
+
+
+def ratio_matrix(ratios: pd.DataFrame, am_ids: np.ndarray) -> np.ndarray:
+    """Ratios [K, N] in the order of am_ids (rows) and repeats (columns)."""
+    wide = ratios.pivot(index="am_id", columns="repeat", values="ratio")
+    missing = sorted(set(am_ids) - set(wide.index))
+    if missing:
+        raise ValueError(f"no D_v2 ratios for AMs {missing[:5]}")
+    if wide.isna().any().any():
+        raise ValueError("some repeats lack ratios for some AMs")
+    return wide.loc[am_ids].to_numpy()
+
+
+def selection_table(predictions: pd.DataFrame, am_ids: np.ndarray, labels: list[str], kinds: list[str],
+                    n_test: int, n_train: int, settings: TestSettings) -> pd.DataFrame:
+    """One row per AM: n (repeats), mean_ratio, sd, ci_u (paper), p_value (paper),
+    ci_u_corrected, p_corrected, p_bh (BH of the configured test's p), z (the configured
+    decision), z_paper, z_corrected (each without FDR), and mean_ratio / ci_u / z for the 75 %
+    and 50 % most certain D_v2 speakers of each AM (ci_u of the configured test)."""
+    table = pd.DataFrame({"am_id": am_ids, "label": labels, "kind": kinds})
+    for suffix, share in SHARES.items():
+        ratios = ratio_matrix(error_ratios(predictions, share), am_ids)
+        paper = paper_test(ratios, settings.alpha)
+        corrected = corrected_test(ratios, settings.alpha, n_test, n_train)
+        configured = paper if settings.test == "paper" else corrected
+        z, p_bh = decide(configured.p_value, settings.alpha, settings.fdr)
+        if suffix == "":
+            table["n"] = ratios.shape[1]
+            table["mean_ratio"], table["sd"] = paper.mean, paper.sd
+            table["ci_u"], table["p_value"] = paper.ci_u, paper.p_value
+            table["ci_u_corrected"], table["p_corrected"] = corrected.ci_u, corrected.p_value
+            table["p_bh"] = p_bh
+            table["z"] = z
+            table["z_paper"] = decide(paper.p_value, settings.alpha, "none")[0]
+            table["z_corrected"] = decide(corrected.p_value, settings.alpha, "none")[0]
+        else:
+            table[f"mean_ratio{suffix}"] = configured.mean
+            table[f"ci_u{suffix}"] = configured.ci_u
+            table[f"z{suffix}"] = z
+    return table
+
+
+def truth_scores(selected: np.ndarray, planted: np.ndarray) -> dict[str, float]:
+    """Precision, recall and false-positive rate of a selection against the planted AMs."""
+    selected, planted = np.asarray(selected, bool), np.asarray(planted, bool)
+    tp = int((selected & planted).sum())
+    fp = int((selected & ~planted).sum())
+    return {
+        "precision": tp / selected.sum() if selected.any() else float("nan"),
+        "recall": tp / planted.sum() if planted.any() else float("nan"),
+        "fpr": fp / (~planted).sum() if (~planted).any() else float("nan"),
+        "n_planted": int(planted.sum()), "n_selected": int(selected.sum()),
+    }

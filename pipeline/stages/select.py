@@ -1,0 +1,79 @@
+"""select stage: which AMs the voice predicts, per gender, under the source's and better-calibrated tests."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from ..config import load_params
+from ..dataset import DatasetError
+from ..face.ams import read_am_table
+from ..plots.selection import save, selection_figure
+from ..selection.table import TestSettings, selection_table, truth_scores
+from . import run
+
+
+def main(params_path: Path, predictions_dir: Path, splits_dir: Path, out_dir: Path, plots_dir: Path,
+         metrics_path: Path) -> None:
+    params = load_params(params_path)
+    sfv = params.sfv
+    table = read_am_table(Path(params.face.ams))
+    oracle_path = Path(params.data.root) / "truth" / "oracle.csv"
+    oracle = pd.read_csv(oracle_path).set_index("am_id") if oracle_path.is_file() else None
+    settings = TestSettings(sfv.alpha, sfv.test, sfv.fdr)
+    results, metrics = {}, {}
+    for gender in sfv.genders:
+        predictions = _read(predictions_dir / f"{gender}.csv")
+        splits = _read(splits_dir / f"{gender}.csv")
+        first = splits[splits["repeat"] == splits["repeat"].min()]["split"].value_counts()
+        selection = selection_table(predictions, table.am_id, list(table.label), list(table.kind),
+                                    int(first.get("v2", 0)), int(first.get("t", 0)), settings)
+        metrics[gender] = {"selection": {
+            "n_predictable": int(selection["z"].sum()),
+            "n_predictable_paper": int(selection["z_paper"].sum()),
+            "n_predictable_corrected": int(selection["z_corrected"].sum()),
+            "n_repeats": int(selection["n"].iloc[0]),
+        }}
+        if oracle is not None:
+            selection["r2"] = oracle.loc[table.am_id, f"r2_{gender}"].to_numpy()
+            selection["planted"] = oracle.loc[table.am_id, f"planted_{gender}"].to_numpy()
+            metrics[gender]["truth"] = _finite(truth_scores(selection["z"], selection["planted"]))
+        results[gender] = selection
+    # Everything is computed before anything is written.
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    for gender, selection in results.items():
+        selection.to_csv(out_dir / f"{gender}.csv", index=False, float_format="%.6g")
+        n = int(selection["n"].iloc[0])
+        title = f"{gender}: predictable AMs ({n} repeats, top 20 and bottom 4 by CI_u)"
+        save(selection_figure(selection, title), plots_dir / f"selection_{gender}.png")
+        save(selection_figure(selection, f"{gender}: all AMs ({n} repeats)", top=None),
+             plots_dir / f"selection_{gender}_all.png")
+    metrics_path.parent.mkdir(parents=True, exist_ok=True)
+    metrics_path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+
+
+def _read(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise DatasetError(f"{path}: not found (the train stage writes it)")
+    return pd.read_csv(path, dtype={"speaker_id": str})
+
+
+def _finite(values: dict) -> dict:
+    """JSON has no NaN: an undefined score (nothing selected, nothing planted) is null."""
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in values.items()}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--predictions", type=Path, default=Path("data/predictions"))
+    parser.add_argument("--splits", type=Path, default=Path("data/splits"))
+    parser.add_argument("--out", type=Path, default=Path("reports/selection"))
+    parser.add_argument("--plots", type=Path, default=Path("reports/plots"))
+    parser.add_argument("--metrics", type=Path, default=Path("reports/metrics.json"))
+    args = parser.parse_args()
+    run(main, args.params, args.predictions, args.splits, args.out, args.plots, args.metrics)
