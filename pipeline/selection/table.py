@@ -13,7 +13,7 @@ SHARES = {"": 1.0, "_75": 0.75, "_50": 0.5}
 
 
 @dataclass(frozen=True)
-class TestSettings:
+class SelectionSettings:
     alpha: float = 0.05
     test: str = "paper"  # paper | corrected
     fdr: str = "none"  # none | bh
@@ -31,7 +31,7 @@ def ratio_matrix(ratios: pd.DataFrame, am_ids: np.ndarray) -> np.ndarray:
 
 
 def selection_table(predictions: pd.DataFrame, am_ids: np.ndarray, labels: list[str], kinds: list[str],
-                    n_test: int, n_train: int, settings: TestSettings) -> pd.DataFrame:
+                    n_test: int, n_train: int, settings: SelectionSettings) -> pd.DataFrame:
     """One row per AM: n (repeats), mean_ratio, sd, ci_u (paper), p_value (paper),
     ci_u_corrected, p_corrected, p_bh (BH of the configured test's p), z (the configured
     decision), z_paper, z_corrected (each without FDR), and mean_ratio / ci_u / z for the 75 %

@@ -12,7 +12,7 @@ from ..config import load_params
 from ..dataset import DatasetError
 from ..face.ams import read_am_table
 from ..plots.selection import save, selection_figure
-from ..selection.table import TestSettings, selection_table, truth_scores
+from ..selection.table import SelectionSettings, selection_table, truth_scores
 from . import run
 
 
@@ -23,7 +23,7 @@ def main(params_path: Path, predictions_dir: Path, splits_dir: Path, out_dir: Pa
     table = read_am_table(Path(params.face.ams))
     oracle_path = Path(params.data.root) / "truth" / "oracle.csv"
     oracle = pd.read_csv(oracle_path).set_index("am_id") if oracle_path.is_file() else None
-    settings = TestSettings(sfv.alpha, sfv.test, sfv.fdr)
+    settings = SelectionSettings(sfv.alpha, sfv.test, sfv.fdr)
     results, metrics = {}, {}
     for gender in sfv.genders:
         predictions = _read(predictions_dir / f"{gender}.csv")

@@ -1,0 +1,134 @@
+"""Selection: error ratios, the source's test, the corrected test, BH, the table and the stage."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from scipy import stats
+
+from pipeline.face.ams import default_am_table
+from pipeline.selection.ratios import error_ratios
+from pipeline.selection.significance import benjamini_hochberg, corrected_test, decide, paper_test
+from pipeline.selection.table import SelectionSettings, selection_table, truth_scores
+from pipeline.stages import select as select_stage
+
+RATIOS = np.array([[0.80, 0.90, 0.85, 0.95, 0.70],   # clearly below 1
+                   [1.10, 0.90, 1.00, 1.05, 0.95],   # around 1
+                   [0.97, 0.99, 0.98, 0.96, 0.99]])  # slightly below 1, small spread
+
+
+def test_paper_test_matches_hand_computation_and_scipy():
+    result = paper_test(RATIOS, alpha=0.05)
+    n = RATIOS.shape[1]
+    mean, sd = RATIOS.mean(1), RATIOS.std(1, ddof=1)
+    np.testing.assert_allclose(result.ci_u, mean + stats.t.ppf(0.95, n - 1) * sd / np.sqrt(n))
+    # Hand value for the first AM: mean 0.84, sd 0.0962, t_0.95,4 = 2.1318
+    assert result.ci_u[0] == pytest.approx(0.84 + 2.131847 * 0.0961769 / np.sqrt(5), abs=1e-5)
+    expected_p = [stats.ttest_1samp(r, 1.0, alternative="less").pvalue for r in RATIOS]
+    np.testing.assert_allclose(result.p_value, expected_p)
+    # CI_u < 1 exactly when p < alpha.
+    assert ((result.ci_u < 1) == (result.p_value < 0.05)).all()
+
+
+def test_corrected_test_widens_the_interval_by_the_nadeau_bengio_factor():
+    n = RATIOS.shape[1]
+    paper = paper_test(RATIOS, 0.05)
+    corrected = corrected_test(RATIOS, 0.05, n_test=6, n_train=42)
+    factor = np.sqrt((1 / n + 6 / 42) / (1 / n))
+    np.testing.assert_allclose(corrected.ci_u - corrected.mean, (paper.ci_u - paper.mean) * factor)
+    t = (RATIOS.mean(1) - 1) / (RATIOS.std(1, ddof=1) * np.sqrt(1 / n + 6 / 42))
+    np.testing.assert_allclose(corrected.p_value, stats.t.cdf(t, n - 1))
+    assert (corrected.p_value >= paper.p_value).all()
+
+
+def test_benjamini_hochberg_by_hand_and_the_decision():
+    p = np.array([0.01, 0.04, 0.03, 0.20])
+    # sorted 0.01, 0.03, 0.04, 0.20 -> p * m / rank = 0.04, 0.06, 0.0533, 0.20 -> monotone from the top
+    np.testing.assert_allclose(benjamini_hochberg(p), [0.04, 0.0533333, 0.0533333, 0.20], rtol=1e-5)
+    z, _ = decide(p, 0.05, "none")
+    assert z.tolist() == [1, 1, 1, 0]
+    z, adjusted = decide(p, 0.05, "bh")
+    assert z.tolist() == [1, 0, 0, 0] and adjusted[0] == pytest.approx(0.04)
+
+
+def _predictions(n_repeats=4, n_v2=8, n_ams=3, seed=0) -> pd.DataFrame:
+    """AM 1 predicted well, AM 2 by chance (0), AM 3 badly; D_v1 and D_e rows that must be ignored."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for r in range(1, n_repeats + 1):
+        for split, n in (("v1", 3), ("v2", n_v2), ("e", 2)):
+            for s in range(n):
+                target = rng.standard_normal(n_ams)
+                guess = np.array([0.5 * target[0], 0.0, -target[2]])[:n_ams]
+                for k in range(n_ams):
+                    rows.append((r, split, f"{split}{s}", k + 1, guess[k], 1.0 + s, target[k]))
+    return pd.DataFrame(rows, columns=["repeat", "split", "speaker_id", "am_id", "mean_z", "var_z", "target_z"])
+
+
+def test_error_ratios_on_d_v2_and_filtering_by_uncertainty():
+    predictions = _predictions()
+    ratios = error_ratios(predictions)
+    v2 = predictions[(predictions.split == "v2") & (predictions.repeat == 2) & (predictions.am_id == 1)]
+    expected = ((v2.mean_z - v2.target_z) ** 2).mean() / (v2.target_z ** 2).mean()
+    row = ratios[(ratios.repeat == 2) & (ratios.am_id == 1)].iloc[0]
+    assert row.ratio == pytest.approx(expected) and row.n == 8
+    assert ratios[ratios.am_id == 2]["ratio"].eq(1.0).all()  # predicting the D_t mean is chance
+    # 50 %: the four v2 speakers with the lowest var_z (v2_0..v2_3), per AM and repeat.
+    half = error_ratios(predictions, 0.5)
+    assert half["n"].eq(4).all()
+    kept = v2[v2.var_z <= 4.0]
+    assert half[(half.repeat == 2) & (half.am_id == 1)].ratio.iloc[0] == pytest.approx(
+        ((kept.mean_z - kept.target_z) ** 2).mean() / (kept.target_z ** 2).mean())
+    assert error_ratios(predictions, 0.75)["n"].eq(6).all()
+
+
+def test_selection_table_is_complete_and_decides():
+    predictions = _predictions()
+    table = selection_table(predictions, np.array([1, 2, 3]), ["a", "b", "c"], ["distance"] * 3, 8, 56,
+                            SelectionSettings(0.05, "paper", "none"))
+    expected = ["am_id", "label", "kind", "n", "mean_ratio", "sd", "ci_u", "p_value", "ci_u_corrected",
+                "p_corrected", "p_bh", "z", "z_paper", "z_corrected", "mean_ratio_75", "ci_u_75", "z_75",
+                "mean_ratio_50", "ci_u_50", "z_50"]
+    assert list(table.columns) == expected
+    assert table["z"].tolist() == [1, 0, 0] and table["n"].eq(4).all()
+    assert truth_scores(np.array([1, 0, 1, 0]), np.array([1, 1, 0, 0])) == {
+        "precision": 0.5, "recall": 0.5, "fpr": 0.5, "n_planted": 2, "n_selected": 2}
+
+
+def test_select_stage_writes_all_ams_plots_and_metrics(tmp_path):
+    table = default_am_table()
+    root = tmp_path / "root"
+    (root / "truth").mkdir(parents=True)
+    planted = (np.arange(len(table)) < 30).astype(int)
+    pd.DataFrame({"am_id": table.am_id, "r2": planted * 0.2, "planted": planted, "r2_male": planted * 0.2,
+                  "planted_male": planted, "r2_female": planted * 0.2, "planted_female": planted}).to_csv(
+        root / "truth" / "oracle.csv", index=False)
+    rng = np.random.default_rng(1)
+    predictions, splits = [], []
+    for r in range(1, 6):
+        for s in range(10):
+            target = rng.standard_normal(len(table))
+            guess = np.where(planted == 1, 0.7 * target, 0.0) + 0.1 * rng.standard_normal(len(table))
+            predictions.append(pd.DataFrame({"repeat": r, "split": "v2", "speaker_id": f"s{s}", "am_id": table.am_id,
+                                             "mean_z": guess, "var_z": 1.0, "target_z": target}))
+        splits += [(r, f"s{s}", "v2") for s in range(10)] + [(r, f"t{s}", "t") for s in range(70)]
+    (tmp_path / "pred").mkdir()
+    (tmp_path / "splits").mkdir()
+    pd.concat(predictions).to_csv(tmp_path / "pred" / "male.csv", index=False)
+    pd.DataFrame(splits, columns=["repeat", "speaker_id", "split"]).to_csv(tmp_path / "splits" / "male.csv", index=False)
+    params = yaml.safe_load(open(select_stage.__file__.replace("pipeline/stages/select.py", "params.yaml")))
+    params["data"]["root"] = str(root)
+    params["sfv"]["genders"] = ["male"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    select_stage.main(tmp_path / "params.yaml", tmp_path / "pred", tmp_path / "splits", tmp_path / "sel",
+                      tmp_path / "plots", tmp_path / "metrics.json")
+    selection = pd.read_csv(tmp_path / "sel" / "male.csv")
+    assert len(selection) == 96 and selection["am_id"].tolist() == table.am_id.tolist()
+    assert {"r2", "planted"} <= set(selection.columns)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())["male"]
+    assert set(metrics["selection"]) >= {"n_predictable", "n_predictable_paper", "n_predictable_corrected"}
+    assert set(metrics["truth"]) >= {"precision", "recall", "fpr"}
+    assert metrics["truth"]["recall"] > 0.9 and metrics["truth"]["fpr"] < 0.2
+    assert (tmp_path / "plots" / "selection_male.png").stat().st_size > 10_000
+    assert (tmp_path / "plots" / "selection_male_all.png").is_file()
