@@ -35,6 +35,17 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--ams", type=int, default=96)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", type=str, default="reports/bench.json")
+    calibrate = commands.add_parser("calibrate", help="false-positive share of the selection tests in null worlds, "
+                                    "recall and precision in the default world (reports/calibration.json)")
+    calibrate.add_argument("--params", type=str, default="params.yaml", help="training settings from sfv.*")
+    calibrate.add_argument("--speakers", type=int, default=100, help="speakers per world (one sex)")
+    calibrate.add_argument("--seconds", type=float, default=6.0, help="recording length")
+    calibrate.add_argument("--sex", choices=["M", "F"], default="F")
+    calibrate.add_argument("--repeats", type=int, nargs="+", default=[3, 5, 10], help="numbers of repeats N tested")
+    calibrate.add_argument("--null-worlds", type=int, default=2)
+    calibrate.add_argument("--iterations", type=int, default=200)
+    calibrate.add_argument("--segment-s", type=float, nargs=2, default=[1.5, 2.5])
+    calibrate.add_argument("--out", type=str, default="reports/calibration.json")
     args = parser.parse_args(argv)
     try:
         if args.command == "bench-synth":
@@ -43,12 +54,39 @@ def main(argv: list[str] | None = None) -> int:
             _report(args.out, "audio", bench_audio(args.recordings, args.seconds, args.seed))
         elif args.command == "bench-geometry":
             _report(args.out, "geometry", bench_geometry(args.scans, args.faces, args.seed))
+        elif args.command == "calibrate":
+            _calibrate(args)
         elif args.command == "bench-train":
             _report(args.out, "train", bench_train(args.repeats, args.steps, args.frames, args.batch, args.ams, args.seed))
     except ParamsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
+
+
+def _calibrate(args) -> None:
+    """Train the calibration worlds and write their test results (see README "Selection")."""
+    from dataclasses import replace
+
+    from tqdm import tqdm
+
+    from .config import load_params
+    from .selection.calibration import CalibrationSettings, calibrate
+    from .stages.features import device_for
+    from .stages.train import settings_from
+
+    params = load_params(args.params)
+    train = replace(settings_from(params, params.audio.hop_ms), iterations=args.iterations,
+                    segment_frames=tuple(int(round(s * 1000 / params.audio.hop_ms)) for s in args.segment_s))
+    settings = CalibrationSettings(args.speakers, args.seconds, args.sex, tuple(sorted(args.repeats)),
+                                   args.null_worlds, params.sfv.alpha, params.seed)
+    total = train.iterations * max(settings.repeats) * (settings.null_worlds + 1)
+    with tqdm(total=total, desc="calibrate", unit="step") as bar:
+        result = calibrate(settings, train, device_for(params.device), bar.update)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    print(json.dumps(result, indent=2))
 
 
 def _report(path: str, section: str, result: dict) -> None:

@@ -1,0 +1,111 @@
+"""What the selection tests guarantee: their false-positive share in null worlds and their
+recall and precision in the default world, at a few numbers of repeats N.
+
+Each world is a voice-only synthetic cohort of one sex (`synth.voices`), trained exactly as
+the train stage does (fixed D_e, fresh 7/1/1 splits, per-AM selection on D_v1) for the
+largest N; the tests at smaller N use the first N repeats. In a null world (coupling 0) no AM
+is predictable, so every AM declared predictable is a false positive.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from statsmodels.stats.proportion import proportion_confint
+
+from ..estimator.data import repeat_data, repeat_seed
+from ..estimator.splits import make_splits
+from ..estimator.training import TrainSettings, train_group
+from ..face.ams import default_am_table
+from ..synth.cohort import VoiceSettings
+from ..synth.link import LINK_GROUPS, oracle
+from ..synth.shape_model import build_shape_model
+from ..synth.template import build_template
+from ..synth.voices import voice_cohort
+from .table import SelectionSettings, selection_table
+
+RULES = {"paper": ("paper", "none"), "corrected": ("corrected", "none"), "corrected+bh": ("corrected", "bh")}
+
+
+@dataclass(frozen=True)
+class CalibrationSettings:
+    speakers: int = 100
+    seconds: float = 6.0
+    sex: str = "F"
+    repeats: tuple[int, ...] = (3, 5, 10)
+    null_worlds: int = 2
+    alpha: float = 0.05
+    seed: int = 0
+
+
+def world_predictions(coupling: float, world_seed: int, settings: CalibrationSettings, train: TrainSettings,
+                      device: torch.device, progress=None) -> tuple[pd.DataFrame, int, int, np.ndarray]:
+    """Train max(repeats) repeats on one world; its predictions in the train stage's layout,
+    the D_v2 and D_t sizes, and the world's am_ids."""
+    cohort = voice_cohort(settings.speakers, settings.sex, VoiceSettings(seconds=settings.seconds, coupling=coupling),
+                          seed=world_seed)
+    ids = [f"s{i:04d}" for i in range(settings.speakers)]
+    gender = "male" if settings.sex == "M" else "female"
+    splits = make_splits(ids, max(settings.repeats), world_seed, gender)
+    targets = pd.DataFrame(cohort.ams, index=ids)
+    features = {s: [f] for s, f in zip(ids, cohort.features)}
+    rows = []
+    for r, part in splits.groupby("repeat"):
+        split = dict(zip(part["speaker_id"], part["split"]))
+        data, _, _ = repeat_data(r, repeat_seed(world_seed, gender, r), split, features, targets)
+        (result,) = train_group([data], train, device, progress)
+        for i, (speaker, which) in enumerate(zip(data.scored_ids, data.scored_splits)):
+            rows.append(pd.DataFrame({"repeat": r, "split": which, "speaker_id": speaker, "am_id": cohort.am_ids,
+                                      "mean_z": result.mean_z[i], "var_z": result.var_z[i],
+                                      "target_z": data.scored_targets[i]}))
+    first = splits[splits["repeat"] == 1]["split"].value_counts()
+    return pd.concat(rows, ignore_index=True), int(first["v2"]), int(first["t"]), cohort.am_ids
+
+
+def decisions(predictions: pd.DataFrame, n_test: int, n_train: int, am_ids: np.ndarray, n: int,
+              alpha: float) -> dict[str, np.ndarray]:
+    """z per AM under each rule, from the first n repeats."""
+    subset = predictions[predictions["repeat"] <= n]
+    labels, kinds = [str(k) for k in am_ids], ["?"] * len(am_ids)
+    out = {}
+    for name, (test, fdr) in RULES.items():
+        table = selection_table(subset, am_ids, labels, kinds, n_test, n_train, SelectionSettings(alpha, test, fdr))
+        out[name] = table["z"].to_numpy().astype(bool)
+    return out
+
+
+def calibrate(settings: CalibrationSettings, train: TrainSettings, device: torch.device, progress=None) -> dict:
+    """Null-world false-positive shares (with Wilson 95 % intervals over all AMs of all null
+    worlds) and default-world recall and precision against the oracle, per rule and N."""
+    table = default_am_table()
+    gender = "male" if settings.sex == "M" else "female"
+    truth = oracle(build_shape_model(build_template()), table, 1.0, LINK_GROUPS,
+                   np.random.default_rng([settings.seed, 99]))[f"planted_{gender}"].to_numpy().astype(bool)
+    null_counts = {(name, n): [0, 0] for name in RULES for n in settings.repeats}
+    for w in range(settings.null_worlds):
+        predictions, n_test, n_train, am_ids = world_predictions(0.0, settings.seed + 1000 + w, settings, train,
+                                                                 device, progress)
+        for n in settings.repeats:
+            for name, z in decisions(predictions, n_test, n_train, am_ids, n, settings.alpha).items():
+                null_counts[(name, n)][0] += int(z.sum())
+                null_counts[(name, n)][1] += len(z)
+    predictions, n_test, n_train, am_ids = world_predictions(1.0, settings.seed, settings, train, device, progress)
+    result = {"settings": {**settings.__dict__, "repeats": list(settings.repeats), "iterations": train.iterations,
+                           "n_planted": int(truth.sum()), "n_ams": len(truth), "n_v2": n_test, "n_t": n_train},
+              "null": {}, "default": {}}
+    for n in settings.repeats:
+        z_default = decisions(predictions, n_test, n_train, am_ids, n, settings.alpha)
+        for name in RULES:
+            hits, total = null_counts[(name, n)]
+            low, high = proportion_confint(hits, total, alpha=0.05, method="wilson")
+            result["null"].setdefault(name, {})[str(n)] = {"false_positive_share": hits / total,
+                                                           "ci95": [float(low), float(high)], "declared": hits,
+                                                           "tested": total}
+            z = z_default[name]
+            tp = int((z & truth).sum())
+            result["default"].setdefault(name, {})[str(n)] = {
+                "recall": tp / int(truth.sum()), "precision": tp / int(z.sum()) if z.any() else None,
+                "declared": int(z.sum())}
+    return result
