@@ -132,3 +132,28 @@ def test_select_stage_writes_all_ams_plots_and_metrics(tmp_path):
     assert metrics["truth"]["recall"] > 0.9 and metrics["truth"]["fpr"] < 0.2
     assert (tmp_path / "plots" / "selection_male.png").stat().st_size > 10_000
     assert (tmp_path / "plots" / "selection_male_all.png").is_file()
+
+
+def test_calibration_runs_on_tiny_worlds():
+    import torch
+
+    from pipeline.estimator.training import TrainSettings
+    from pipeline.selection.calibration import RULES, CalibrationSettings, calibrate
+
+    settings = CalibrationSettings(speakers=16, seconds=4.0, sex="F", repeats=(2, 3), null_worlds=1)
+    train = TrainSettings(iterations=3, batch_size=8, segment_frames=(80, 120), lr=0.01, warmup_steps=2,
+                          eval_every=3)
+    result = calibrate(settings, train, torch.device("cpu"))
+    assert set(result["null"]) == set(RULES) == set(result["default"])
+    for name in RULES:
+        for n in ("2", "3"):
+            null = result["null"][name][n]
+            assert null["tested"] == 96 and 0 <= null["declared"] <= 96
+            low, high = null["ci95"]
+            assert low <= null["false_positive_share"] <= high
+            default = result["default"][name][n]
+            assert 0 <= default["recall"] <= 1
+    # BH can only declare fewer AMs than the same test without it.
+    for n in ("2", "3"):
+        assert result["null"]["corrected+bh"][n]["declared"] <= result["null"]["corrected"][n]["declared"]
+        assert result["default"]["corrected+bh"][n]["declared"] <= result["default"]["corrected"][n]["declared"]

@@ -181,7 +181,7 @@ def test_stage_exits_with_a_one_line_error(tmp_path):
 
 @pytest.mark.e2e
 def test_dvc_repro_runs_and_caches(tmp_path):
-    """`dvc repro` (synth, vad, features, landmarks, register, ams, geometry, train) on a copy of the project with a tiny cohort; the
+    """`dvc repro` (every stage so far) on a copy of the project with a tiny cohort; the
     second run does nothing."""
     work = tmp_path / "project"
     shutil.copytree(PROJECT / "pipeline", work / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
@@ -219,6 +219,11 @@ def test_dvc_repro_runs_and_caches(tmp_path):
     assert any("reports/train" in key for key in plots["data"]), list(plots["data"])
     metrics = run(*dvc, "metrics", "show", "--json").stdout
     assert "vertex_error_mm" in metrics
+    selection = json.loads((work / "reports/metrics.json").read_text())
+    for gender in ("male", "female"):
+        assert {"n_predictable", "n_predictable_paper", "n_predictable_corrected"} <= set(selection[gender]["selection"])
+        assert {"precision", "recall", "fpr"} <= set(selection[gender]["truth"])
+        assert len(pd.read_csv(work / f"reports/selection/{gender}.csv")) == 96
     second = run(*dvc, "repro")
     assert "didn't change" in second.stdout or "skipping" in second.stdout.lower()
     status = run(*dvc, "status")
