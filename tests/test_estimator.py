@@ -8,7 +8,7 @@ from pipeline.estimator.data import repeat_data, standardiser
 from pipeline.estimator.fusion import fuse, segment_starts
 from pipeline.estimator.network import StackedVoiceCNN
 from pipeline.estimator.splits import make_splits
-from pipeline.estimator.training import RepeatData, TrainSettings, gaussian_nll, train_group
+from pipeline.estimator.training import TrainSettings, gaussian_nll, train_group
 from pipeline.face.ams import default_am_table
 from pipeline.synth.cohort import VoiceSettings
 from pipeline.synth.link import oracle
