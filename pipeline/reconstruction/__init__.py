@@ -1,0 +1,1 @@
+"""AM-guided reconstruction: the eigenface model and the batched fit of its coefficients to AMs."""

@@ -1,0 +1,79 @@
+"""Eigenface model and the AM-guided fit of its coefficients."""
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import minimize
+
+from pipeline.face.ams import default_am_table, measure
+from pipeline.reconstruction.eigenface import Eigenface, fit_eigenface
+from pipeline.reconstruction.fit import AmObjective, fit_coefficients
+
+
+@pytest.fixture(scope="module")
+def setup(cohort, template):
+    """An eigenface model of 250 women, and 12 held-out women with their true AMs."""
+    _, faces = cohort["F"]
+    train, held_out = faces[:250], faces[250:262]
+    model = fit_eigenface(train, variance_share=0.99)
+    table = default_am_table()
+    idx = torch.from_numpy(template.landmark_idx)
+    with torch.no_grad():
+        train_ams = measure(torch.from_numpy(train), idx, table).numpy()
+        true_ams = measure(torch.from_numpy(held_out), idx, table).numpy()
+    mean, sd = train_ams.mean(0), train_ams.std(0, ddof=1)
+    return model, table, template.landmark_idx, held_out, (true_ams - mean) / sd, mean, sd
+
+
+def test_eigenface_keeps_the_variance_share_and_round_trips(setup, tmp_path):
+    model, *_ = setup
+    assert 5 < model.n_components < 249
+    np.testing.assert_allclose(model.basis @ model.basis.T, np.eye(model.n_components), atol=1e-8)
+    beta = np.random.default_rng(0).standard_normal((3, model.n_components))
+    np.testing.assert_allclose(model.coefficients(model.shapes(beta)), beta, atol=1e-8)
+    model.save(tmp_path / "m.npz")
+    loaded = Eigenface.load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(loaded.basis, model.basis)
+    assert fit_eigenface(np.repeat(model.mean[None], 5, 0) + 0.01 * np.random.default_rng(1).standard_normal(
+        (5,) + model.mean.shape), max_components=2).n_components == 2
+
+
+def test_all_true_ams_move_the_face_from_the_mean_towards_the_truth(setup):
+    model, table, idx, held_out, targets, mean, sd = setup
+    objective = AmObjective.build(model, idx, table, targets, np.ones(len(table)), mean, sd, lam=1e-6)
+    beta, _ = fit_coefficients(objective)
+    fitted = model.shapes(beta)
+    error_fit = np.linalg.norm(fitted - held_out, axis=2).mean()
+    error_mean = np.linalg.norm(model.mean - held_out, axis=2).mean()
+    # The best any coefficients can do is the truth's projection onto the model.
+    error_best = np.linalg.norm(model.shapes(model.coefficients(held_out)) - held_out, axis=2).mean()
+    assert error_fit < 0.7 * error_mean, (error_fit, error_mean, error_best)
+    improved = np.linalg.norm(fitted - held_out, axis=2).mean(1) < np.linalg.norm(model.mean - held_out, axis=2).mean(1)
+    assert improved.mean() >= 0.75
+
+
+def test_no_selected_am_returns_the_mean_face(setup):
+    model, table, idx, _, targets, mean, sd = setup
+    objective = AmObjective.build(model, idx, table, targets, np.zeros(len(table)), mean, sd, lam=0.1)
+    beta, values = fit_coefficients(objective)
+    np.testing.assert_allclose(beta, 0.0, atol=1e-12)
+    np.testing.assert_allclose(model.shapes(beta)[0], model.mean)
+    assert values.max() == pytest.approx(0.0, abs=1e-20)
+
+
+def test_batched_fit_matches_per_face_scipy(setup):
+    model, table, idx, _, targets, mean, sd = setup
+    weights = np.zeros(len(table))
+    weights[np.argsort(-np.abs(targets).mean(0))[:10]] = 1.0  # ten AMs, as reconstruct.top_k
+    objective = AmObjective.build(model, idx, table, targets, weights, mean, sd, lam=0.1)
+    _, batched = fit_coefficients(objective)
+    for s in range(4):
+        single = AmObjective.build(model, idx, table, targets[s:s + 1], weights, mean, sd, lam=0.1)
+
+        def value_and_grad(b):
+            beta = torch.tensor(b[None], requires_grad=True)
+            value = single.per_speaker(beta).sum()
+            value.backward()
+            return float(value.detach()), beta.grad.numpy()[0].copy()
+        reference = minimize(value_and_grad, np.zeros(model.n_components), jac=True, method="L-BFGS-B",
+                             options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10})
+        assert batched[s] <= reference.fun * 1.01 + 1e-9, (batched[s], reference.fun)
