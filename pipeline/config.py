@@ -158,6 +158,13 @@ class SfvParams(_Section):
         return self
 
 
+class ReconstructParams(_Section):
+    top_k: Annotated[int, Field(ge=1, le=1000)] = 10
+    lam: Annotated[float, Field(ge=0, alias="lambda")] = 1.0
+    variance_share: Annotated[float, Field(gt=0, le=1)] = 0.98
+    max_components: Annotated[int, Field(ge=0)] = 0
+
+
 class Params(_Section):
     seed: Annotated[int, Field(ge=0)] = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -166,6 +173,7 @@ class Params(_Section):
     audio: AudioParams = AudioParams()
     face: FaceParams = FaceParams()
     sfv: SfvParams = SfvParams()
+    reconstruct: ReconstructParams = ReconstructParams()
 
 
 def _format(err: ValidationError, source: str) -> str:
