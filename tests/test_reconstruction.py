@@ -77,3 +77,31 @@ def test_batched_fit_matches_per_face_scipy(setup):
         reference = minimize(value_and_grad, np.zeros(model.n_components), jac=True, method="L-BFGS-B",
                              options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10})
         assert batched[s] <= reference.fun * 1.01 + 1e-9, (batched[s], reference.fun)
+
+
+def test_eigenface_stage_leaves_out_the_evaluation_speakers(cohort, tmp_path):
+    import json
+
+    import pandas as pd
+    import yaml
+
+    from pipeline.stages import eigenface as stage
+
+    faces = np.concatenate([cohort["M"][1][:8], cohort["F"][1][:8]]).astype(np.float32)
+    ids = [f"M{i}" for i in range(8)] + [f"F{i}" for i in range(8)]
+    (tmp_path / "faces").mkdir()
+    np.save(tmp_path / "faces" / "registered.npy", faces)
+    pd.DataFrame({"speaker_id": ids, "gender": ["M"] * 8 + ["F"] * 8}).to_csv(tmp_path / "faces" / "speakers.csv",
+                                                                             index=False)
+    (tmp_path / "splits").mkdir()
+    for gender, prefix in (("male", "M"), ("female", "F")):
+        split = ["e", "e"] + ["t"] * 6
+        pd.DataFrame({"repeat": 1, "speaker_id": [f"{prefix}{i}" for i in range(8)], "split": split}).to_csv(
+            tmp_path / "splits" / f"{gender}.csv", index=False)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"reconstruct": {"variance_share": 1.0}}))
+    stage.main(tmp_path / "params.yaml", tmp_path / "faces", tmp_path / "splits", tmp_path / "models",
+               tmp_path / "summary.json")
+    male = Eigenface.load(tmp_path / "models" / "male.npz")
+    np.testing.assert_allclose(male.mean, faces[2:8].astype(np.float64).mean(0), atol=1e-4)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["female"]["faces"] == 6 and summary["female"]["components"] == 5
