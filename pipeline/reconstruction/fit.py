@@ -36,7 +36,7 @@ class AmObjective:
               device: torch.device = torch.device("cpu")) -> AmObjective:
         c = model.n_components
         basis = model.basis.reshape(c, -1, 3)[:, landmark_idx] * model.stddev[:, None, None]
-        as_tensor = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float64), device=device)  # noqa: E731
+        as_tensor = lambda a: torch.tensor(np.asarray(a, dtype=np.float64), device=device)  # noqa: E731
         return cls(as_tensor(model.mean[landmark_idx]), as_tensor(basis), table, as_tensor(targets_z),
                    as_tensor(weights), as_tensor(am_mean), as_tensor(am_sd), float(lam))
 

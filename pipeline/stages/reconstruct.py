@@ -1,0 +1,83 @@
+"""reconstruct stage: the face each D_e speaker's voice implies, fitted to the top predictable AMs."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import trimesh
+
+from ..config import load_params
+from ..face.ams import read_am_table
+from ..face.io import read_landmark_vertices, write_mesh
+from ..reconstruction.eigenface import Eigenface
+from ..reconstruction.fit import AmObjective, fit_coefficients
+from ..reconstruction.targets import ensemble_predictions, guiding_ams
+from .features import device_for
+from .train import GENDER_CODES
+from . import run
+
+
+def main(params_path: Path, predictions_dir: Path, selection_dir: Path, eigenface_dir: Path, ams_path: Path,
+         faces_dir: Path, splits_dir: Path, out_dir: Path) -> None:
+    params = load_params(params_path)
+    table = read_am_table(Path(params.face.ams))
+    device = device_for(params.device)
+    ams = pd.read_csv(ams_path, dtype={"speaker_id": str}).set_index("speaker_id")
+    am_columns = [f"am_{k}" for k in table.am_id]
+    speakers = pd.read_csv(faces_dir / "speakers.csv", dtype={"speaker_id": str})
+    registered = np.load(faces_dir / "registered.npy", mmap_mode="r")
+    row_of = {s: i for i, s in enumerate(speakers["speaker_id"])}
+    landmark_idx = read_landmark_vertices(faces_dir / "landmark_vertices.csv")
+    triangles = np.asarray(trimesh.load(faces_dir / "template.ply", process=False).faces)
+    for gender in params.sfv.genders:
+        model = Eigenface.load(eigenface_dir / f"{gender}.npz")
+        ensemble = ensemble_predictions(pd.read_csv(predictions_dir / f"{gender}.csv", dtype={"speaker_id": str}))
+        splits = pd.read_csv(splits_dir / f"{gender}.csv", dtype={"speaker_id": str})
+        held_out = set(splits.loc[splits["split"] == "e", "speaker_id"])
+        # The AMs' z-scale: every speaker of this gender outside D_e.
+        reference = ams[(ams["gender"] == GENDER_CODES[gender]) & ~ams.index.isin(held_out)][am_columns]
+        am_mean, am_sd = reference.mean().to_numpy(), reference.std(ddof=1).to_numpy()
+        guide = guiding_ams(pd.read_csv(selection_dir / f"{gender}.csv"), params.reconstruct.top_k)
+        weights = np.isin(table.am_id, guide).astype(float)
+        mean = ensemble.pivot(index="speaker_id", columns="am_id", values="mean")[table.am_id]
+        uncertainty = ensemble.pivot(index="speaker_id", columns="am_id", values="uncertainty")[table.am_id]
+        targets_z = (mean.to_numpy() - am_mean) / am_sd
+        objective = AmObjective.build(model, landmark_idx, table, targets_z, weights, am_mean, am_sd,
+                                      params.reconstruct.lam, device)
+        beta, value = fit_coefficients(objective)
+        faces = model.shapes(beta)
+        truth = np.stack([np.asarray(registered[row_of[s]], dtype=np.float64) for s in mean.index])
+        errors = np.linalg.norm(faces - truth, axis=2)
+        # A speaker's uncertainty: mean z-scale uncertainty over the guiding AMs (all AMs if none).
+        used = weights > 0 if weights.any() else np.ones(len(weights), bool)
+        speaker_uncertainty = (uncertainty.to_numpy()[:, used] / am_sd[used] ** 2).mean(axis=1)
+        target = out_dir / gender
+        target.mkdir(parents=True, exist_ok=True)
+        for stale in target.glob("*.ply"):
+            stale.unlink()
+        for speaker, face in zip(mean.index, faces):
+            write_mesh(target / f"{speaker}.ply", face, triangles)
+        np.save(target / "errors.npy", errors.astype(np.float32))
+        np.save(target / "coefficients.npy", beta)
+        pd.DataFrame({"speaker_id": mean.index, "uncertainty": speaker_uncertainty, "objective": value,
+                      "vertex_error_mm": errors.mean(axis=1)}).to_csv(target / "speakers.csv", index=False,
+                                                                       float_format="%.6g")
+        pd.DataFrame({"am_id": table.am_id, "guides": weights.astype(int)}).to_csv(target / "guiding_ams.csv",
+                                                                                  index=False)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--predictions", type=Path, default=Path("data/predictions"))
+    parser.add_argument("--selection", type=Path, default=Path("reports/selection"))
+    parser.add_argument("--eigenface", type=Path, default=Path("models/eigenface"))
+    parser.add_argument("--ams", type=Path, default=Path("data/ams/ams.csv"))
+    parser.add_argument("--faces", type=Path, default=Path("data/faces"))
+    parser.add_argument("--splits", type=Path, default=Path("data/splits"))
+    parser.add_argument("--out", type=Path, default=Path("data/reconstructions"))
+    args = parser.parse_args()
+    run(main, args.params, args.predictions, args.selection, args.eigenface, args.ams, args.faces, args.splits,
+        args.out)
