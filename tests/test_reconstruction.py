@@ -105,3 +105,20 @@ def test_eigenface_stage_leaves_out_the_evaluation_speakers(cohort, tmp_path):
     np.testing.assert_allclose(male.mean, faces[2:8].astype(np.float64).mean(0), atol=1e-4)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["female"]["faces"] == 6 and summary["female"]["components"] == 5
+
+
+def test_ensemble_over_repeats_and_the_guiding_ams():
+    import pandas as pd
+
+    from pipeline.reconstruction.targets import ensemble_predictions, guiding_ams
+
+    predictions = pd.DataFrame({
+        "repeat": [1, 2, 1, 2, 1], "split": ["e", "e", "e", "e", "v2"], "speaker_id": ["a", "a", "a", "a", "b"],
+        "am_id": [1, 1, 2, 2, 1], "mean": [10.0, 14.0, 1.0, 1.0, 99.0], "var": [1.0, 3.0, 2.0, 2.0, 1.0]})
+    ensemble = ensemble_predictions(predictions).set_index("am_id")
+    # AM 1: precisions 1 and 1/3 -> w = 0.75, mean = 0.75 * (10 + 14/3) = 11; uncertainty 2 * 0.75
+    assert ensemble.loc[1, "mean"] == pytest.approx(11.0) and ensemble.loc[1, "uncertainty"] == pytest.approx(1.5)
+    assert ensemble.loc[2, "uncertainty"] == pytest.approx(2.0) and set(ensemble["speaker_id"]) == {"a"}
+    selection = pd.DataFrame({"am_id": [1, 2, 3, 4], "z": [1, 0, 1, 1], "ci_u": [0.9, 0.1, 0.7, 0.95]})
+    assert guiding_ams(selection, 2).tolist() == [3, 1]
+    assert guiding_ams(selection.assign(z=0), 2).tolist() == []

@@ -224,6 +224,9 @@ def test_dvc_repro_runs_and_caches(tmp_path):
         assert {"n_predictable", "n_predictable_paper", "n_predictable_corrected"} <= set(selection[gender]["selection"])
         assert {"precision", "recall", "fpr"} <= set(selection[gender]["truth"])
         assert len(pd.read_csv(work / f"reports/selection/{gender}.csv")) == 96
+        assert (work / f"models/eigenface/{gender}.npz").is_file()
+        reconstructed = pd.read_csv(work / f"data/reconstructions/{gender}/speakers.csv", dtype={"speaker_id": str})
+        assert len(reconstructed) >= 1 and (work / f"data/reconstructions/{gender}/{reconstructed.speaker_id[0]}.ply").is_file()
     second = run(*dvc, "repro")
     assert "didn't change" in second.stdout or "skipping" in second.stdout.lower()
     status = run(*dvc, "status")
