@@ -272,3 +272,52 @@ def bench_train(repeats: int, steps: int, frames: int, batch: int, n_ams: int, s
             "h100_hours_at_full_fp32": {k: v / H100_FP32 / 3600 for k, v in totals.items()},
         },
     }
+
+
+def bench_reconstruct(faces: int, top_k: int, seed: int) -> dict:
+    """The batched AM-guided fit of all faces at once against scipy's L-BFGS-B fitting the same
+    faces one at a time (same objective, torch gradients), on synthetic faces of one sex."""
+    import torch
+    from scipy.optimize import minimize
+
+    from .face.ams import default_am_table, measure
+    from .reconstruction.eigenface import fit_eigenface
+    from .reconstruction.fit import AmObjective, fit_coefficients
+    from .synth.shape_model import build_shape_model
+    from .synth.template import build_template
+
+    template = build_template()
+    model_faces = build_shape_model(template)
+    rng = np.random.default_rng(seed)
+    cohort = np.stack([model_faces.sample_face(rng, "F")[1] for _ in range(120 + faces)])
+    model = fit_eigenface(cohort[:120])
+    table = default_am_table()
+    idx = torch.from_numpy(template.landmark_idx)
+    with torch.no_grad():
+        ams = measure(torch.from_numpy(cohort), idx, table).numpy()
+    mean, sd = ams[:120].mean(0), ams[:120].std(0, ddof=1)
+    targets = (ams[120:] - mean) / sd
+    weights = np.zeros(len(table))
+    weights[rng.choice(len(table), top_k, replace=False)] = 1.0
+    objective = AmObjective.build(model, template.landmark_idx, table, targets, weights, mean, sd, lam=1.0)
+    t0 = time.perf_counter()
+    _, batched_values = fit_coefficients(objective)
+    batched = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    scipy_values = []
+    for s in range(faces):
+        single = AmObjective.build(model, template.landmark_idx, table, targets[s:s + 1], weights, mean, sd, lam=1.0)
+
+        def value_and_grad(b: np.ndarray) -> tuple[float, np.ndarray]:
+            beta = torch.tensor(b[None], requires_grad=True)
+            value = single.per_speaker(beta).sum()
+            value.backward()
+            return float(value.detach()), beta.grad.numpy()[0].copy()
+        scipy_values.append(minimize(value_and_grad, np.zeros(model.n_components), jac=True,
+                                     method="L-BFGS-B").fun)
+    per_face = time.perf_counter() - t0
+    return {"faces": faces, "components": model.n_components, "top_k": top_k,
+            "batched_s": batched, "scipy_per_face_s": per_face, "speedup": per_face / batched,
+            "objective_batched_mean": float(np.mean(batched_values)),
+            "objective_scipy_mean": float(np.mean(scipy_values))}

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from .benchmarks import bench_audio, bench_geometry, bench_synth, bench_train
+from .benchmarks import bench_audio, bench_geometry, bench_reconstruct, bench_synth, bench_train
 from .config import ParamsError
 
 
@@ -35,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--ams", type=int, default=96)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", type=str, default="reports/bench.json")
+    recon = commands.add_parser("bench-reconstruct", help="benchmark the batched AM-guided fit against per-face scipy")
+    recon.add_argument("--faces", type=int, default=100)
+    recon.add_argument("--top-k", type=int, default=10)
+    recon.add_argument("--seed", type=int, default=0)
+    recon.add_argument("--out", type=str, default="reports/bench.json")
     calibrate = commands.add_parser("calibrate", help="false-positive share of the selection tests in null worlds, "
                                     "recall and precision in the default world (reports/calibration.json)")
     calibrate.add_argument("--params", type=str, default="params.yaml", help="training settings from sfv.*")
@@ -54,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
             _report(args.out, "audio", bench_audio(args.recordings, args.seconds, args.seed))
         elif args.command == "bench-geometry":
             _report(args.out, "geometry", bench_geometry(args.scans, args.faces, args.seed))
+        elif args.command == "bench-reconstruct":
+            _report(args.out, "reconstruct", bench_reconstruct(args.faces, args.top_k, args.seed))
         elif args.command == "calibrate":
             _calibrate(args)
         elif args.command == "bench-train":
