@@ -29,8 +29,8 @@ def _ordered_range(lo: float, hi: float, name: str) -> None:
 
 
 class Speakers(_Section):
-    male: Annotated[int, Field(gt=0, le=100_000)] = 60
-    female: Annotated[int, Field(gt=0, le=100_000)] = 60
+    male: Annotated[int, Field(gt=0, le=100_000)] = 150
+    female: Annotated[int, Field(gt=0, le=100_000)] = 150
 
 
 class ScanParams(_Section):
@@ -72,8 +72,8 @@ class SynthParams(_Section):
     scan: ScanParams = ScanParams()
     annotation: AnnotationParams = AnnotationParams()
     sheet_faces: Annotated[int, Field(ge=2, le=32)] = 8
-    seconds: Annotated[float, Field(ge=4, le=600)] = 20.0
-    coupling: Annotated[float, Field(ge=0, le=2)] = 1.0
+    seconds: Annotated[float, Field(ge=4, le=600)] = 10.0
+    coupling: Annotated[float, Field(ge=0, le=2)] = 1.6
     planted: tuple[LinkGroup, ...] = ("vocal_tract", "nasal", "lips", "jaw")
     snr_db: tuple[Annotated[float, Field(ge=-10, le=80)], Annotated[float, Field(ge=-10, le=80)]] = (15.0, 35.0)
     reverb: Annotated[float, Field(ge=0, le=1)] = 0.3
@@ -165,6 +165,20 @@ class ReconstructParams(_Section):
     max_components: Annotated[int, Field(ge=0)] = 0
 
 
+class EvaluateParams(_Section):
+    drop_shares: tuple[Annotated[float, Field(ge=0, lt=1)], ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+    bootstrap: Annotated[int, Field(ge=100, le=1_000_000)] = 2000
+    confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
+    triplet_weight: NonNegFloat = 1.0
+    triplet_margin: NonNegFloat = 1.0
+
+    @model_validator(mode="after")
+    def _shares(self) -> EvaluateParams:
+        if not self.drop_shares or 0.0 not in self.drop_shares or 0.5 not in self.drop_shares:
+            raise ValueError("drop_shares: must include 0.0 and 0.5 (the metrics report both)")
+        return self
+
+
 class Params(_Section):
     seed: Annotated[int, Field(ge=0)] = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -174,6 +188,7 @@ class Params(_Section):
     face: FaceParams = FaceParams()
     sfv: SfvParams = SfvParams()
     reconstruct: ReconstructParams = ReconstructParams()
+    evaluate: EvaluateParams = EvaluateParams()
 
 
 def _format(err: ValidationError, source: str) -> str:

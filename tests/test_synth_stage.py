@@ -194,7 +194,8 @@ def test_dvc_repro_runs_and_caches(tmp_path):
                           "batch_size": 8, "warmup_steps": 2})
     _write_params(work / "params.yaml", params)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": str(work)}
+           "PYTHONPATH": str(work), "GIT_AUTHOR_NAME": "sfv test", "GIT_AUTHOR_EMAIL": "test@sfv.invalid",
+           "GIT_COMMITTER_NAME": "sfv test", "GIT_COMMITTER_EMAIL": "test@sfv.invalid"}
     dvc = [sys.executable, "-m", "dvc"]
 
     def run(*cmd):
@@ -219,15 +220,33 @@ def test_dvc_repro_runs_and_caches(tmp_path):
     assert any("reports/train" in key for key in plots["data"]), list(plots["data"])
     metrics = run(*dvc, "metrics", "show", "--json").stdout
     assert "vertex_error_mm" in metrics
-    selection = json.loads((work / "reports/metrics.json").read_text())
+    contract = json.loads((work / "reports/metrics.json").read_text())
+    detail = json.loads((work / "reports/evaluation.json").read_text())
     for gender in ("male", "female"):
-        assert {"n_predictable", "n_predictable_paper", "n_predictable_corrected"} <= set(selection[gender]["selection"])
-        assert {"precision", "recall", "fpr"} <= set(selection[gender]["truth"])
+        m = contract[gender]
+        assert {"n_predictable", "n_predictable_paper", "n_predictable_corrected"} <= set(m["selection"])
+        assert {"precision", "recall", "fpr"} <= set(m["truth"])
+        assert {"vertex_error_mm", "vertex_error_mm_50"} <= set(m["reconstruction"])
+        assert set(m["baseline"]) == {"mean_face_mm", "regression_mm", "oracle_ams_mm"}
+        assert 0 <= m["matching_1v2"] <= 1 and m["matching_1v2_interval"][0] <= m["matching_1v2_interval"][1]
+        assert set(detail[gender]["are"]["sfv"]) == {"ER", "FR", "CR", "NR", "MR"}
+        assert (work / f"reports/plots/error_map_{gender}.png").is_file()
+        assert len(pd.read_csv(work / f"data/regression/{gender}.csv")) == len(pd.read_csv(
+            work / f"data/reconstructions/{gender}/speakers.csv"))
         assert len(pd.read_csv(work / f"reports/selection/{gender}.csv")) == 96
         assert (work / f"models/eigenface/{gender}.npz").is_file()
         reconstructed = pd.read_csv(work / f"data/reconstructions/{gender}/speakers.csv", dtype={"speaker_id": str})
         assert len(reconstructed) >= 1 and (work / f"data/reconstructions/{gender}/{reconstructed.speaker_id[0]}.ply").is_file()
+    assert any("reports/evaluation" in key for key in plots["data"]), list(plots["data"])
     second = run(*dvc, "repro")
     assert "didn't change" in second.stdout or "skipping" in second.stdout.lower()
     status = run(*dvc, "status")
     assert "up to date" in status.stdout.lower()
+    # The README's example workflow: an experiment with another top_k, compared with dvc.
+    run("git", "add", "-A")
+    run("git", "commit", "-q", "-m", "baseline")
+    experiment = run(*dvc, "exp", "run", "-S", "reconstruct.top_k=1")
+    assert "reconstruct" in experiment.stdout and "evaluate" in experiment.stdout
+    assert "Running stage 'train'" not in experiment.stdout
+    assert "reconstruct.top_k" in run(*dvc, "params", "diff").stdout
+    json.loads(run(*dvc, "metrics", "diff", "--json").stdout or "{}")

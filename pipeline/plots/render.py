@@ -120,3 +120,10 @@ def face_sheet(meshes: Sequence[tuple[np.ndarray, np.ndarray]], *, titles: Seque
         axes[row, col * len(views)].set_title(titles[i], fontsize=9, loc="left")
     fig.tight_layout()
     return fig
+
+
+def save_figure(figure: Figure, path, dpi: int = 100) -> None:
+    """Write a PNG without a software/time stamp (same figure, same bytes) and free it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=dpi, metadata={"Software": None})
+    plt.close(figure)

@@ -38,8 +38,3 @@ def selection_figure(table: pd.DataFrame, title: str, top: int | None = 20, bott
     ax.legend(fontsize=7, loc="lower left")
     figure.tight_layout()
     return figure
-
-
-def save(figure: Figure, path) -> None:
-    figure.savefig(path, dpi=100, metadata={"Software": None})
-    plt.close(figure)

@@ -25,3 +25,10 @@ def guiding_ams(selection: pd.DataFrame, top_k: int) -> np.ndarray:
     """am_ids of the top_k AMs by 1 - CI_u (lowest CI_u first) among those with z = 1."""
     chosen = selection[selection["z"] == 1].sort_values(["ci_u", "am_id"])
     return chosen["am_id"].to_numpy()[:top_k]
+
+
+def am_scale(ams: pd.DataFrame, gender_code: str, held_out: set[str], columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The z-scale the fit compares AMs in: mean and SD (ddof 1) over the speakers of this
+    gender outside D_e (`ams` indexed by speaker_id, with a gender column)."""
+    reference = ams[(ams["gender"] == gender_code) & ~ams.index.isin(held_out)][columns]
+    return reference.mean().to_numpy(), reference.std(ddof=1).to_numpy()

@@ -17,7 +17,7 @@ from ..config import load_params
 from ..face.ams import read_am_table
 from ..face.evaluation import am_agreement, in_true_frame, qc_scores, surface_distances
 from ..face.rigid import transform
-from ..plots.render import render_mesh
+from ..plots.render import render_mesh, save_figure
 from . import run
 
 
@@ -133,9 +133,7 @@ def _plot(path: Path, vertices: np.ndarray, faces: np.ndarray, vertex_error: np.
     axes[2].set_xlabel("mean per face (mm)")
     axes[2].set_ylabel("faces")
     axes[2].legend()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100, metadata={"Software": None})
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from ..face.ams import read_am_table
 from ..face.io import read_landmark_vertices, write_mesh
 from ..reconstruction.eigenface import Eigenface
 from ..reconstruction.fit import AmObjective, fit_coefficients
-from ..reconstruction.targets import ensemble_predictions, guiding_ams
+from ..reconstruction.targets import am_scale, ensemble_predictions, guiding_ams
 from .features import device_for
 from .train import GENDER_CODES
 from . import run
@@ -36,9 +36,7 @@ def main(params_path: Path, predictions_dir: Path, selection_dir: Path, eigenfac
         ensemble = ensemble_predictions(pd.read_csv(predictions_dir / f"{gender}.csv", dtype={"speaker_id": str}))
         splits = pd.read_csv(splits_dir / f"{gender}.csv", dtype={"speaker_id": str})
         held_out = set(splits.loc[splits["split"] == "e", "speaker_id"])
-        # The AMs' z-scale: every speaker of this gender outside D_e.
-        reference = ams[(ams["gender"] == GENDER_CODES[gender]) & ~ams.index.isin(held_out)][am_columns]
-        am_mean, am_sd = reference.mean().to_numpy(), reference.std(ddof=1).to_numpy()
+        am_mean, am_sd = am_scale(ams, GENDER_CODES[gender], held_out, am_columns)
         guide = guiding_ams(pd.read_csv(selection_dir / f"{gender}.csv"), params.reconstruct.top_k)
         weights = np.isin(table.am_id, guide).astype(float)
         mean = ensemble.pivot(index="speaker_id", columns="am_id", values="mean")[table.am_id]

@@ -1,4 +1,8 @@
-"""select stage: which AMs the voice predicts, per gender, under the source's and better-calibrated tests."""
+"""select stage: which AMs the voice predicts, per gender, under the source's and better-calibrated tests.
+
+Its metrics (selection counts, and precision / recall / fpr against the oracle on synthetic
+roots) go to reports/selection.json; the evaluate stage merges them into reports/metrics.json.
+"""
 from __future__ import annotations
 
 import argparse
@@ -11,7 +15,8 @@ import pandas as pd
 from ..config import load_params
 from ..dataset import DatasetError
 from ..face.ams import read_am_table
-from ..plots.selection import save, selection_figure
+from ..plots.render import save_figure
+from ..plots.selection import selection_figure
 from ..selection.table import SelectionSettings, selection_table, truth_scores
 from . import run
 
@@ -49,8 +54,8 @@ def main(params_path: Path, predictions_dir: Path, splits_dir: Path, out_dir: Pa
         selection.to_csv(out_dir / f"{gender}.csv", index=False, float_format="%.6g")
         n = int(selection["n"].iloc[0])
         title = f"{gender}: predictable AMs ({n} repeats, top 20 and bottom 4 by CI_u)"
-        save(selection_figure(selection, title), plots_dir / f"selection_{gender}.png")
-        save(selection_figure(selection, f"{gender}: all AMs ({n} repeats)", top=None),
+        save_figure(selection_figure(selection, title), plots_dir / f"selection_{gender}.png")
+        save_figure(selection_figure(selection, f"{gender}: all AMs ({n} repeats)", top=None),
              plots_dir / f"selection_{gender}_all.png")
     metrics_path.parent.mkdir(parents=True, exist_ok=True)
     metrics_path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
@@ -74,6 +79,6 @@ if __name__ == "__main__":
     parser.add_argument("--splits", type=Path, default=Path("data/splits"))
     parser.add_argument("--out", type=Path, default=Path("reports/selection"))
     parser.add_argument("--plots", type=Path, default=Path("reports/plots"))
-    parser.add_argument("--metrics", type=Path, default=Path("reports/metrics.json"))
+    parser.add_argument("--metrics", type=Path, default=Path("reports/selection.json"))
     args = parser.parse_args()
     run(main, args.params, args.predictions, args.splits, args.out, args.plots, args.metrics)

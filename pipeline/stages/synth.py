@@ -12,7 +12,7 @@ from tqdm import tqdm
 from ..config import SynthParams, load_params
 from . import run
 from ..face.ams import default_am_table
-from ..plots.render import face_sheet
+from ..plots.render import face_sheet, save_figure
 from ..plots.spectrogram import voice_sheet
 from ..synth.cohort import ScanSettings, VoiceSettings, speaker_ids
 from ..synth.link import oracle
@@ -70,8 +70,7 @@ def main(params_path: Path, root: Path, sheet: Path, voices: Path) -> None:
         titles=[f"{speakers.speaker_id[i]} ({'male' if speakers.gender[i] == 'M' else 'female'})" for i in shown],
         landmarks=[shapes[i][template.landmark_idx] for i in shown],
     )
-    sheet.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(sheet, dpi=110, metadata={"Software": None})
+    save_figure(figure, sheet, dpi=110)
 
     heard = _sheet_rows(speakers, synth.sheet_voices)
     alignments = {i: pd.read_csv(root / "alignments" / f"{speakers.speaker_id[i]}.csv") for i in heard}
@@ -81,8 +80,7 @@ def main(params_path: Path, root: Path, sheet: Path, voices: Path) -> None:
         titles=[f"{speakers.speaker_id[i]} ({'male' if speakers.gender[i] == 'M' else 'female'}), "
                 f"SNR {people[i].snr_db:.0f} dB" for i in heard],
     )
-    voices.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(voices, dpi=100, metadata={"Software": None})
+    save_figure(figure, voices)
 
 
 def _sheet_rows(speakers: pd.DataFrame, n: int) -> list[int]:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .template import REGIONS, Template, bump, gauss2d, smoothstep
+from .template import Template, bump, gauss2d, smoothstep
 
 SEXES = ("M", "F")
 

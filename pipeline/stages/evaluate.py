@@ -1,0 +1,144 @@
+"""evaluate stage: the reconstructions of D_e against the true faces and against baselines.
+
+Per gender, every method puts one face on every D_e speaker: SfV (the reconstruct stage), the
+mean face, the direct voice -> coefficient regression (regress stage) and the oracle fit
+(the same AMs and weights as SfV, but the speakers' true AMs as targets). Speakers are dropped
+by SfV's uncertainty for every method alike, so the curves compare the same people.
+reports/metrics.json merges the select stage's keys with these.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import trimesh
+
+from ..config import load_params
+from ..dataset import DatasetError
+from ..face.ams import read_am_table
+from ..face.io import read_landmark_vertices
+from ..plots.error_map import error_map_figure
+from ..plots.render import save_figure
+from ..reconstruction.eigenface import Eigenface
+from ..reconstruction.evaluation import (face_distances, matching_1v2, matching_interval, most_certain,
+                                         ratio_errors, region_means, vertex_errors)
+from ..reconstruction.fit import AmObjective, fit_coefficients
+from ..reconstruction.targets import am_scale
+from .features import device_for
+from .train import GENDER_CODES
+from . import run
+
+METHODS = ("sfv", "mean_face", "regression", "oracle_ams")
+MAP_SHARES = (0.0, 0.25, 0.5)
+
+
+def main(params_path: Path, reconstructions_dir: Path, regression_dir: Path, eigenface_dir: Path,
+         ams_path: Path, faces_dir: Path, selection_metrics: Path, metrics_path: Path,
+         detail_path: Path, curves_dir: Path, plots_dir: Path) -> None:
+    params = load_params(params_path)
+    settings = params.evaluate
+    table = read_am_table(Path(params.face.ams))
+    am_columns = [f"am_{k}" for k in table.am_id]
+    ams = pd.read_csv(ams_path, dtype={"speaker_id": str}).set_index("speaker_id")
+    speakers = pd.read_csv(faces_dir / "speakers.csv", dtype={"speaker_id": str})
+    registered = np.load(faces_dir / "registered.npy", mmap_mode="r")
+    row_of = {s: i for i, s in enumerate(speakers["speaker_id"])}
+    landmark_idx = read_landmark_vertices(faces_dir / "landmark_vertices.csv")
+    regions = pd.read_csv(faces_dir / "template_regions.csv")["region"].to_numpy()
+    triangles = np.asarray(trimesh.load(faces_dir / "template.ply", process=False).faces)
+    if not selection_metrics.is_file():
+        raise DatasetError(f"{selection_metrics}: not found (the select stage writes it)")
+    metrics = json.loads(selection_metrics.read_text())
+    detail, curves, figures = {}, {}, {}
+    for gender in params.sfv.genders:
+        folder = reconstructions_dir / gender
+        info = pd.read_csv(folder / "speakers.csv", dtype={"speaker_id": str})
+        ids = list(info["speaker_id"])
+        truth = np.stack([np.asarray(registered[row_of[s]], np.float64) for s in ids])
+        model = Eigenface.load(eigenface_dir / f"{gender}.npz")
+        weights = pd.read_csv(folder / "guiding_ams.csv").set_index("am_id").loc[table.am_id, "guides"].to_numpy(float)
+        faces = {"sfv": model.shapes(np.load(folder / "coefficients.npy")),
+                 "mean_face": np.repeat(model.mean[None], len(ids), axis=0),
+                 "regression": model.shapes(_regression_coefficients(regression_dir / f"{gender}.csv", ids)),
+                 "oracle_ams": _oracle_faces(model, landmark_idx, table, ams, am_columns, gender, ids, weights,
+                                             params.reconstruct.lam, device_for(params.device))}
+        errors = {m: vertex_errors(faces[m], truth) for m in METHODS}
+        uncertainty = info["uncertainty"].to_numpy()
+        curve = pd.DataFrame([{"dropped_percent": round(100 * share), "speakers": int(most_certain(uncertainty, share).sum()),
+                               **{f"{m}_mm": float(errors[m][most_certain(uncertainty, share)].mean()) for m in METHODS}}
+                              for share in settings.drop_shares])
+        distances = {m: face_distances(faces[m], truth) for m in METHODS}
+        seed = int(np.random.SeedSequence([params.seed, list(GENDER_CODES).index(gender)]).generate_state(1)[0])
+        low, high = matching_interval(distances["sfv"], settings.bootstrap, settings.confidence, seed)
+        at_half = most_certain(uncertainty, 0.5)
+        metrics.setdefault(gender, {}).update({
+            "reconstruction": {"vertex_error_mm": float(errors["sfv"].mean()),
+                               "vertex_error_mm_50": float(errors["sfv"][at_half].mean()),
+                               "guiding_ams": int(weights.sum()), "speakers": len(ids)},
+            "baseline": {f"{m}_mm": float(errors[m].mean()) for m in METHODS if m != "sfv"},
+            "matching_1v2": matching_1v2(distances["sfv"]),
+            "matching_1v2_interval": [low, high],
+        })
+        true_landmarks = truth[:, landmark_idx]
+        detail[gender] = {
+            "region_mm": {m: region_means(errors[m], regions) for m in METHODS},
+            "are": {m: ratio_errors(faces[m][:, landmark_idx], true_landmarks) for m in METHODS},
+            "matching_1v2": {m: matching_1v2(distances[m]) for m in METHODS},
+        }
+        curves[gender] = curve
+        maps = [(f"SfV, {round(100 * s)}% dropped\n({int(most_certain(uncertainty, s).sum())} speakers)",
+                 errors["sfv"][most_certain(uncertainty, s)].mean(axis=0)) for s in MAP_SHARES]
+        maps.append((f"mean face\n({len(ids)} speakers)", errors["mean_face"].mean(axis=0)))
+        figures[gender] = (model.mean, maps)
+    # Everything is computed before anything is written.
+    curves_dir.mkdir(parents=True, exist_ok=True)
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    for gender, curve in curves.items():
+        curve.to_csv(curves_dir / f"{gender}.csv", index=False, float_format="%.6g")
+        mean, maps = figures[gender]
+        save_figure(error_map_figure(mean, triangles, maps, f"{gender}: per-vertex error of the reconstructions of D_e"),
+             plots_dir / f"error_map_{gender}.png")
+    detail_path.write_text(json.dumps(detail, indent=2, sort_keys=True) + "\n")
+    metrics_path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+
+
+def _regression_coefficients(path: Path, ids: list[str]) -> np.ndarray:
+    if not path.is_file():
+        raise DatasetError(f"{path}: not found (the regress stage writes it)")
+    table = pd.read_csv(path, dtype={"speaker_id": str}).set_index("speaker_id")
+    missing = sorted(set(ids) - set(table.index))
+    if missing:
+        raise DatasetError(f"{path}: no regression prediction for D_e speakers {missing[:5]}")
+    return table.loc[ids].to_numpy(np.float64)
+
+
+def _oracle_faces(model: Eigenface, landmark_idx: np.ndarray, table, ams: pd.DataFrame, am_columns: list[str],
+                  gender: str, ids: list[str], weights: np.ndarray, lam: float, device) -> np.ndarray:
+    """The fit SfV makes, with each speaker's true AMs in place of the voice's predictions: the
+    best the AM route can do with these AMs."""
+    am_mean, am_sd = am_scale(ams, GENDER_CODES[gender], set(ids), am_columns)
+    targets_z = (ams.loc[ids, am_columns].to_numpy(np.float64) - am_mean) / am_sd
+    objective = AmObjective.build(model, landmark_idx, table, targets_z, weights, am_mean, am_sd, lam, device)
+    beta, _ = fit_coefficients(objective)
+    return model.shapes(beta)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--reconstructions", type=Path, default=Path("data/reconstructions"))
+    parser.add_argument("--regression", type=Path, default=Path("data/regression"))
+    parser.add_argument("--eigenface", type=Path, default=Path("models/eigenface"))
+    parser.add_argument("--ams", type=Path, default=Path("data/ams/ams.csv"))
+    parser.add_argument("--faces", type=Path, default=Path("data/faces"))
+    parser.add_argument("--selection-metrics", type=Path, default=Path("reports/selection.json"))
+    parser.add_argument("--metrics", type=Path, default=Path("reports/metrics.json"))
+    parser.add_argument("--detail", type=Path, default=Path("reports/evaluation.json"))
+    parser.add_argument("--curves", type=Path, default=Path("reports/evaluation"))
+    parser.add_argument("--plots", type=Path, default=Path("reports/plots"))
+    args = parser.parse_args()
+    run(main, args.params, args.reconstructions, args.regression, args.eigenface, args.ams, args.faces,
+        args.selection_metrics, args.metrics, args.detail, args.curves, args.plots)
