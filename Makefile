@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 # The CPU build of torch that lies on this kind of machine's disk; on a GPU machine use
 # e.g. `make repro TORCH_SPEC=torch` to take the default (CUDA) build from PyPI.
 TORCH_SPEC ?= torch==2.13.0
+# The browser test of the HTML report drives Debian's Chromium (installed on first use).
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: repro test bench clean-venv
 
@@ -19,7 +22,11 @@ $(BIN)/.sfv-installed: pyproject.toml
 repro: $(BIN)/.sfv-installed
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
 
-test: $(BIN)/.sfv-installed
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+test: $(BIN)/.sfv-installed $(CHROMIUM)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q
 
 bench: $(BIN)/.sfv-installed

@@ -8,11 +8,21 @@ from pathlib import Path
 
 from .benchmarks import bench_audio, bench_geometry, bench_reconstruct, bench_synth, bench_train
 from .config import ParamsError
+from .predict import PredictError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sfv", description="Shape from voice: voice -> face measurements -> 3D face.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    predict = commands.add_parser("predict", help="the AMs and the 3D face a new voice implies, from the trained models")
+    predict.add_argument("voices", nargs="+", type=Path, metavar="VOICE",
+                         help="one speaker's recordings (WAV or FLAC, any rate, mono or stereo)")
+    predict.add_argument("--gender", required=True, choices=["male", "female"],
+                         help="which gender's estimators and face model to use")
+    predict.add_argument("--models", type=Path, default=Path("models"), help="the models folder of a `dvc repro`")
+    predict.add_argument("-o", "--out", type=Path, default=Path("face.ply"), help="the reconstructed face (PLY)")
+    predict.add_argument("--json", type=Path, default=None, help="also write every AM's prediction as JSON")
+    predict.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     bench = commands.add_parser("bench-synth", help="benchmark synthetic cohort generation (README table)")
     bench.add_argument("--people", type=int, default=20)
     bench.add_argument("--vertices", type=int, default=6790)
@@ -53,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     calibrate.add_argument("--out", type=str, default="reports/calibration.json")
     args = parser.parse_args(argv)
     try:
-        if args.command == "bench-synth":
+        if args.command == "predict":
+            _predict(args)
+        elif args.command == "bench-synth":
             print(bench_synth(args.people, args.vertices, args.seed))
         elif args.command == "bench-audio":
             _report(args.out, "audio", bench_audio(args.recordings, args.seconds, args.seed))
@@ -65,10 +77,45 @@ def main(argv: list[str] | None = None) -> int:
             _calibrate(args)
         elif args.command == "bench-train":
             _report(args.out, "train", bench_train(args.repeats, args.steps, args.frames, args.batch, args.ams, args.seed))
-    except ParamsError as err:
+    except (ParamsError, PredictError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
+
+
+def _predict(args) -> None:
+    """Predict, then write the mesh and the JSON only once everything has succeeded."""
+    from .face.io import write_mesh
+    from .predict import predict_voice
+    from .stages.features import device_for
+
+    result = predict_voice(list(args.voices), args.gender, args.models, device_for(args.device))
+    rows = result.table()
+    shown = [r for r in rows if r["predictable"]]
+    print(f"{len(args.voices)} recording(s), {result.speech_s:.1f} s of speech; {result.repeats} estimators "
+          f"({args.gender}); {len(shown)} of {len(rows)} AMs predictable, {sum(r['guides_face'] for r in rows)} "
+          f"guide the face")
+    if shown:
+        print(f"{'AM':>4}  {'measurement':<34} {'value':>9}  {'95% interval':>21}  guides")
+        for r in sorted(shown, key=lambda r: r["ci_u"]):
+            print(f"{r['am_id']:>4}  {r['label'][:34]:<34} {r['value']:>9.2f}  [{r['low']:>8.2f}, {r['high']:>8.2f}]  "
+                  f"{'yes' if r['guides_face'] else ''}")
+    else:
+        print("No AM was found predictable for this gender, so the face is the mean face.")
+    _write_atomic(args.out, lambda tmp: write_mesh(tmp, result.face, result.fit.triangles))
+    print(f"face: {args.out}")
+    if args.json:
+        document = {"gender": args.gender, "recordings": [str(v) for v in args.voices],
+                    "speech_s": result.speech_s, "estimators": result.repeats, "ams": rows}
+        _write_atomic(args.json, lambda tmp: tmp.write_text(json.dumps(document, indent=2) + "\n"))
+        print(f"AMs: {args.json}")
+
+
+def _write_atomic(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    write(tmp)
+    tmp.replace(path)
 
 
 def _calibrate(args) -> None:

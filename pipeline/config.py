@@ -179,6 +179,10 @@ class EvaluateParams(_Section):
         return self
 
 
+class ReportParams(_Section):
+    viewer_speakers: Annotated[int, Field(ge=1, le=50)] = 3
+
+
 class Params(_Section):
     seed: Annotated[int, Field(ge=0)] = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -189,6 +193,7 @@ class Params(_Section):
     sfv: SfvParams = SfvParams()
     reconstruct: ReconstructParams = ReconstructParams()
     evaluate: EvaluateParams = EvaluateParams()
+    report: ReportParams = ReportParams()
 
 
 def _format(err: ValidationError, source: str) -> str:

@@ -122,3 +122,23 @@ def test_ensemble_over_repeats_and_the_guiding_ams():
     selection = pd.DataFrame({"am_id": [1, 2, 3, 4], "z": [1, 0, 1, 1], "ci_u": [0.9, 0.1, 0.7, 0.95]})
     assert guiding_ams(selection, 2).tolist() == [3, 1]
     assert guiding_ams(selection.assign(z=0), 2).tolist() == []
+
+
+def test_face_fit_bundle_round_trips_and_fits_like_the_objective(setup, tmp_path):
+    """The saved fit (what `sfv predict` loads) gives the faces the objective gives."""
+    from pipeline.reconstruction.bundle import FaceFit
+
+    model, table, idx, held_out, targets, mean, sd = setup
+    guides = np.zeros(len(table), bool)
+    guides[[3, 10, 40]] = True
+    fit = FaceFit(table, mean, sd, guides.copy(), np.linspace(0.5, 1.5, len(table)), guides, 0.5, idx,
+                  np.array([[0, 1, 2]]), {"vad": "energy", "hop_ms": 10.0})
+    fit.save(tmp_path / "fit.npz")
+    loaded = FaceFit.load(tmp_path / "fit.npz")
+    assert loaded.table.label == table.label and loaded.audio == fit.audio and loaded.lam == 0.5
+    raw = targets[:3] * sd + mean
+    faces, beta, values = loaded.fit(model, raw)
+    objective = AmObjective.build(model, idx, table, targets[:3], guides.astype(float), mean, sd, lam=0.5)
+    expected, _ = fit_coefficients(objective)
+    np.testing.assert_allclose(beta, expected, atol=1e-8)
+    np.testing.assert_allclose(faces, model.shapes(expected), atol=1e-6)

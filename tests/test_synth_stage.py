@@ -1,8 +1,5 @@
 """The synth stage end to end: dataset-root layout, truth consistency, determinism, bad params."""
 import hashlib
-import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -177,76 +174,3 @@ def test_stage_exits_with_a_one_line_error(tmp_path):
     assert done.returncode == 2
     assert "synth.speakers.male" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "root").exists()
-
-
-@pytest.mark.e2e
-def test_dvc_repro_runs_and_caches(tmp_path):
-    """`dvc repro` (every stage so far) on a copy of the project with a tiny cohort; the
-    second run does nothing."""
-    work = tmp_path / "project"
-    shutil.copytree(PROJECT / "pipeline", work / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(PROJECT / "dvc.yaml", work / "dvc.yaml")
-    params = yaml.safe_load((PROJECT / "params.yaml").read_text())
-    params["synth"].update(SMALL["synth"])
-    params["synth"]["speakers"] = {"male": 6, "female": 6}  # the train stage's splits need 5 or more
-    params["face"]["template_vertices"] = SMALL["synth"]["vertices"]
-    params["sfv"].update({"repeats": 2, "iterations": 4, "eval_every": 2, "group_size": 2, "segment_s": [1.0, 1.5],
-                          "batch_size": 8, "warmup_steps": 2})
-    _write_params(work / "params.yaml", params)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": str(work), "GIT_AUTHOR_NAME": "sfv test", "GIT_AUTHOR_EMAIL": "test@sfv.invalid",
-           "GIT_COMMITTER_NAME": "sfv test", "GIT_COMMITTER_EMAIL": "test@sfv.invalid"}
-    dvc = [sys.executable, "-m", "dvc"]
-
-    def run(*cmd):
-        return subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, check=True)
-
-    run("git", "init", "-q")
-    run(*dvc, "init", "-q")
-    run(*dvc, "config", "core.analytics", "false")
-    run(*dvc, "repro")
-    assert (work / "data/synthetic/manifest.csv").is_file()
-    assert (work / "data/vad/segments.csv").is_file() and (work / "data/features/index.csv").is_file()
-    assert (work / "reports/plots/synth_faces.png").is_file()
-    assert (work / "reports/plots/synth_voices.png").is_file()
-    assert (work / "data/ams/ams.csv").is_file() and (work / "data/faces/registered.npy").is_file()
-    geometry = json.loads((work / "reports/geometry.json").read_text())
-    assert geometry["register"]["surface_distance_mm"] < 0.5
-    for gender in ("male", "female"):
-        predictions = pd.read_csv(work / f"data/predictions/{gender}.csv")
-        assert set(predictions["repeat"]) == {1, 2} and predictions["am_id"].nunique() == 96
-        assert len(list((work / f"models/estimators/{gender}").glob("repeat_*.npz"))) == 2
-    plots = json.loads(run(*dvc, "plots", "show", "--json").stdout)
-    assert any("reports/train" in key for key in plots["data"]), list(plots["data"])
-    metrics = run(*dvc, "metrics", "show", "--json").stdout
-    assert "vertex_error_mm" in metrics
-    contract = json.loads((work / "reports/metrics.json").read_text())
-    detail = json.loads((work / "reports/evaluation.json").read_text())
-    for gender in ("male", "female"):
-        m = contract[gender]
-        assert {"n_predictable", "n_predictable_paper", "n_predictable_corrected"} <= set(m["selection"])
-        assert {"precision", "recall", "fpr"} <= set(m["truth"])
-        assert {"vertex_error_mm", "vertex_error_mm_50"} <= set(m["reconstruction"])
-        assert set(m["baseline"]) == {"mean_face_mm", "regression_mm", "oracle_ams_mm"}
-        assert 0 <= m["matching_1v2"] <= 1 and m["matching_1v2_interval"][0] <= m["matching_1v2_interval"][1]
-        assert set(detail[gender]["are"]["sfv"]) == {"ER", "FR", "CR", "NR", "MR"}
-        assert (work / f"reports/plots/error_map_{gender}.png").is_file()
-        assert len(pd.read_csv(work / f"data/regression/{gender}.csv")) == len(pd.read_csv(
-            work / f"data/reconstructions/{gender}/speakers.csv"))
-        assert len(pd.read_csv(work / f"reports/selection/{gender}.csv")) == 96
-        assert (work / f"models/eigenface/{gender}.npz").is_file()
-        reconstructed = pd.read_csv(work / f"data/reconstructions/{gender}/speakers.csv", dtype={"speaker_id": str})
-        assert len(reconstructed) >= 1 and (work / f"data/reconstructions/{gender}/{reconstructed.speaker_id[0]}.ply").is_file()
-    assert any("reports/evaluation" in key for key in plots["data"]), list(plots["data"])
-    second = run(*dvc, "repro")
-    assert "didn't change" in second.stdout or "skipping" in second.stdout.lower()
-    status = run(*dvc, "status")
-    assert "up to date" in status.stdout.lower()
-    # The README's example workflow: an experiment with another top_k, compared with dvc.
-    run("git", "add", "-A")
-    run("git", "commit", "-q", "-m", "baseline")
-    experiment = run(*dvc, "exp", "run", "-S", "reconstruct.top_k=1")
-    assert "reconstruct" in experiment.stdout and "evaluate" in experiment.stdout
-    assert "Running stage 'train'" not in experiment.stdout
-    assert "reconstruct.top_k" in run(*dvc, "params", "diff").stdout
-    json.loads(run(*dvc, "metrics", "diff", "--json").stdout or "{}")

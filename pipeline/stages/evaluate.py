@@ -2,7 +2,7 @@
 
 Per gender, every method puts one face on every D_e speaker: SfV (the reconstruct stage), the
 mean face, the direct voice -> coefficient regression (regress stage) and the oracle fit
-(the same AMs and weights as SfV, but the speakers' true AMs as targets). Speakers are dropped
+(the reconstruct stage's own fit, models/reconstruct, with the speakers' true AMs as targets). Speakers are dropped
 by SfV's uncertainty for every method alike, so the curves compare the same people.
 reports/metrics.json merges the select stage's keys with these.
 """
@@ -18,15 +18,12 @@ import trimesh
 
 from ..config import load_params
 from ..dataset import DatasetError
-from ..face.ams import read_am_table
-from ..face.io import read_landmark_vertices
 from ..plots.error_map import error_map_figure
 from ..plots.render import save_figure
 from ..reconstruction.eigenface import Eigenface
 from ..reconstruction.evaluation import (face_distances, matching_1v2, matching_interval, most_certain,
                                          ratio_errors, region_means, vertex_errors)
-from ..reconstruction.fit import AmObjective, fit_coefficients
-from ..reconstruction.targets import am_scale
+from ..reconstruction.bundle import FaceFit
 from .features import device_for
 from .train import GENDER_CODES
 from . import run
@@ -36,17 +33,14 @@ MAP_SHARES = (0.0, 0.25, 0.5)
 
 
 def main(params_path: Path, reconstructions_dir: Path, regression_dir: Path, eigenface_dir: Path,
-         ams_path: Path, faces_dir: Path, selection_metrics: Path, metrics_path: Path,
+         fits_dir: Path, ams_path: Path, faces_dir: Path, selection_metrics: Path, metrics_path: Path,
          detail_path: Path, curves_dir: Path, plots_dir: Path) -> None:
     params = load_params(params_path)
     settings = params.evaluate
-    table = read_am_table(Path(params.face.ams))
-    am_columns = [f"am_{k}" for k in table.am_id]
     ams = pd.read_csv(ams_path, dtype={"speaker_id": str}).set_index("speaker_id")
     speakers = pd.read_csv(faces_dir / "speakers.csv", dtype={"speaker_id": str})
     registered = np.load(faces_dir / "registered.npy", mmap_mode="r")
     row_of = {s: i for i, s in enumerate(speakers["speaker_id"])}
-    landmark_idx = read_landmark_vertices(faces_dir / "landmark_vertices.csv")
     regions = pd.read_csv(faces_dir / "template_regions.csv")["region"].to_numpy()
     triangles = np.asarray(trimesh.load(faces_dir / "template.ply", process=False).faces)
     if not selection_metrics.is_file():
@@ -59,12 +53,13 @@ def main(params_path: Path, reconstructions_dir: Path, regression_dir: Path, eig
         ids = list(info["speaker_id"])
         truth = np.stack([np.asarray(registered[row_of[s]], np.float64) for s in ids])
         model = Eigenface.load(eigenface_dir / f"{gender}.npz")
-        weights = pd.read_csv(folder / "guiding_ams.csv").set_index("am_id").loc[table.am_id, "guides"].to_numpy(float)
+        fit = FaceFit.load(fits_dir / f"{gender}.npz")
+        true_ams = ams.loc[ids, [f"am_{k}" for k in fit.table.am_id]].to_numpy(np.float64)
         faces = {"sfv": model.shapes(np.load(folder / "coefficients.npy")),
                  "mean_face": np.repeat(model.mean[None], len(ids), axis=0),
                  "regression": model.shapes(_regression_coefficients(regression_dir / f"{gender}.csv", ids)),
-                 "oracle_ams": _oracle_faces(model, landmark_idx, table, ams, am_columns, gender, ids, weights,
-                                             params.reconstruct.lam, device_for(params.device))}
+                 # The same fit as SfV's, with the speakers' true AMs as targets: the AM route's bound.
+                 "oracle_ams": fit.fit(model, true_ams, device_for(params.device))[0]}
         errors = {m: vertex_errors(faces[m], truth) for m in METHODS}
         uncertainty = info["uncertainty"].to_numpy()
         curve = pd.DataFrame([{"dropped_percent": round(100 * share), "speakers": int(most_certain(uncertainty, share).sum()),
@@ -77,15 +72,15 @@ def main(params_path: Path, reconstructions_dir: Path, regression_dir: Path, eig
         metrics.setdefault(gender, {}).update({
             "reconstruction": {"vertex_error_mm": float(errors["sfv"].mean()),
                                "vertex_error_mm_50": float(errors["sfv"][at_half].mean()),
-                               "guiding_ams": int(weights.sum()), "speakers": len(ids)},
+                               "guiding_ams": int(fit.guides.sum()), "speakers": len(ids)},
             "baseline": {f"{m}_mm": float(errors[m].mean()) for m in METHODS if m != "sfv"},
             "matching_1v2": matching_1v2(distances["sfv"]),
             "matching_1v2_interval": [low, high],
         })
-        true_landmarks = truth[:, landmark_idx]
+        true_landmarks = truth[:, fit.landmark_idx]
         detail[gender] = {
             "region_mm": {m: region_means(errors[m], regions) for m in METHODS},
-            "are": {m: ratio_errors(faces[m][:, landmark_idx], true_landmarks) for m in METHODS},
+            "are": {m: ratio_errors(faces[m][:, fit.landmark_idx], true_landmarks) for m in METHODS},
             "matching_1v2": {m: matching_1v2(distances[m]) for m in METHODS},
         }
         curves[gender] = curve
@@ -115,23 +110,13 @@ def _regression_coefficients(path: Path, ids: list[str]) -> np.ndarray:
     return table.loc[ids].to_numpy(np.float64)
 
 
-def _oracle_faces(model: Eigenface, landmark_idx: np.ndarray, table, ams: pd.DataFrame, am_columns: list[str],
-                  gender: str, ids: list[str], weights: np.ndarray, lam: float, device) -> np.ndarray:
-    """The fit SfV makes, with each speaker's true AMs in place of the voice's predictions: the
-    best the AM route can do with these AMs."""
-    am_mean, am_sd = am_scale(ams, GENDER_CODES[gender], set(ids), am_columns)
-    targets_z = (ams.loc[ids, am_columns].to_numpy(np.float64) - am_mean) / am_sd
-    objective = AmObjective.build(model, landmark_idx, table, targets_z, weights, am_mean, am_sd, lam, device)
-    beta, _ = fit_coefficients(objective)
-    return model.shapes(beta)
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--reconstructions", type=Path, default=Path("data/reconstructions"))
     parser.add_argument("--regression", type=Path, default=Path("data/regression"))
     parser.add_argument("--eigenface", type=Path, default=Path("models/eigenface"))
+    parser.add_argument("--fits", type=Path, default=Path("models/reconstruct"))
     parser.add_argument("--ams", type=Path, default=Path("data/ams/ams.csv"))
     parser.add_argument("--faces", type=Path, default=Path("data/faces"))
     parser.add_argument("--selection-metrics", type=Path, default=Path("reports/selection.json"))
@@ -140,5 +125,5 @@ if __name__ == "__main__":
     parser.add_argument("--curves", type=Path, default=Path("reports/evaluation"))
     parser.add_argument("--plots", type=Path, default=Path("reports/plots"))
     args = parser.parse_args()
-    run(main, args.params, args.reconstructions, args.regression, args.eigenface, args.ams, args.faces,
+    run(main, args.params, args.reconstructions, args.regression, args.eigenface, args.fits, args.ams, args.faces,
         args.selection_metrics, args.metrics, args.detail, args.curves, args.plots)

@@ -12,7 +12,7 @@ from ..config import load_params
 from ..face.ams import read_am_table
 from ..face.io import read_landmark_vertices, write_mesh
 from ..reconstruction.eigenface import Eigenface
-from ..reconstruction.fit import AmObjective, fit_coefficients
+from ..reconstruction.bundle import FaceFit
 from ..reconstruction.targets import am_scale, ensemble_predictions, guiding_ams
 from .features import device_for
 from .train import GENDER_CODES
@@ -20,7 +20,7 @@ from . import run
 
 
 def main(params_path: Path, predictions_dir: Path, selection_dir: Path, eigenface_dir: Path, ams_path: Path,
-         faces_dir: Path, splits_dir: Path, out_dir: Path) -> None:
+         faces_dir: Path, splits_dir: Path, out_dir: Path, models_dir: Path) -> None:
     params = load_params(params_path)
     table = read_am_table(Path(params.face.ams))
     device = device_for(params.device)
@@ -37,19 +37,18 @@ def main(params_path: Path, predictions_dir: Path, selection_dir: Path, eigenfac
         splits = pd.read_csv(splits_dir / f"{gender}.csv", dtype={"speaker_id": str})
         held_out = set(splits.loc[splits["split"] == "e", "speaker_id"])
         am_mean, am_sd = am_scale(ams, GENDER_CODES[gender], held_out, am_columns)
-        guide = guiding_ams(pd.read_csv(selection_dir / f"{gender}.csv"), params.reconstruct.top_k)
-        weights = np.isin(table.am_id, guide).astype(float)
+        selection = pd.read_csv(selection_dir / f"{gender}.csv").set_index("am_id").loc[table.am_id]
+        guide = guiding_ams(selection.reset_index(), params.reconstruct.top_k)
+        fit = FaceFit(table, am_mean, am_sd, selection["z"].to_numpy() == 1, selection["ci_u"].to_numpy(),
+                      np.isin(table.am_id, guide), params.reconstruct.lam, landmark_idx, triangles,
+                      params.audio.model_dump())
         mean = ensemble.pivot(index="speaker_id", columns="am_id", values="mean")[table.am_id]
         uncertainty = ensemble.pivot(index="speaker_id", columns="am_id", values="uncertainty")[table.am_id]
-        targets_z = (mean.to_numpy() - am_mean) / am_sd
-        objective = AmObjective.build(model, landmark_idx, table, targets_z, weights, am_mean, am_sd,
-                                      params.reconstruct.lam, device)
-        beta, value = fit_coefficients(objective)
-        faces = model.shapes(beta)
+        faces, beta, value = fit.fit(model, mean.to_numpy(), device)
         truth = np.stack([np.asarray(registered[row_of[s]], dtype=np.float64) for s in mean.index])
         errors = np.linalg.norm(faces - truth, axis=2)
         # A speaker's uncertainty: mean z-scale uncertainty over the guiding AMs (all AMs if none).
-        used = weights > 0 if weights.any() else np.ones(len(weights), bool)
+        used = fit.guides if fit.guides.any() else np.ones(len(table), bool)
         speaker_uncertainty = (uncertainty.to_numpy()[:, used] / am_sd[used] ** 2).mean(axis=1)
         target = out_dir / gender
         target.mkdir(parents=True, exist_ok=True)
@@ -62,8 +61,9 @@ def main(params_path: Path, predictions_dir: Path, selection_dir: Path, eigenfac
         pd.DataFrame({"speaker_id": mean.index, "uncertainty": speaker_uncertainty, "objective": value,
                       "vertex_error_mm": errors.mean(axis=1)}).to_csv(target / "speakers.csv", index=False,
                                                                        float_format="%.6g")
-        pd.DataFrame({"am_id": table.am_id, "guides": weights.astype(int)}).to_csv(target / "guiding_ams.csv",
-                                                                                  index=False)
+        pd.DataFrame({"am_id": table.am_id, "guides": fit.guides.astype(int)}).to_csv(target / "guiding_ams.csv",
+                                                                                     index=False)
+        fit.save(models_dir / f"{gender}.npz")
 
 
 if __name__ == "__main__":
@@ -76,6 +76,7 @@ if __name__ == "__main__":
     parser.add_argument("--faces", type=Path, default=Path("data/faces"))
     parser.add_argument("--splits", type=Path, default=Path("data/splits"))
     parser.add_argument("--out", type=Path, default=Path("data/reconstructions"))
+    parser.add_argument("--models", type=Path, default=Path("models/reconstruct"))
     args = parser.parse_args()
     run(main, args.params, args.predictions, args.selection, args.eigenface, args.ams, args.faces, args.splits,
-        args.out)
+        args.out, args.models)

@@ -1,0 +1,111 @@
+"""The report's sections, each from data already loaded (the report stage reads the files)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .page import esc, paragraph, table
+
+METHOD_NAMES = {"sfv": "SfV (voice → AMs → face)", "mean_face": "mean face", "regression": "voice → coefficients (CMP-style)",
+                "oracle_ams": "oracle: true AMs, same fit"}
+
+
+def dataset_section(manifest: pd.DataFrame, durations: pd.Series, speech: pd.Series, used: dict[str, set[str]],
+                    skipped: pd.DataFrame) -> str:
+    """Speakers per gender and how many reach each step; recording and speech lengths; who was
+    skipped and why. `used` maps a step name to the speaker ids that have it."""
+    rows = []
+    for code, name in (("M", "male"), ("F", "female")):
+        ids = manifest.loc[manifest["gender"] == code, "speaker_id"]
+        if ids.empty:
+            continue
+        row = {"gender": name, "speakers": len(ids)}
+        row.update({step: int(ids.isin(members).sum()) for step, members in used.items()})
+        d, s = durations.reindex(ids).dropna(), speech.reindex(ids).dropna()
+        row.update({"recorded s (mean)": float(d.mean()) if len(d) else np.nan,
+                    "speech s (mean)": float(s.mean()) if len(s) else np.nan,
+                    "speech s (min)": float(s.min()) if len(s) else np.nan})
+        rows.append(row)
+    parts = [table(pd.DataFrame(rows), 1, ("gender",))]
+    if skipped.empty:
+        parts.append(paragraph("No speaker was skipped."))
+    else:
+        parts.append(paragraph(f"{len(skipped)} speaker(s) skipped (data.on_error: skip):"))
+        parts.append(table(skipped, text_columns=tuple(skipped.columns)))
+    return "\n".join(parts)
+
+
+def registration_section(register_qc: pd.DataFrame, landmarks_qc: pd.DataFrame, geometry: dict | None) -> str:
+    flagged = register_qc[register_qc["flagged"].astype(str) == "True"]
+    parts = [paragraph(f"{len(register_qc)} faces registered; {len(flagged)} flagged by the register QC "
+                       f"(coverage or distance to the scan). Landmark QC: "
+                       f"{int((landmarks_qc['flagged'] > 0).sum())} faces had annotated landmarks replaced; "
+                       f"sources: {', '.join(f'{k} {v}' for k, v in landmarks_qc['source'].value_counts().items())}.")]
+    summary = register_qc[["surface_distance_mm", "coverage", "landmark_fit_mm"]].describe().loc[["mean", "min", "max"]]
+    parts.append(table(summary.reset_index().rename(columns={"index": ""}), 3, ("",)))
+    if len(flagged):
+        parts.append(table(flagged, text_columns=("speaker_id", "source", "flagged")))
+    if geometry:
+        reg, lm = geometry["register"], geometry["landmarks"]
+        parts.append(paragraph(
+            f"Against the synthetic truth: registered vertices lie {reg['surface_distance_mm']:.2f} mm from the true "
+            f"surface on average; per-vertex correspondence error {reg['vertex_error_mm']:.2f} mm; landmark QC caught "
+            f"{100 * lm['mislabel_recall']:.1f} % of {lm['n_mislabelled']} planted mislabels and flagged "
+            f"{100 * lm['false_flag_rate']:.2f} % of correct landmarks."))
+    return "\n".join(parts)
+
+
+def selection_section(gender: str, selection: pd.DataFrame, metrics: dict) -> str:
+    counts = metrics.get("selection", {})
+    text = (f"{counts.get('n_predictable', 0)} AMs predictable under the configured test "
+            f"(paper's test {counts.get('n_predictable_paper', 0)}, corrected test "
+            f"{counts.get('n_predictable_corrected', 0)}; {counts.get('n_repeats', '?')} repeats).")
+    truth = metrics.get("truth")
+    if truth:
+        show = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
+        text += (f" Against the synthetic oracle: precision {show(truth['precision'])}, recall "
+                 f"{show(truth['recall'])}, false-positive rate {show(truth['fpr'])}.")
+    columns = [c for c in ("am_id", "label", "kind", "mean_ratio", "ci_u", "p_paper", "ci_u_corrected", "p_corrected",
+                           "z", "r2", "planted") if c in selection.columns]
+    chosen = selection[selection["z"] == 1].sort_values("ci_u")[columns]
+    body = table(chosen, 3, ("label", "kind")) if len(chosen) else paragraph("No AM is predictable.")
+    return f"<h3>{esc(gender)}</h3>" + paragraph(text) + body
+
+
+def reconstruction_section(metrics: dict, detail: dict, curves: dict[str, pd.DataFrame]) -> str:
+    genders = [g for g in ("male", "female") if g in metrics and "reconstruction" in metrics[g]]
+    rows = []
+    for label, get in (("SfV, all of D_e", lambda m: m["reconstruction"]["vertex_error_mm"]),
+                       ("SfV, 50 % most certain", lambda m: m["reconstruction"]["vertex_error_mm_50"]),
+                       ("mean face", lambda m: m["baseline"]["mean_face_mm"]),
+                       ("voice → coefficients regression", lambda m: m["baseline"]["regression_mm"]),
+                       ("oracle: true AMs, same fit", lambda m: m["baseline"]["oracle_ams_mm"])):
+        rows.append({"mean per-vertex error (mm)": label, **{g: get(metrics[g]) for g in genders}})
+    rows.append({"mean per-vertex error (mm)": "1:2 matching, SfV (chance 0.5)",
+                 **{g: f"{metrics[g]['matching_1v2']:.3f} [{metrics[g]['matching_1v2_interval'][0]:.3f}, "
+                       f"{metrics[g]['matching_1v2_interval'][1]:.3f}]" for g in genders}})
+    parts = [table(pd.DataFrame(rows), 3, ("mean per-vertex error (mm)",))]
+    for g in genders:
+        regions = pd.DataFrame(detail[g]["region_mm"]).rename(columns=METHOD_NAMES)
+        are = pd.DataFrame(detail[g]["are"]).rename(columns=METHOD_NAMES)
+        parts += [f"<h3>{esc(g)}: by region (mm)</h3>", table(regions.reset_index().rename(columns={"index": "region"}),
+                                                              2, ("region",)),
+                  f"<h3>{esc(g)}: CMP absolute ratio errors</h3>",
+                  table(are.reset_index().rename(columns={"index": "ratio"}), 4, ("ratio",)),
+                  f"<h3>{esc(g)}: speakers dropped by SfV's uncertainty</h3>", table(curves[g], 3)]
+    return "\n".join(parts)
+
+
+def calibration_section(calibration: dict) -> str:
+    rows = []
+    for rule, by_n in calibration["null"].items():
+        for n, r in sorted(by_n.items(), key=lambda kv: int(kv[0])):
+            default = calibration["default"].get(rule, {}).get(n, {})
+            rows.append({"rule": rule, "N": int(n), "null: false-positive share": r["false_positive_share"],
+                         "95 % interval": f"[{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]",
+                         "default world: recall": default.get("recall", np.nan),
+                         "precision": np.nan if default.get("precision") is None else default["precision"]})
+    s = calibration["settings"]
+    return (paragraph(f"{s['speakers']} speakers per world ({s['sex']}), {s['null_worlds']} null worlds, "
+                      f"{s['iterations']} steps, α = {s['alpha']} (sfv calibrate).")
+            + table(pd.DataFrame(rows), 3, ("rule",)))

@@ -1,0 +1,185 @@
+"""The whole pipeline end to end on a tiny synthetic cohort: `dvc repro`, the metrics and plots
+DVC shows, `sfv predict` against the pipeline's own reconstructions, the HTML report in
+headless Chromium, and the README's experiment workflow."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import librosa
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile
+import trimesh
+import yaml
+
+from test_synth_stage import PROJECT, SMALL
+
+pytestmark = pytest.mark.e2e
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A copy of the project with a tiny cohort, after `dvc repro`. sfv.alpha is raised so
+    that two-repeat selections still pick AMs, and the fit has something to follow."""
+    work = tmp_path_factory.mktemp("e2e") / "project"
+    shutil.copytree(PROJECT / "pipeline", work / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(PROJECT / "dvc.yaml", work / "dvc.yaml")
+    params = yaml.safe_load((PROJECT / "params.yaml").read_text())
+    params["synth"].update(SMALL["synth"])
+    params["synth"]["speakers"] = {"male": 6, "female": 6}  # the train stage's splits need 5 or more
+    params["face"]["template_vertices"] = SMALL["synth"]["vertices"]
+    params["sfv"].update({"repeats": 2, "iterations": 4, "eval_every": 2, "group_size": 2, "segment_s": [1.0, 1.5],
+                          "batch_size": 8, "warmup_steps": 2, "alpha": 0.45})
+    (work / "params.yaml").write_text(yaml.safe_dump(params))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": str(work), "GIT_AUTHOR_NAME": "sfv test", "GIT_AUTHOR_EMAIL": "test@sfv.invalid",
+           "GIT_COMMITTER_NAME": "sfv test", "GIT_COMMITTER_EMAIL": "test@sfv.invalid"}
+
+    def run(*cmd, check=True):
+        return subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, check=check)
+
+    run("git", "init", "-q")
+    run(sys.executable, "-m", "dvc", "init", "-q")
+    run(sys.executable, "-m", "dvc", "config", "core.analytics", "false")
+    run(sys.executable, "-m", "dvc", "repro")
+    return work, run
+
+
+def dvc(run, *args):
+    return run(sys.executable, "-m", "dvc", *args)
+
+
+def test_repro_writes_every_stage_and_the_metrics_contract(project):
+    work, run = project
+    assert (work / "data/synthetic/manifest.csv").is_file()
+    assert (work / "data/vad/segments.csv").is_file() and (work / "data/features/index.csv").is_file()
+    assert (work / "reports/plots/synth_faces.png").is_file() and (work / "reports/plots/synth_voices.png").is_file()
+    assert (work / "data/ams/ams.csv").is_file() and (work / "data/faces/registered.npy").is_file()
+    geometry = json.loads((work / "reports/geometry.json").read_text())
+    assert geometry["register"]["surface_distance_mm"] < 0.5
+    for gender in ("male", "female"):
+        predictions = pd.read_csv(work / f"data/predictions/{gender}.csv")
+        assert set(predictions["repeat"]) == {1, 2} and predictions["am_id"].nunique() == 96
+        assert len(list((work / f"models/estimators/{gender}").glob("repeat_*.npz"))) == 2
+    plots = json.loads(dvc(run, "plots", "show", "--json").stdout)
+    for key in ("reports/train", "reports/selection", "reports/evaluation", "reports/regression"):
+        assert any(key in name for name in plots["data"]), (key, list(plots["data"]))
+    assert "vertex_error_mm" in dvc(run, "metrics", "show", "--json").stdout
+    contract = json.loads((work / "reports/metrics.json").read_text())
+    detail = json.loads((work / "reports/evaluation.json").read_text())
+    for gender in ("male", "female"):
+        m = contract[gender]
+        assert {"n_predictable", "n_predictable_paper", "n_predictable_corrected"} <= set(m["selection"])
+        assert {"precision", "recall", "fpr"} <= set(m["truth"])
+        assert {"vertex_error_mm", "vertex_error_mm_50"} <= set(m["reconstruction"])
+        assert set(m["baseline"]) == {"mean_face_mm", "regression_mm", "oracle_ams_mm"}
+        assert 0 <= m["matching_1v2"] <= 1 and m["matching_1v2_interval"][0] <= m["matching_1v2_interval"][1]
+        assert set(detail[gender]["are"]["sfv"]) == {"ER", "FR", "CR", "NR", "MR"}
+        assert len(pd.read_csv(work / f"reports/selection/{gender}.csv")) == 96
+        assert (work / f"models/eigenface/{gender}.npz").is_file()
+        assert (work / f"reports/plots/error_map_{gender}.png").is_file()
+        reconstructed = pd.read_csv(work / f"data/reconstructions/{gender}/speakers.csv", dtype={"speaker_id": str})
+        assert len(reconstructed) >= 1 and (work / f"data/reconstructions/{gender}/{reconstructed.speaker_id[0]}.ply").is_file()
+        assert len(pd.read_csv(work / f"data/regression/{gender}.csv")) == len(reconstructed)
+    assert (work / "reports/index.html").is_file()
+    second = dvc(run, "repro")
+    assert "didn't change" in second.stdout or "skipping" in second.stdout.lower()
+    assert "up to date" in dvc(run, "status").stdout.lower()
+
+
+def _guided_speaker(work: Path) -> tuple[str, str]:
+    """A D_e speaker of a gender whose fit some AMs guide (the test is void otherwise)."""
+    for gender in ("female", "male"):
+        guides = pd.read_csv(work / f"data/reconstructions/{gender}/guiding_ams.csv")["guides"].sum()
+        if guides:
+            speakers = pd.read_csv(work / f"data/reconstructions/{gender}/speakers.csv", dtype={"speaker_id": str})
+            return gender, speakers["speaker_id"].iloc[0]
+    pytest.fail("no gender has guiding AMs; raise sfv.alpha in the fixture")
+
+
+def test_predict_reproduces_the_pipeline_reconstruction(project, tmp_path):
+    work, run = project
+    gender, speaker = _guided_speaker(work)
+    voice = work / "data/synthetic/audio" / f"{speaker}.wav"
+    out, ams = tmp_path / "face.ply", tmp_path / "ams.json"
+    done = run("sfv", "predict", str(voice), "--gender", gender, "--models", "models", "-o", str(out),
+               "--json", str(ams))
+    assert "guide the face" in done.stdout
+    predicted = np.asarray(trimesh.load(out, process=False).vertices)
+    pipeline = np.asarray(trimesh.load(work / f"data/reconstructions/{gender}/{speaker}.ply", process=False).vertices)
+    mean_face = np.load(work / f"models/eigenface/{gender}.npz")["mean"]
+    assert np.abs(pipeline - mean_face).max() > 0.01  # the fit moved the face: the comparison means something
+    np.testing.assert_allclose(predicted, pipeline, atol=2e-3)
+    document = json.loads(ams.read_text())
+    assert len(document["ams"]) == 96 and all(r["low"] <= r["value"] <= r["high"] for r in document["ams"])
+
+    # The same voice at 44.1 kHz in stereo: read, resampled and mixed down, and it runs.
+    audio, rate = soundfile.read(voice)
+    stereo = tmp_path / "stereo.flac"
+    resampled = librosa.resample(audio, orig_sr=rate, target_sr=44100)
+    soundfile.write(stereo, np.stack([resampled, 0.8 * resampled], axis=1), 44100)
+    run("sfv", "predict", str(stereo), "--gender", gender, "--models", "models", "-o", str(tmp_path / "s.ply"))
+    assert (tmp_path / "s.ply").is_file()
+
+
+@pytest.mark.parametrize("case", ["missing model", "no speech", "unknown gender", "missing file"])
+def test_predict_bad_inputs_fail_clearly_and_write_nothing(project, tmp_path, case):
+    work, run = project
+    voice = next((work / "data/synthetic/audio").glob("F*.wav"))
+    silent = tmp_path / "silence.wav"
+    soundfile.write(silent, np.zeros(16000 * 3), 16000)
+    args = {"missing model": [str(voice), "--gender", "female", "--models", str(tmp_path / "nothing")],
+            "no speech": [str(silent), "--gender", "female", "--models", "models"],
+            "unknown gender": [str(voice), "--gender", "other", "--models", "models"],
+            "missing file": [str(tmp_path / "absent.wav"), "--gender", "female", "--models", "models"]}[case]
+    out = tmp_path / "face.ply"
+    done = run("sfv", "predict", *args, "-o", str(out), "--json", str(tmp_path / "a.json"), check=False)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    expected = {"missing model": "no trained estimators", "no speech": "no speech", "unknown gender": "invalid choice",
+                "missing file": "does not exist"}[case]
+    assert expected in done.stderr, done.stderr
+    assert not out.exists() and not (tmp_path / "a.json").exists()
+
+
+def test_report_opens_offline_in_headless_chromium(project):
+    """No console errors, the 3D viewer drew both faces, and a screenshot under reports/."""
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    work, _ = project
+    page_path = work / "reports/index.html"
+    text = page_path.read_text()
+    assert "http://" not in text.replace("http://www.w3.org", "") and "https://" not in text  # nothing to fetch
+    shot = PROJECT / "reports/browser/report.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    problems = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("request", lambda r: problems.append(f"request {r.url}") if not r.url.startswith(("file:", "data:")) else None)
+        page.goto(page_path.as_uri())
+        page.wait_for_selector("#sfv-viewer[data-ready=true]", timeout=20000)
+        coloured = page.evaluate("""() => Array.from(document.querySelectorAll('#sfv-viewer canvas')).map(c => {
+            const gl = c.getContext('webgl');
+            const px = new Uint8Array(c.width * c.height * 4);
+            gl.readPixels(0, 0, c.width, c.height, gl.RGBA, gl.UNSIGNED_BYTE, px);
+            let n = 0;
+            for (let i = 0; i < px.length; i += 4) if (px[i] < 250 || px[i + 1] < 250 || px[i + 2] < 250) n++;
+            return n / (c.width * c.height);
+        })""")
+        page.locator("#sfv-viewer").scroll_into_view_if_needed()
+        page.screenshot(path=str(shot), full_page=False)
+        browser.close()
+    assert not problems, problems
+    assert len(coloured) == 2 and min(coloured) > 0.05, coloured  # each face covers part of its canvas
+    assert shot.stat().st_size > 10_000
