@@ -34,14 +34,18 @@ def project(tmp_path_factory):
     params["synth"]["speakers"] = {"male": 6, "female": 6}  # the train stage's splits need 5 or more
     params["face"]["template_vertices"] = SMALL["synth"]["vertices"]
     params["sfv"].update({"repeats": 2, "iterations": 4, "eval_every": 2, "group_size": 2, "segment_s": [1.0, 1.5],
-                          "batch_size": 8, "warmup_steps": 2, "alpha": 0.45})
+                          "batch_size": 8, "warmup_steps": 2, "alpha": 0.45,
+                          "evaluation_share": 0.34})  # two D_e speakers, so 1:2 matching has pairs
     (work / "params.yaml").write_text(yaml.safe_dump(params))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "PYTHONPATH": str(work), "GIT_AUTHOR_NAME": "sfv test", "GIT_AUTHOR_EMAIL": "test@sfv.invalid",
            "GIT_COMMITTER_NAME": "sfv test", "GIT_COMMITTER_EMAIL": "test@sfv.invalid"}
 
     def run(*cmd, check=True):
-        return subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, check=check)
+        done = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
+        if check and done.returncode:
+            pytest.fail(f"{' '.join(map(str, cmd))} exited {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+        return done
 
     run("git", "init", "-q")
     run(sys.executable, "-m", "dvc", "init", "-q")

@@ -63,6 +63,8 @@ def matching_interval(distances: np.ndarray, n_boot: int, confidence: float, see
     n = len(distances)
     draws = [matching_1v2(distances, rng.integers(n, size=n)) for _ in range(n_boot)]
     draws = np.asarray(draws)[np.isfinite(draws)]
+    if not len(draws):  # one speaker: no pairs to compare
+        return float("nan"), float("nan")
     tail = (1.0 - confidence) / 2.0
     return float(np.quantile(draws, tail)), float(np.quantile(draws, 1.0 - tail))
 

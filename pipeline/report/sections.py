@@ -81,9 +81,11 @@ def reconstruction_section(metrics: dict, detail: dict, curves: dict[str, pd.Dat
                        ("voice → coefficients regression", lambda m: m["baseline"]["regression_mm"]),
                        ("oracle: true AMs, same fit", lambda m: m["baseline"]["oracle_ams_mm"])):
         rows.append({"mean per-vertex error (mm)": label, **{g: get(metrics[g]) for g in genders}})
+    def matching(m: dict) -> str:
+        (low, high), value = m["matching_1v2_interval"], m["matching_1v2"]
+        return "– (one D_e speaker)" if value is None else f"{value:.3f} [{low:.3f}, {high:.3f}]"
     rows.append({"mean per-vertex error (mm)": "1:2 matching, SfV (chance 0.5)",
-                 **{g: f"{metrics[g]['matching_1v2']:.3f} [{metrics[g]['matching_1v2_interval'][0]:.3f}, "
-                       f"{metrics[g]['matching_1v2_interval'][1]:.3f}]" for g in genders}})
+                 **{g: matching(metrics[g]) for g in genders}})
     parts = [table(pd.DataFrame(rows), 3, ("mean per-vertex error (mm)",))]
     for g in genders:
         regions = pd.DataFrame(detail[g]["region_mm"]).rename(columns=METHOD_NAMES)

@@ -74,14 +74,14 @@ def main(params_path: Path, reconstructions_dir: Path, regression_dir: Path, eig
                                "vertex_error_mm_50": float(errors["sfv"][at_half].mean()),
                                "guiding_ams": int(fit.guides.sum()), "speakers": len(ids)},
             "baseline": {f"{m}_mm": float(errors[m].mean()) for m in METHODS if m != "sfv"},
-            "matching_1v2": matching_1v2(distances["sfv"]),
-            "matching_1v2_interval": [low, high],
+            "matching_1v2": _finite(matching_1v2(distances["sfv"])),  # null with a single D_e speaker
+            "matching_1v2_interval": [_finite(low), _finite(high)],
         })
         true_landmarks = truth[:, fit.landmark_idx]
         detail[gender] = {
             "region_mm": {m: region_means(errors[m], regions) for m in METHODS},
             "are": {m: ratio_errors(faces[m][:, fit.landmark_idx], true_landmarks) for m in METHODS},
-            "matching_1v2": {m: matching_1v2(distances[m]) for m in METHODS},
+            "matching_1v2": {m: _finite(matching_1v2(distances[m])) for m in METHODS},
         }
         curves[gender] = curve
         maps = [(f"SfV, {round(100 * s)}% dropped\n({int(most_certain(uncertainty, s).sum())} speakers)",
@@ -98,6 +98,11 @@ def main(params_path: Path, reconstructions_dir: Path, regression_dir: Path, eig
              plots_dir / f"error_map_{gender}.png")
     detail_path.write_text(json.dumps(detail, indent=2, sort_keys=True) + "\n")
     metrics_path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+
+
+def _finite(value: float) -> float | None:
+    """JSON has no NaN: an undefined figure is null."""
+    return None if np.isnan(value) else value
 
 
 def _regression_coefficients(path: Path, ids: list[str]) -> np.ndarray:

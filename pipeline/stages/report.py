@@ -102,8 +102,8 @@ def _viewer(faces_dir: Path, reconstructions_dir: Path, genders: list[str], per_
             mesh = trimesh.load(folder / f"{sid}.ply", process=False)
             shown.append({"label": f"{g} {sid}", "reconstruction": np.asarray(mesh.vertices, np.float64),
                           "truth": np.asarray(registered[row_of[sid]], np.float64), "errors": errors[i],
-                          "caption": f"mean per-vertex error {errors[i].mean():.2f} mm; the {rank}. most certain "
-                                     f"of {len(info)} D_e speakers"})
+                          "caption": f"mean per-vertex error {errors[i].mean():.2f} mm; uncertainty rank {rank} "
+                                     f"of {len(info)} in D_e (1 = most certain)"})
     if not shown:
         return paragraph("No reconstruction to show.")
     vmax = float(np.ceil(2 * np.percentile(np.concatenate([f["errors"] for f in shown]), 98)) / 2)
