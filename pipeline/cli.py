@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     calibrate.add_argument("--null-worlds", type=int, default=2)
     calibrate.add_argument("--iterations", type=int, default=200)
     calibrate.add_argument("--segment-s", type=float, nargs=2, default=[1.5, 2.5])
+    calibrate.add_argument("--coupling", type=float, default=None,
+                           help="synth.coupling of the linked world (default: params.yaml's)")
     calibrate.add_argument("--out", type=str, default="reports/calibration.json")
     args = parser.parse_args(argv)
     try:
@@ -133,7 +135,8 @@ def _calibrate(args) -> None:
     train = replace(settings_from(params, params.audio.hop_ms), iterations=args.iterations,
                     segment_frames=tuple(int(round(s * 1000 / params.audio.hop_ms)) for s in args.segment_s))
     settings = CalibrationSettings(args.speakers, args.seconds, args.sex, tuple(sorted(args.repeats)),
-                                   args.null_worlds, params.sfv.alpha, params.seed)
+                                   args.null_worlds, params.sfv.alpha, params.seed,
+                                   params.synth.coupling if args.coupling is None else args.coupling)
     total = train.iterations * max(settings.repeats) * (settings.null_worlds + 1)
     with tqdm(total=total, desc="calibrate", unit="step") as bar:
         result = calibrate(settings, train, device_for(params.device), bar.update)

@@ -187,3 +187,16 @@ def test_report_opens_offline_in_headless_chromium(project):
     assert not problems, problems
     assert len(coloured) == 2 and min(coloured) > 0.05, coloured  # each face covers part of its canvas
     assert shot.stat().st_size > 10_000
+
+
+def test_experiment_with_another_top_k_reruns_only_the_fit(project):
+    """The README's workflow: `dvc exp run -S reconstruct.top_k=...`, then compare with dvc."""
+    work, run = project
+    run("git", "add", "-A")
+    run("git", "commit", "-q", "-m", "baseline")
+    experiment = dvc(run, "exp", "run", "-S", "reconstruct.top_k=1")
+    ran = {line.split("'")[1] for line in experiment.stdout.splitlines() if line.startswith("Running stage")}
+    # evaluate re-runs only if the guiding AMs changed; nothing upstream of the fit re-runs.
+    assert {"reconstruct", "report"} <= ran <= {"reconstruct", "evaluate", "report"}, experiment.stdout
+    assert "reconstruct.top_k" in dvc(run, "params", "diff").stdout
+    json.loads(dvc(run, "metrics", "diff", "--json").stdout or "{}")

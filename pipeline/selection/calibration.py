@@ -38,6 +38,7 @@ class CalibrationSettings:
     null_worlds: int = 2
     alpha: float = 0.05
     seed: int = 0
+    coupling: float = 1.6  # the linked ("default") world's synth.coupling
 
 
 def world_predictions(coupling: float, world_seed: int, settings: CalibrationSettings, train: TrainSettings,
@@ -81,7 +82,7 @@ def calibrate(settings: CalibrationSettings, train: TrainSettings, device: torch
     worlds) and default-world recall and precision against the oracle, per rule and N."""
     table = default_am_table()
     gender = "male" if settings.sex == "M" else "female"
-    truth = oracle(build_shape_model(build_template()), table, 1.0, LINK_GROUPS,
+    truth = oracle(build_shape_model(build_template()), table, settings.coupling, LINK_GROUPS,
                    np.random.default_rng([settings.seed, 99]))[f"planted_{gender}"].to_numpy().astype(bool)
     null_counts = {(name, n): [0, 0] for name in RULES for n in settings.repeats}
     for w in range(settings.null_worlds):
@@ -91,7 +92,8 @@ def calibrate(settings: CalibrationSettings, train: TrainSettings, device: torch
             for name, z in decisions(predictions, n_test, n_train, am_ids, n, settings.alpha).items():
                 null_counts[(name, n)][0] += int(z.sum())
                 null_counts[(name, n)][1] += len(z)
-    predictions, n_test, n_train, am_ids = world_predictions(1.0, settings.seed, settings, train, device, progress)
+    predictions, n_test, n_train, am_ids = world_predictions(settings.coupling, settings.seed, settings, train, device,
+                                                             progress)
     result = {"settings": {**settings.__dict__, "repeats": list(settings.repeats), "iterations": train.iterations,
                            "n_planted": int(truth.sum()), "n_ams": len(truth), "n_v2": n_test, "n_t": n_train},
               "null": {}, "default": {}}
