@@ -98,10 +98,11 @@ def _predict(args) -> None:
           f"({args.gender}); {len(shown)} of {len(rows)} AMs predictable, {sum(r['guides_face'] for r in rows)} "
           f"guide the face")
     if shown:
-        print(f"{'AM':>4}  {'measurement':<34} {'value':>9}  {'95% interval':>21}  guides")
+        unit = {"distance": "mm", "angle": "deg", "proportion": ""}
+        print(f"{'AM':>4}  {'landmarks':<14} {'kind':<10} {'value':>9}  {'95% interval':>21} {'unit':<4} guides")
         for r in sorted(shown, key=lambda r: r["ci_u"]):
-            print(f"{r['am_id']:>4}  {r['label'][:34]:<34} {r['value']:>9.2f}  [{r['low']:>8.2f}, {r['high']:>8.2f}]  "
-                  f"{'yes' if r['guides_face'] else ''}")
+            print(f"{r['am_id']:>4}  {r['label'][:14]:<14} {r['kind']:<10} {r['value']:>9.2f}  "
+                  f"[{r['low']:>8.2f}, {r['high']:>8.2f}] {unit.get(r['kind'], ''):<4} {'yes' if r['guides_face'] else ''}")
     else:
         print("No AM was found predictable for this gender, so the face is the mean face.")
     _write_atomic(args.out, lambda tmp: write_mesh(tmp, result.face, result.fit.triangles))

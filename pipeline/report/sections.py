@@ -88,8 +88,8 @@ def reconstruction_section(metrics: dict, detail: dict, curves: dict[str, pd.Dat
                  **{g: matching(metrics[g]) for g in genders}})
     parts = [table(pd.DataFrame(rows), 3, ("mean per-vertex error (mm)",))]
     for g in genders:
-        regions = pd.DataFrame(detail[g]["region_mm"]).rename(columns=METHOD_NAMES)
-        are = pd.DataFrame(detail[g]["are"]).rename(columns=METHOD_NAMES)
+        regions = pd.DataFrame(detail[g]["region_mm"])[list(METHOD_NAMES)].rename(columns=METHOD_NAMES)
+        are = pd.DataFrame(detail[g]["are"])[list(METHOD_NAMES)].rename(columns=METHOD_NAMES)
         parts += [f"<h3>{esc(g)}: by region (mm)</h3>", table(regions.reset_index().rename(columns={"index": "region"}),
                                                               2, ("region",)),
                   f"<h3>{esc(g)}: CMP absolute ratio errors</h3>",
