@@ -82,7 +82,7 @@ def test_repro_writes_every_stage_and_the_metrics_contract(project):
         assert {"precision", "recall", "fpr"} <= set(m["truth"])
         assert {"vertex_error_mm", "vertex_error_mm_50"} <= set(m["reconstruction"])
         assert set(m["baseline"]) == {"mean_face_mm", "regression_mm", "oracle_ams_mm"}
-        assert 0 <= m["matching_1v2"] <= 1 and m["matching_1v2_interval"][0] <= m["matching_1v2_interval"][1]
+        assert 0 <= m["matching_1v2"] <= 1 and 0 <= m["matching_1v2_ci"]["low"] <= m["matching_1v2_ci"]["high"] <= 1
         assert set(detail[gender]["are"]["sfv"]) == {"ER", "FR", "CR", "NR", "MR"}
         assert len(pd.read_csv(work / f"reports/selection/{gender}.csv")) == 96
         assert (work / f"models/eigenface/{gender}.npz").is_file()

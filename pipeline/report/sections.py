@@ -82,7 +82,7 @@ def reconstruction_section(metrics: dict, detail: dict, curves: dict[str, pd.Dat
                        ("oracle: true AMs, same fit", lambda m: m["baseline"]["oracle_ams_mm"])):
         rows.append({"mean per-vertex error (mm)": label, **{g: get(metrics[g]) for g in genders}})
     def matching(m: dict) -> str:
-        (low, high), value = m["matching_1v2_interval"], m["matching_1v2"]
+        low, high, value = m["matching_1v2_ci"]["low"], m["matching_1v2_ci"]["high"], m["matching_1v2"]
         return "– (one D_e speaker)" if value is None else f"{value:.3f} [{low:.3f}, {high:.3f}]"
     rows.append({"mean per-vertex error (mm)": "1:2 matching, SfV (chance 0.5)",
                  **{g: matching(metrics[g]) for g in genders}})

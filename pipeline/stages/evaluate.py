@@ -75,7 +75,7 @@ def main(params_path: Path, reconstructions_dir: Path, regression_dir: Path, eig
                                "guiding_ams": int(fit.guides.sum()), "speakers": len(ids)},
             "baseline": {f"{m}_mm": float(errors[m].mean()) for m in METHODS if m != "sfv"},
             "matching_1v2": _finite(matching_1v2(distances["sfv"])),  # null with a single D_e speaker
-            "matching_1v2_interval": [_finite(low), _finite(high)],
+            "matching_1v2_ci": {"low": _finite(low), "high": _finite(high)},  # bootstrap over speakers
         })
         true_landmarks = truth[:, fit.landmark_idx]
         detail[gender] = {
