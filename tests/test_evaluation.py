@@ -7,6 +7,7 @@ import torch
 from pipeline.reconstruction.evaluation import (CMP_RATIOS, OUTER_EYES, cmp_ratios, face_distances, matching_1v2,
                                                 matching_interval, most_certain, ratio_errors, region_means,
                                                 vertex_errors)
+from pipeline.estimator.training import TrainSettings
 from pipeline.reconstruction.regression import (RegressionSettings, load_network, predict_coefficients,
                                                 regression_loss, train_regression)
 
@@ -90,13 +91,14 @@ def test_regression_learns_a_coefficient_the_voice_carries():
 
     train_x, train_y = speakers(48)
     val_x, val_y = speakers(16)
-    settings = RegressionSettings(iterations=150, batch_size=16, segment_frames=(60, 80), lr=0.01,
-                                  warmup_steps=10, eval_every=25, triplet_weight=0.1, seed=5)
+    train = TrainSettings(iterations=150, batch_size=16, segment_frames=(60, 80), lr=0.01, warmup_steps=10,
+                          eval_every=25)
+    settings = RegressionSettings(train, triplet_weight=0.1, seed=5)
     result = train_regression(train_x, train_y, [[f] for f in val_x], val_y, settings)
     assert result.best_step > 0 and len(result.log) == 6
     net = load_network(result.state, 2, 16)
     test_x, test_y = speakers(24)
-    predicted = predict_coefficients(net, [[f] for f in test_x], settings.eval_frames, 16)
+    predicted = predict_coefficients(net, [[f] for f in test_x], train.eval_frames, 16)
     error = ((predicted - test_y) ** 2).mean(0)
     chance = (test_y ** 2).mean(0)
     assert error[0] < 0.6 * chance[0], (error, chance)

@@ -16,27 +16,15 @@ from torch.nn import functional
 
 from ..estimator.fusion import segment_starts
 from ..estimator.network import StackedVoiceCNN
-from ..estimator.training import crop
+from ..estimator.training import TrainSettings, crop
 
 
 @dataclass(frozen=True)
 class RegressionSettings:
-    iterations: int
-    batch_size: int
-    segment_frames: tuple[int, int]
-    lr: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    warmup_steps: int = 50
-    clip_norm: float = 5.0
-    eval_every: int = 50
+    train: TrainSettings  # steps, batches, segments and SGD: the AM estimators' own
     triplet_weight: float = 1.0
     margin: float = 1.0
     seed: int = 0
-
-    @property
-    def eval_frames(self) -> int:
-        return int(round(sum(self.segment_frames) / 2))
 
 
 @dataclass
@@ -65,18 +53,18 @@ def train_regression(features: list[np.ndarray], targets: np.ndarray, val_record
     step with the lowest validation L2."""
     if len(features) < 2:
         raise ValueError("the regression baseline needs at least 2 training speakers (the triplet term)")
-    n_mels, n_out = features[0].shape[1], targets.shape[1]
+    n_mels, n_out, train = features[0].shape[1], targets.shape[1], settings.train
     net = StackedVoiceCNN(1, n_out, n_mels).to(device)
     net.reset_parameters([settings.seed])
     # Only the mean head is used; the variance head stays out of the optimiser.
     params = [p for name, p in net.named_parameters() if not name.startswith("var_")]
-    optimiser = torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum,
-                                weight_decay=settings.weight_decay)
+    optimiser = torch.optim.SGD(params, lr=train.lr, momentum=train.momentum,
+                                weight_decay=train.weight_decay)
     rng = np.random.default_rng([settings.seed, 1])
     best, best_state, best_step, log, running = np.inf, None, 0, [], []
-    for step in range(1, settings.iterations + 1):
-        length = int(rng.integers(settings.segment_frames[0], settings.segment_frames[1] + 1))
-        speakers = rng.integers(len(features), size=settings.batch_size)
+    for step in range(1, train.iterations + 1):
+        length = int(rng.integers(train.segment_frames[0], train.segment_frames[1] + 1))
+        speakers = rng.integers(len(features), size=train.batch_size)
         x = np.stack([crop(features[s], int(rng.integers(0, max(1, len(features[s]) - length + 1))), length)
                       for s in speakers]).astype(np.float32)
         # Negatives: another speaker of the batch (a shifted index, re-drawn where it is the same speaker).
@@ -84,18 +72,18 @@ def train_regression(features: list[np.ndarray], targets: np.ndarray, val_record
         clash = speakers[negatives] == speakers
         negatives[clash] = [_other(speakers, i, rng) for i in np.flatnonzero(clash)]
         for group in optimiser.param_groups:
-            group["lr"] = settings.lr * min(1.0, step / max(1, settings.warmup_steps))
+            group["lr"] = train.lr * min(1.0, step / max(1, train.warmup_steps))
         net.train()
         predicted = net(torch.from_numpy(x)[:, None].to(device))[0][:, 0]
         loss = regression_loss(predicted, torch.from_numpy(targets[speakers]).float().to(device),
                                settings.triplet_weight, settings.margin, torch.from_numpy(negatives).to(device))
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, settings.clip_norm)
+        torch.nn.utils.clip_grad_norm_(params, train.clip_norm)
         optimiser.step()
         running.append(float(loss.detach()))
-        if step % settings.eval_every == 0 or step == settings.iterations:
-            error = float(((predict_coefficients(net, val_recordings, settings.eval_frames, settings.batch_size,
+        if step % train.eval_every == 0 or step == train.iterations:
+            error = float(((predict_coefficients(net, val_recordings, train.eval_frames, train.batch_size,
                                                  device) - val_targets) ** 2).sum(axis=1).mean())
             log.append((step, float(np.mean(running)), error))
             running = []

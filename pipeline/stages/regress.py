@@ -44,26 +44,22 @@ def main(params_path: Path, features_dir: Path, faces_dir: Path, splits_dir: Pat
                                f"or no registered face (re-run the pipeline from features and register)")
         coefficients = {part: model.coefficients(np.stack([np.asarray(registered[row_of[s]], np.float64)
                                                            for s in members])) for part, members in ids.items()}
-        settings = RegressionSettings(
-            iterations=train.iterations, batch_size=train.batch_size, segment_frames=train.segment_frames,
-            lr=train.lr, momentum=train.momentum, weight_decay=train.weight_decay,
-            warmup_steps=train.warmup_steps, clip_norm=train.clip_norm, eval_every=train.eval_every,
-            triplet_weight=params.evaluate.triplet_weight, margin=params.evaluate.triplet_margin,
-            seed=repeat_seed(params.seed, gender, 0))  # repeat 0: a stream no estimator uses
+        settings = RegressionSettings(train, params.evaluate.triplet_weight, params.evaluate.triplet_margin,
+                                      seed=repeat_seed(params.seed, gender, 0))  # repeat 0: a stream no estimator uses
         with tqdm(total=1, desc=f"regress {gender}", unit="network") as bar:
             result = train_regression([np.concatenate(features[s]) for s in ids["t"]], coefficients["t"],
                                       [features[s] for s in ids["v1"]], coefficients["v1"], settings, device)
             bar.update()
         net = load_network(result.state, result.n_outputs, features[ids["t"][0]][0].shape[1], device)
-        predicted = predict_coefficients(net, [features[s] for s in ids["e"]], settings.eval_frames,
-                                         settings.batch_size, device)
+        predicted = predict_coefficients(net, [features[s] for s in ids["e"]], train.eval_frames,
+                                         train.batch_size, device)
         outputs[gender] = (result, settings, predicted, ids["e"])
     # Everything is computed before anything is written.
     for directory in (models_dir, out_dir, log_dir):
         directory.mkdir(parents=True, exist_ok=True)
     for gender, (result, settings, predicted, held_out) in outputs.items():
         np.savez(models_dir / f"{gender}.npz", **{f"state/{k}": v for k, v in result.state.items()},
-                 spec=json.dumps({"n_outputs": result.n_outputs, "eval_frames": settings.eval_frames,
+                 spec=json.dumps({"n_outputs": result.n_outputs, "eval_frames": settings.train.eval_frames,
                                   "best_step": result.best_step}))
         columns = {f"beta_{c + 1}": predicted[:, c] for c in range(predicted.shape[1])}
         pd.DataFrame({"speaker_id": held_out, **columns}).to_csv(out_dir / f"{gender}.csv", index=False,
