@@ -105,9 +105,10 @@ def calibration_section(calibration: dict) -> str:
             default = calibration["default"].get(rule, {}).get(n, {})
             rows.append({"rule": rule, "N": int(n), "null: false-positive share": r["false_positive_share"],
                          "95 % interval": f"[{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]",
-                         "default world: recall": default.get("recall", np.nan),
+                         "linked world: recall": default.get("recall", np.nan),
                          "precision": np.nan if default.get("precision") is None else default["precision"]})
     s = calibration["settings"]
-    return (paragraph(f"{s['speakers']} speakers per world ({s['sex']}), {s['null_worlds']} null worlds, "
+    linked = f", linked world at coupling {s['coupling']}" if "coupling" in s else ""
+    return (paragraph(f"{s['speakers']} speakers per world ({s['sex']}), {s['null_worlds']} null worlds{linked}, "
                       f"{s['iterations']} steps, α = {s['alpha']} (sfv calibrate).")
             + table(pd.DataFrame(rows), 3, ("rule",)))
