@@ -37,6 +37,12 @@ class AmTable:
     def __len__(self) -> int:
         return len(self.kind)
 
+    def subset(self, rows: np.ndarray) -> AmTable:
+        """The AMs at these row positions (0-based, table order)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return AmTable(self.am_id[rows], tuple(self.kind[i] for i in rows), tuple(self.label[i] for i in rows),
+                       self.landmarks[rows], self.duplicate_of[rows])
+
     def rows_of_kind(self, kind: str) -> np.ndarray:
         """Row positions (0-based, table order) of the AMs of one kind."""
         if kind not in KINDS:

@@ -3,8 +3,8 @@
 AMs are compared in the z-scale of the estimators' targets ((Q_k - mean_k) / sd_k against the
 z-scale prediction m_k), so a millimetre AM and a ratio AM count alike. Only the landmark
 rows of the model enter the AMs, so the fit works on [C, L * 3] instead of [C, T * 3]. All
-speakers are fitted at once: their objectives are independent, and one L-BFGS run on their
-sum (in float64, strong Wolfe line search) moves each face by its own gradient.
+speakers are fitted at once: their objectives are independent, so each gets its own
+Levenberg-Marquardt step from one batched Jacobian and one batched solve (float64).
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.func import jvp, vmap
 
 from ..face.ams import AmTable, measure_landmarks
 from .eigenface import Eigenface
@@ -47,22 +48,58 @@ class AmObjective:
         return self.lam * (beta ** 2).sum(dim=1) + (self.weights * (ams_z - self.targets_z) ** 2).sum(dim=1)
 
 
-def fit_coefficients(objective: AmObjective, max_iter: int = 200) -> tuple[np.ndarray, np.ndarray]:
+def fit_coefficients(objective: AmObjective, max_iter: int = 100, tolerance: float = 1e-9
+                     ) -> tuple[np.ndarray, np.ndarray]:
     """Whitened coefficients beta* [S, C] from beta = 0 (the mean face), and each speaker's
-    objective [S] at beta*."""
-    n_speakers, n_components = objective.targets_z.shape[0], objective.basis_landmarks.shape[0]
-    beta = torch.zeros(n_speakers, n_components, dtype=torch.float64, device=objective.targets_z.device,
-                       requires_grad=True)
-    optimiser = torch.optim.LBFGS([beta], lr=1.0, max_iter=max_iter, history_size=20, tolerance_grad=1e-10,
-                                  tolerance_change=1e-14, line_search_fn="strong_wolfe")
+    objective [S] at beta*.
 
-    def closure() -> torch.Tensor:
-        optimiser.zero_grad()
-        loss = objective.per_speaker(beta).sum()
-        loss.backward()
-        return loss
+    The objective is a sum of squares, so this is batched Levenberg-Marquardt: per speaker the
+    Jacobian of the guiding AMs [K', C] (forward mode, one vmapped pass over the C directions),
+    the damped normal equations solved for all speakers at once, and a damping of its own that
+    shrinks after a step that lowers that speaker's objective and grows after one that does not.
+    Only the AMs with a weight enter. It stops when every speaker is done (its objective falls
+    by no more than `tolerance`, relative, or its gradient vanishes), or after `max_iter` steps.
+    """
+    targets = objective.targets_z
+    n_speakers, n_components = targets.shape[0], objective.basis_landmarks.shape[0]
+    weights = objective.weights.expand_as(targets)
+    used = torch.nonzero((weights != 0).any(dim=0)).flatten().cpu().numpy()
+    beta = torch.zeros(n_speakers, n_components, dtype=torch.float64, device=targets.device)
+    if len(used) == 0:  # nothing guides the fit: the mean face
+        return beta.cpu().numpy(), objective.per_speaker(beta).cpu().numpy()
+    table = objective.table.subset(used)
+    am_mean, am_sd = objective.am_mean[used], objective.am_sd[used]
+    targets, weights = targets[:, used], weights[:, used]
 
-    optimiser.step(closure)
-    with torch.no_grad():
-        values = objective.per_speaker(beta)
-    return beta.detach().cpu().numpy(), values.cpu().numpy()
+    def ams_z(b: torch.Tensor) -> torch.Tensor:  # [S, C] -> [S, K']
+        landmarks = objective.mean_landmarks + torch.einsum("sc,clx->slx", b, objective.basis_landmarks)
+        return (measure_landmarks(landmarks, table) - am_mean) / am_sd
+
+    def value(b: torch.Tensor) -> torch.Tensor:
+        return objective.lam * (b ** 2).sum(dim=1) + (weights * (ams_z(b) - targets) ** 2).sum(dim=1)
+
+    eye = torch.eye(n_components, dtype=torch.float64, device=targets.device)
+    directions = eye[:, None, :].expand(n_components, n_speakers, n_components)
+    damping = torch.full((n_speakers,), 1e-3, dtype=torch.float64, device=targets.device)
+    current = value(beta)
+    for _ in range(max_iter):
+        values, jacobian = vmap(lambda v: jvp(ams_z, (beta,), (v,)))(directions)  # [C, S, K'] each
+        residual = values[0] - targets
+        jacobian = jacobian.permute(1, 2, 0)  # [S, K', C]
+        weighted = jacobian * weights[..., None]
+        hessian = weighted.transpose(1, 2) @ jacobian + objective.lam * eye
+        gradient = (weighted * residual[..., None]).sum(dim=1) + objective.lam * beta
+        diagonal = torch.diagonal(hessian, dim1=1, dim2=2) + 1e-12
+        step = torch.linalg.solve(hessian + damping[:, None, None] * torch.diag_embed(diagonal), -gradient)
+        trial = value(beta + step)
+        better = trial < current
+        # A speaker is done when a step changes its objective by no more than the tolerance,
+        # its gradient vanishes, or no damping finds a better point.
+        done = ((current - trial).abs() <= tolerance * current) | (gradient.abs().amax(dim=1) <= 1e-10)
+        beta = torch.where(better[:, None], beta + step, beta)
+        current = torch.where(better, trial, current)
+        damping = torch.where(better, damping * 0.3, damping * 10.0).clamp(1e-12, 1e12)
+        done |= damping >= 1e12
+        if bool(done.all()):
+            break
+    return beta.cpu().numpy(), objective.per_speaker(beta).cpu().numpy()
