@@ -95,7 +95,7 @@ def main(params_path: Path, reconstructions_dir: Path, regression_dir: Path, eig
         curve.to_csv(curves_dir / f"{gender}.csv", index=False, float_format="%.6g")
         mean, maps = figures[gender]
         save_figure(error_map_figure(mean, triangles, maps, f"{gender}: per-vertex error of the reconstructions of D_e"),
-             plots_dir / f"error_map_{gender}.png")
+                    plots_dir / f"error_map_{gender}.png")
     detail_path.write_text(json.dumps(detail, indent=2, sort_keys=True) + "\n")
     metrics_path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
 

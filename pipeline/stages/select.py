@@ -56,7 +56,7 @@ def main(params_path: Path, predictions_dir: Path, splits_dir: Path, out_dir: Pa
         title = f"{gender}: predictable AMs ({n} repeats, top 20 and bottom 4 by CI_u)"
         save_figure(selection_figure(selection, title), plots_dir / f"selection_{gender}.png")
         save_figure(selection_figure(selection, f"{gender}: all AMs ({n} repeats)", top=None),
-             plots_dir / f"selection_{gender}_all.png")
+                    plots_dir / f"selection_{gender}_all.png")
     metrics_path.parent.mkdir(parents=True, exist_ok=True)
     metrics_path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
 
