@@ -16,7 +16,7 @@ import torch
 
 from .audio.features import LogMel, frames_in_segments, log_mel_batch, normalise
 from .audio.io import AudioError, load_audio
-from .audio.vad import SileroVad, energy_vad
+from .audio.vad import make_detector
 from .estimator.store import load_repeat, predict_ensemble
 from .reconstruction.bundle import FaceFit
 from .reconstruction.eigenface import Eigenface
@@ -68,12 +68,9 @@ def load_models(models_dir: Path, gender: str) -> tuple[list, Eigenface, FaceFit
 def voice_features(paths: list[Path], audio: dict, device: torch.device) -> tuple[list[np.ndarray], float]:
     """Normalised log-mel speech frames of each recording, and the seconds of speech found."""
     rate = int(audio["sample_rate"])
-    if audio["vad"] == "silero":
-        detect = SileroVad(audio["vad_threshold"], audio["min_speech_s"], audio["min_silence_s"])
-    else:
-        def detect(wave: np.ndarray) -> np.ndarray:
-            return energy_vad(wave, rate, threshold_db=audio["energy_threshold_db"],
-                              min_speech_s=audio["min_speech_s"], min_silence_s=audio["min_silence_s"])
+    detect = make_detector(audio["vad"], rate, vad_threshold=audio["vad_threshold"],
+                           energy_threshold_db=audio["energy_threshold_db"], min_speech_s=audio["min_speech_s"],
+                           min_silence_s=audio["min_silence_s"])
     waves, spans = [], []
     for path in paths:
         try:

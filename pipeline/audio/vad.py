@@ -3,6 +3,8 @@ download) and an energy detector as a dependency-light fallback. Both return spe
 [k, 2] in seconds."""
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import torch
 
@@ -80,3 +82,15 @@ def frame_f1(truth: np.ndarray, found: np.ndarray, duration_s: float, hop_s: flo
 
     t, f = mask(truth), mask(found)
     return float(2 * (t & f).sum() / max(t.sum() + f.sum(), 1))
+
+
+def make_detector(method: str, sample_rate: int, *, vad_threshold: float, energy_threshold_db: float,
+                  min_speech_s: float, min_silence_s: float) -> Callable[[np.ndarray], np.ndarray]:
+    """The VAD the settings name (`audio.vad`: silero | energy), as audio -> segments [k, 2] (s);
+    the vad stage and `sfv predict` both take it from here."""
+    if method == "silero":
+        return SileroVad(vad_threshold, min_speech_s, min_silence_s)
+    if method == "energy":
+        return lambda wave: energy_vad(wave, sample_rate, threshold_db=energy_threshold_db,
+                                       min_speech_s=min_speech_s, min_silence_s=min_silence_s)
+    raise ValueError(f"unknown VAD {method!r}; use silero or energy")

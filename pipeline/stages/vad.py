@@ -4,12 +4,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
 from ..audio.io import AudioError, load_audio
-from ..audio.vad import SileroVad, energy_vad
+from ..audio.vad import make_detector
 from ..config import load_params
 from ..dataset import read_manifest
 from . import run
@@ -22,13 +21,9 @@ def main(params_path: Path, segments_path: Path, skipped_path: Path) -> None:
     audio = params.audio
     root = Path(params.data.root)
     speakers = read_manifest(root)
-    if audio.vad == "silero":
-        silero = SileroVad(audio.vad_threshold, audio.min_speech_s, audio.min_silence_s)
-        detect = silero
-    else:
-        def detect(wave: np.ndarray) -> np.ndarray:
-            return energy_vad(wave, audio.sample_rate, threshold_db=audio.energy_threshold_db,
-                              min_speech_s=audio.min_speech_s, min_silence_s=audio.min_silence_s)
+    detect = make_detector(audio.vad, audio.sample_rate, vad_threshold=audio.vad_threshold,
+                           energy_threshold_db=audio.energy_threshold_db, min_speech_s=audio.min_speech_s,
+                           min_silence_s=audio.min_silence_s)
 
     rows, skipped = [], []
     for speaker in tqdm(speakers, desc="vad", unit="speaker"):
