@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -136,7 +137,7 @@ class SfvParams(_Section):
     iterations: Annotated[int, Field(ge=1, le=1_000_000)] = 300
     batch_size: Annotated[int, Field(ge=1, le=4096)] = 64
     segment_s: tuple[Annotated[float, Field(gt=0, le=60)], Annotated[float, Field(gt=0, le=60)]] = (3.0, 4.0)
-    estimator: Literal["shared", "per_am"] = "shared"
+    estimator: Literal["shared", "per_am", "stats_ridge"] = "stats_ridge"
     backend: Literal["local", "ray"] = "local"
     group_size: Annotated[int, Field(ge=0, le=1000)] = 0
     lr: Annotated[float, Field(gt=0, le=10)] = 0.01
@@ -147,14 +148,23 @@ class SfvParams(_Section):
     eval_every: Annotated[int, Field(ge=1)] = 50
     evaluation_share: Annotated[float, Field(gt=0, lt=0.5)] = 0.1
     alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
-    test: Literal["paper", "corrected"] = "paper"
+    test: Literal["paper", "corrected", "permutation"] = "permutation"
     fdr: Literal["none", "bh"] = "none"
+    permutations: Annotated[int, Field(ge=0, le=100_000)] = 1000
 
     @model_validator(mode="after")
     def _ranges(self) -> SfvParams:
         _ordered_range(*self.segment_s, "segment_s")
         if not self.genders or len(set(self.genders)) != len(self.genders):
             raise ValueError("genders: give male and/or female, each once")
+        if self.test == "permutation":
+            if self.estimator != "stats_ridge":
+                raise ValueError(f"test: permutation refits the estimator {self.permutations} times per repeat, "
+                                 f"which only stats_ridge affords; with estimator {self.estimator} use "
+                                 f"test: corrected (or paper)")
+            if (1 + self.permutations) * self.alpha < 1:
+                raise ValueError(f"permutations: {self.permutations} shufflings cannot give a p-value below "
+                                 f"alpha {self.alpha}; use at least {int(np.ceil(1 / self.alpha))}")
         return self
 
 

@@ -10,7 +10,7 @@ from scipy import stats
 from pipeline.face.ams import default_am_table
 from pipeline.selection.ratios import error_ratios
 from pipeline.selection.significance import benjamini_hochberg, corrected_test, decide, paper_test
-from pipeline.selection.table import SelectionSettings, selection_table, truth_scores
+from pipeline.selection.table import SelectionSettings, nmse_summary, selection_table, truth_scores
 from pipeline.stages import select as select_stage
 
 RATIOS = np.array([[0.80, 0.90, 0.85, 0.95, 0.70],   # clearly below 1
@@ -96,6 +96,33 @@ def test_selection_table_is_complete_and_decides():
         "precision": 0.5, "recall": 0.5, "fpr": 0.5, "n_planted": 2, "n_selected": 2}
 
 
+def test_nmse_tables_against_a_hand_computation():
+    """Tables 1 and 2 on two repeats, two AMs and four D_v2 speakers, worked by hand."""
+    rows = []
+    # (repeat, speaker, am, mean_z, var_z, target_z)
+    values = {
+        1: {1: ([1.0, 0.0, 2.0, 0.0], [1, 2, 3, 4], [1.0, 1.0, 2.0, 2.0]),
+            2: ([0.0, 0.0, 0.0, 0.0], [4, 3, 2, 1], [1.0, -1.0, 1.0, -1.0])},
+        2: {1: ([0.0, 1.0, 0.0, 1.0], [1, 2, 3, 4], [2.0, 1.0, 2.0, 1.0]),
+            2: ([1.0, 1.0, 1.0, 1.0], [1, 1, 1, 1], [1.0, 1.0, 1.0, 1.0])},
+    }
+    for r, ams in values.items():
+        for am, (mean, var, target) in ams.items():
+            rows += [(r, "v2", f"s{i}", am, mean[i], var[i], target[i]) for i in range(4)]
+    predictions = pd.DataFrame(rows, columns=["repeat", "split", "speaker_id", "am_id", "mean_z", "var_z", "target_z"])
+    nmse = nmse_summary(predictions, np.array([1, 2]), np.array([True, False]))
+    # Repeat 1: AM 1 errors 0,1,0,4 over targets^2 1,1,4,4 -> 5/10; AM 2 predicts 0 -> 1.
+    # Repeat 2: AM 1 errors 4,0,4,0 over 4,1,4,1 -> 8/10; AM 2 is exact -> 0.
+    assert nmse["all_100"] == pytest.approx(np.mean([(0.5 + 1) / 2, (0.8 + 0) / 2]))
+    assert nmse["all_100_sd"] == pytest.approx(np.std([0.75, 0.4], ddof=1))
+    assert nmse["predictable"] == pytest.approx(0.65) and nmse["unpredictable"] == pytest.approx(0.5)
+    # 50 %: AM 1 keeps the speakers with var 1, 2 (repeat 1: errors 0,1 / 1,1 -> 0.5; repeat 2:
+    # 4,0 / 4,1 -> 0.8); AM 2 in repeat 1 keeps var 1, 2 (s3, s2): 1; repeat 2 ties keep s0, s1: 0.
+    assert nmse["all_50"] == pytest.approx(np.mean([(0.5 + 1) / 2, (0.8 + 0) / 2]))
+    nothing = nmse_summary(predictions, np.array([1, 2]), np.array([False, False]))
+    assert nothing["predictable"] is None and nothing["unpredictable"] == pytest.approx(nmse["all_100"])
+
+
 def test_select_stage_writes_all_ams_plots_and_metrics(tmp_path):
     table = default_am_table()
     root = tmp_path / "root"
@@ -116,6 +143,12 @@ def test_select_stage_writes_all_ams_plots_and_metrics(tmp_path):
     (tmp_path / "pred").mkdir()
     (tmp_path / "splits").mkdir()
     pd.concat(predictions).to_csv(tmp_path / "pred" / "male.csv", index=False)
+    # The permutation table: the observed mean ratios, and 99 shufflings scattered about 1.
+    observed = error_ratios(pd.concat(predictions)).groupby("am_id")["ratio"].mean().loc[table.am_id].to_numpy()
+    shuffled = 1.0 + 0.05 * rng.standard_normal((99, len(table)))
+    values = np.vstack([observed, shuffled])
+    pd.DataFrame({"permutation": np.repeat(np.arange(100), len(table)), "am_id": np.tile(table.am_id, 100),
+                  "mean_ratio": values.ravel()}).to_csv(tmp_path / "pred" / "male_permutations.csv", index=False)
     pd.DataFrame(splits, columns=["repeat", "speaker_id", "split"]).to_csv(tmp_path / "splits" / "male.csv", index=False)
     params = yaml.safe_load(open(select_stage.__file__.replace("pipeline/stages/select.py", "params.yaml")))
     params["data"]["root"] = str(root)
@@ -127,7 +160,15 @@ def test_select_stage_writes_all_ams_plots_and_metrics(tmp_path):
     assert len(selection) == 96 and selection["am_id"].tolist() == table.am_id.tolist()
     assert {"r2", "planted"} <= set(selection.columns)
     metrics = json.loads((tmp_path / "metrics.json").read_text())["male"]
-    assert set(metrics["selection"]) >= {"n_predictable", "n_predictable_paper", "n_predictable_corrected"}
+    assert set(metrics["selection"]) >= {"n_predictable", "n_predictable_paper", "n_predictable_corrected",
+                                         "n_predictable_permutation"}
+    # The configured test is the permutation test: the planted AMs beat every shuffling.
+    assert selection.loc[planted == 1, "p_permutation"].eq(0.01).all()
+    assert selection["z"].tolist() == selection["z_permutation"].tolist()
+    nmse = metrics["nmse"]
+    assert set(nmse) == {f"{k}{s}" for k in ("all_100", "all_75", "all_50", "predictable", "unpredictable")
+                         for s in ("", "_sd")}
+    assert nmse["predictable"] < 0.3 < 0.9 < nmse["unpredictable"]
     assert set(metrics["truth"]) >= {"precision", "recall", "fpr"}
     assert metrics["truth"]["recall"] > 0.9 and metrics["truth"]["fpr"] < 0.2
     assert (tmp_path / "plots" / "selection_male.png").stat().st_size > 10_000

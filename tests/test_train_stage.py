@@ -41,8 +41,10 @@ def dataset(tmp_path_factory):
 
 
 def _params(path: Path, **sfv) -> Path:
+    """Tiny CNN settings unless told otherwise (the CNN's test is the corrected one)."""
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
-    raw["sfv"].update({"repeats": 4, "iterations": 12, "group_size": 2, "eval_every": 6,
+    raw["sfv"].update({"estimator": "shared", "test": "corrected", "repeats": 4, "iterations": 12,
+                       "group_size": 2, "eval_every": 6,
                        "segment_s": [1.0, 1.5], "batch_size": 16, "warmup_steps": 4, **sfv})
     path.write_text(yaml.safe_dump(raw))
     return path
@@ -85,7 +87,7 @@ def test_outputs_have_the_documented_layout(reference):
     scored = splits[splits["split"] != "t"].merge(predictions, on=["repeat", "speaker_id", "split"])
     assert len(scored) == len(predictions)  # predictions only for the repeat's v1, v2 and e speakers
     log = pd.read_csv(reference / "log" / "male.csv")
-    assert list(log.columns) == ["repeat", "step", "train_nll", "v1_mse"] and sorted(log["step"].unique()) == [6, 12]
+    assert list(log.columns) == ["repeat", "step", "train_loss", "v1_mse"] and sorted(log["step"].unique()) == [6, 12]
     assert sorted(p.name for p in (reference / "models" / "male").iterdir()) == [
         f"repeat_00{r}.npz" for r in range(1, 5)]
 
@@ -176,3 +178,57 @@ def test_the_ensemble_of_repeats_fuses_raw_scale_predictions(dataset, reference)
     precision = 1 / raw[0][1] + 1 / raw[1][1]
     np.testing.assert_allclose(mean, (raw[0][0] / raw[0][1] + raw[1][0] / raw[1][1]) / precision, rtol=1e-4)
     np.testing.assert_allclose(uncertainty, 2 / precision, rtol=1e-3)
+
+
+@pytest.fixture(scope="module")
+def ridge_run(dataset, tmp_path_factory):
+    """The stats_ridge estimator on the same data, with a small permutation null."""
+    out = tmp_path_factory.mktemp("ridge")
+    params = _params(out / "params.yaml", genders=["female"], estimator="stats_ridge", test="permutation",
+                     permutations=40, repeats=3)
+    done = _run(_args(params, dataset, out))
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_ridge_repeats_store_their_model_and_predict_a_new_voice(dataset, ridge_run):
+    stored = load_repeat(ridge_run / "models" / "female" / "repeat_002.npz")
+    assert stored.spec["estimator"] == "stats_ridge" and set(stored.network_of_am) == {"ridge"}
+    assert stored.n_segments.tolist() == [1] * len(stored.scored_ids)  # one unit: all of a speaker's speech
+    e = list(stored.scored_splits).index("e")
+    frames = np.load(dataset / "features" / f"{stored.scored_ids[e]}.npy")
+    mean_z, var_z, units = predict_recordings(stored, [frames])
+    assert units == 1
+    np.testing.assert_allclose(mean_z, stored.mean_z[e], rtol=1e-5, atol=1e-5)  # float32 coefficients
+    np.testing.assert_allclose(var_z, stored.var_z[e], rtol=1e-5)
+    log = pd.read_csv(ridge_run / "log" / "female.csv")
+    assert log["step"].max() == 25 and (log["v1_mse"] > 0).all()  # the alpha grid, position by position
+
+
+def test_ridge_permutation_table_holds_the_observed_statistic_first(ridge_run):
+    null = pd.read_csv(ridge_run / "predictions" / "female_permutations.csv")
+    assert list(null.columns) == ["permutation", "am_id", "mean_ratio"]
+    assert sorted(null["permutation"].unique()) == list(range(41)) and null["am_id"].nunique() == 96
+    predictions = pd.read_csv(ridge_run / "predictions" / "female.csv")
+    v2 = predictions[predictions["split"] == "v2"]
+    ratio = v2.assign(e=(v2.mean_z - v2.target_z) ** 2, c=v2.target_z ** 2).groupby(["repeat", "am_id"])[["e", "c"]].sum()
+    observed = (ratio["e"] / ratio["c"]).groupby("am_id").mean()
+    row0 = null[null["permutation"] == 0].set_index("am_id")["mean_ratio"]
+    np.testing.assert_allclose(row0.loc[observed.index], observed, rtol=1e-4)
+
+
+def test_cnn_runs_write_an_empty_permutation_table(reference):
+    null = pd.read_csv(reference / "predictions" / "male_permutations.csv")
+    assert list(null.columns) == ["permutation", "am_id", "mean_ratio"] and len(null) == 0
+
+
+def test_a_truncated_stored_repeat_is_trained_again(dataset, ridge_run, tmp_path):
+    import shutil
+    shutil.copytree(ridge_run, tmp_path / "run", dirs_exist_ok=True)
+    path = tmp_path / "run" / "models" / "female" / "repeat_002.npz"
+    path.write_bytes(path.read_bytes()[:1000])
+    params = _params(tmp_path / "params.yaml", genders=["female"], estimator="stats_ridge", test="permutation",
+                     permutations=40, repeats=3)
+    done = _run(_args(params, dataset, tmp_path / "run"))
+    assert done.returncode == 0, done.stderr
+    assert path.read_bytes() == (ridge_run / "models" / "female" / "repeat_002.npz").read_bytes()

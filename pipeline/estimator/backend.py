@@ -1,6 +1,6 @@
 """Where groups of repeats train: in this process, or as Ray tasks on a cluster.
 
-Both backends run the same `train_group` on the same groups with the same torch thread
+Both backends run the same `fit_group` on the same groups with the same torch thread
 count, so they give the same numbers; Ray only decides where each group runs. A group's
 results are handed to `on_done` as soon as it finishes, so they are saved before the next.
 """
@@ -10,7 +10,8 @@ from typing import Callable
 
 import torch
 
-from .training import RepeatData, RepeatResult, TrainSettings, train_group
+from .estimators import fit_group, progress_units
+from .training import RepeatData, RepeatResult, TrainSettings
 
 OnDone = Callable[[list[RepeatResult]], None]
 
@@ -18,7 +19,7 @@ OnDone = Callable[[list[RepeatResult]], None]
 def run_local(groups: list[list[RepeatData]], settings: TrainSettings, device: torch.device,
               on_done: OnDone, progress: Callable[[int], None] | None = None) -> None:
     for group in groups:
-        on_done(train_group(group, settings, device, progress))
+        on_done(fit_group(group, settings, device, progress))
 
 
 def run_ray(groups: list[list[RepeatData]], settings: TrainSettings, device: torch.device,
@@ -43,10 +44,10 @@ def run_ray(groups: list[list[RepeatData]], settings: TrainSettings, device: tor
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
-                pending.pop(ref)
+                size = pending.pop(ref)
                 on_done(ray.get(ref))
                 if progress:
-                    progress(settings.iterations)
+                    progress(progress_units(settings, size))
     finally:
         if started_here:
             ray.shutdown()
@@ -59,7 +60,7 @@ def _cluster_cpus(ray) -> int:
 def _train_task(group: list[RepeatData], settings: TrainSettings, device_type: str,
                 threads: int) -> list[RepeatResult]:
     torch.set_num_threads(threads)
-    return train_group(group, settings, torch.device(device_type))
+    return fit_group(group, settings, torch.device(device_type))
 
 
 BACKENDS = {"local": run_local, "ray": run_ray}

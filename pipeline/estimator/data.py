@@ -49,5 +49,6 @@ def repeat_data(repeat: int, seed: int, split: dict[str, str], features: dict[st
         train_features=[np.concatenate(features[s]) for s in train_ids], train_targets=z(train_ids),
         scored_ids=scored, scored_splits=[split[s] for s in scored],
         scored_recordings=[features[s] for s in scored], scored_targets=z(scored),
+        train_recordings=[features[s] for s in train_ids],
     )
     return data, mean, sd

@@ -72,9 +72,9 @@ def select_and_predict(basis: _Basis, y_train: np.ndarray, x_select: np.ndarray,
     """The per-AM choice of alpha and the predictions it gives, for a batch of target sets.
 
     y_train [B, n_t, K], y_select [B, n_v1, K] (raw scale); x_select, x_score standardised.
-    Returns (alpha index [B, K], predictions for x_score [B, n_score, K], pooled held-out
-    error per alpha [A, B, K]). One code path for the fit and for the permutation null, so
-    both run exactly the same protocol.
+    Returns (alpha index [B, K], predictions for x_score [B, n_score, K], the D_t GCV error
+    and the D_v1 error per alpha [A, B, K]). One code path for the fit and for the
+    permutation null, so both run exactly the same protocol.
     """
     n = y_train.shape[1]
     centre = y_train.mean(axis=1, keepdims=True)  # [B, 1, K]
@@ -90,7 +90,7 @@ def select_and_predict(basis: _Basis, y_train: np.ndarray, x_select: np.ndarray,
     best = pooled.argmin(axis=0)  # [B, K]
     chosen = np.take_along_axis(shrink[:, None, :, None], best[None, :, None, :], axis=0)[0]  # [B, r, K]
     predicted = (x_score @ basis.vt.T) @ (chosen * coords) + centre
-    return best, predicted, pooled
+    return best, predicted, gcv, select_error / y_select.shape[1]
 
 
 class StatsRidge:
@@ -109,8 +109,8 @@ class StatsRidge:
         basis = _basis(np.asarray(x_train, np.float64))
         y_train = np.asarray(y_train, np.float64)
         x_select = basis.standardise(np.asarray(x_select, np.float64))
-        best, _, pooled = select_and_predict(basis, y_train[None], x_select, np.asarray(y_select, np.float64)[None],
-                                             x_select[:0], alphas)
+        best, _, gcv, select_error = select_and_predict(basis, y_train[None], x_select,
+                                                        np.asarray(y_select, np.float64)[None], x_select[:0], alphas)
         best = best[0]
         shrink = _shrinkage(basis.s, alphas)[best].T  # [r, K]
         self.intercept_ = y_train.mean(axis=0)
@@ -118,7 +118,7 @@ class StatsRidge:
         self.coef_ = basis.vt.T @ (shrink * coords)  # [P, K] on standardised statistics
         self.x_mean_, self.x_scale_ = basis.mean, basis.scale
         self.alpha_index_, self.alpha_ = best, alphas[best]
-        self.path_error_ = pooled[:, 0]  # [A, K]
+        self.train_error_, self.select_error_ = gcv[:, 0], select_error[:, 0]  # [A, K] along the alpha grid
         residuals = self._leave_one_out(basis, y_train, best)
         self.residual_var_ = (residuals ** 2).mean(axis=0)
         self._fit_variance(basis, residuals, y_train.var(axis=0), alphas)
@@ -166,6 +166,22 @@ class StatsRidge:
         # Normalise so that the mean variance over D_t is the held-out residual variance.
         self.index_offset_ = np.full(residuals.shape[1], np.log(np.exp(slope * held_out).mean()))
 
+    STATE = ("coef_", "intercept_", "x_mean_", "x_scale_", "alpha_", "residual_var_", "index_coef_",
+             "index_slope_", "index_offset_")
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The learned arrays, for storage (the coefficients as float32: half the size, and
+        predictions change by about 1e-7 of an SD)."""
+        return {name: getattr(self, name).astype(np.float32 if name.endswith("coef_") else np.float64)
+                for name in self.STATE}
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> StatsRidge:
+        model = cls()
+        for name in cls.STATE:
+            setattr(model, name, np.asarray(state[name], dtype=np.float64))
+        return model
+
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         z = (np.asarray(x, np.float64) - self.x_mean_) / self.x_scale_
         mean = z @ self.coef_ + self.intercept_
@@ -206,7 +222,7 @@ def mean_ratios(x: np.ndarray, y: np.ndarray, repeats: list[RepeatRows], permuta
         for start in range(0, len(orders), chunk):
             shuffled = y[orders[start:start + chunk]]  # [b, n, K]
             y_train = shuffled[:, rows.train]
-            _, predicted, _ = select_and_predict(basis, y_train, x_select, shuffled[:, rows.select], x_score, grid)
+            _, predicted, _, _ = select_and_predict(basis, y_train, x_select, shuffled[:, rows.select], x_score, grid)
             truth = shuffled[:, rows.score]
             chance = ((truth - y_train.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
             total[start:start + chunk] += ((predicted - truth) ** 2).sum(axis=1) / chance
@@ -214,8 +230,3 @@ def mean_ratios(x: np.ndarray, y: np.ndarray, repeats: list[RepeatRows], permuta
             progress(1)
     return total / len(repeats)
 
-
-def permutation_p_values(statistics: np.ndarray) -> np.ndarray:
-    """One-sided p per AM [K] from mean_ratios' rows: (1 + #{shuffled <= observed}) / (1 + B)."""
-    observed, shuffled = statistics[0], statistics[1:]
-    return (1.0 + (shuffled <= observed[None]).sum(axis=0)) / (1.0 + len(shuffled))

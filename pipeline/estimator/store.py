@@ -11,14 +11,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .estimators import RIDGE_KEY
 from .fusion import fuse, segment_starts
 from .network import StackedVoiceCNN
+from .ridge import StatsRidge
+from .statistics import speaker_statistics
 from .training import RepeatResult, crop
 
 NET_PREFIX = "net/"
@@ -43,7 +47,7 @@ def array_digest(*arrays: np.ndarray) -> str:
 class StoredRepeat:
     repeat: int
     fingerprint: str
-    spec: dict  # n_mels, n_outputs, widths, estimator, eval_frames
+    spec: dict  # estimator, n_mels, and for the CNN n_outputs, widths, eval_frames
     am_ids: np.ndarray  # [K]
     target_mean: np.ndarray  # [K] D_t mean of the raw AMs
     target_sd: np.ndarray  # [K] D_t SD (ddof=1)
@@ -100,8 +104,8 @@ def stored_fingerprint(path: Path) -> str | None:
     try:
         with np.load(path, allow_pickle=False) as z:
             return str(z["fingerprint"])
-    except (OSError, ValueError, KeyError):
-        return None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None  # missing, truncated or foreign: the repeat is trained again
 
 
 def predict_recordings(stored: StoredRepeat, recordings: list[np.ndarray],
@@ -109,8 +113,13 @@ def predict_recordings(stored: StoredRepeat, recordings: list[np.ndarray],
                        ) -> tuple[np.ndarray, np.ndarray, int]:
     """One speaker's fused z-scale prediction [K], calibrated uncertainty L*w [K] and segment
     count, from normalised log-mel recordings [frames, n_mels], with the weights selected for
-    each AM (the same segmentation and fusion as during training)."""
+    each AM (the same segmentation and fusion as during training). The stats_ridge estimator
+    predicts once from the statistics of all recordings (one unit, L = 1)."""
     spec = stored.spec
+    if spec["estimator"] == "stats_ridge":
+        model = StatsRidge.from_state(stored.networks[RIDGE_KEY])
+        mean, var = model.predict(speaker_statistics(recordings)[None])
+        return mean[0], var[0], 1
     length = int(spec["eval_frames"])
     segments = np.stack([crop(frames, int(s), length) for frames in recordings
                          for s in segment_starts(len(frames), length)]).astype(np.float32)

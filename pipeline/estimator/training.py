@@ -53,6 +53,7 @@ class RepeatData:
     scored_splits: list[str]
     scored_recordings: list[list[np.ndarray]]  # each speaker's recordings [frames, n_mels]
     scored_targets: np.ndarray  # [n_s, K] z-scale (D_v1 rows select the step)
+    train_recordings: list[list[np.ndarray]] = field(default_factory=list)  # D_t speakers' recordings, apart
 
 
 @dataclass
@@ -64,7 +65,7 @@ class RepeatResult:
     best_step: np.ndarray  # [K]
     networks: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # weights by key
     network_of_am: list[str] = field(default_factory=list)  # [K] key into networks
-    log: list[tuple[int, float, float]] = field(default_factory=list)  # (step, train NLL, D_v1 MSE)
+    log: list[tuple[int, float, float]] = field(default_factory=list)  # (step, train loss, D_v1 MSE)
 
 
 def gaussian_nll(mean: torch.Tensor, log_var: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,8 @@ from statsmodels.stats.proportion import proportion_confint
 
 from ..estimator.data import repeat_data, repeat_seed
 from ..estimator.splits import make_splits
-from ..estimator.training import TrainSettings, train_group
+from ..estimator.estimators import fit_group
+from ..estimator.training import TrainSettings
 from ..face.ams import default_am_table
 from ..synth.cohort import VoiceSettings
 from ..synth.link import LINK_GROUPS, oracle
@@ -56,7 +57,7 @@ def world_predictions(coupling: float, world_seed: int, settings: CalibrationSet
     for r, part in splits.groupby("repeat"):
         split = dict(zip(part["speaker_id"], part["split"]))
         data, _, _ = repeat_data(r, repeat_seed(world_seed, gender, r), split, features, targets)
-        (result,) = train_group([data], train, device, progress)
+        (result,) = fit_group([data], train, device, progress)
         for i, (speaker, which) in enumerate(zip(data.scored_ids, data.scored_splits)):
             rows.append(pd.DataFrame({"repeat": r, "split": which, "speaker_id": speaker, "am_id": cohort.am_ids,
                                       "mean_z": result.mean_z[i], "var_z": result.var_z[i],

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
@@ -51,6 +52,19 @@ def corrected_test(ratios: np.ndarray, alpha: float, n_test: int, n_train: int) 
     """Nadeau & Bengio (2003) corrected resampled t-test, n_test / n_train speakers per repeat."""
     n = np.atleast_2d(ratios).shape[1]
     return one_sided(ratios, alpha, 1.0 / n + n_test / n_train)
+
+
+def permutation_test(null: pd.DataFrame, am_ids: np.ndarray) -> np.ndarray:
+    """One-sided p per AM from the train stage's permutation table (permutation 0 observed,
+    1..B shuffled; column mean_ratio): (1 + #{shuffled <= observed}) / (1 + B), exact under
+    the null that the voice says nothing about the AM."""
+    wide = null.pivot(index="permutation", columns="am_id", values="mean_ratio")
+    missing = sorted(set(am_ids) - set(wide.columns))
+    if missing or 0 not in wide.index:
+        raise ValueError(f"the permutation table lacks the observed row or AMs {missing[:5]}")
+    values = wide[list(am_ids)].to_numpy()
+    observed, shuffled = values[wide.index.get_loc(0)], values[wide.index != 0]
+    return (1.0 + (shuffled <= observed[None]).sum(axis=0)) / (1.0 + len(shuffled))
 
 
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .ratios import error_ratios
-from .significance import corrected_test, decide, paper_test
+from .significance import corrected_test, decide, paper_test, permutation_test
 
 SHARES = {"": 1.0, "_75": 0.75, "_50": 0.5}
 
@@ -15,7 +15,7 @@ SHARES = {"": 1.0, "_75": 0.75, "_50": 0.5}
 @dataclass(frozen=True)
 class SelectionSettings:
     alpha: float = 0.05
-    test: str = "paper"  # paper | corrected
+    test: str = "paper"  # paper | corrected | permutation
     fdr: str = "none"  # none | bh
 
 
@@ -31,32 +31,68 @@ def ratio_matrix(ratios: pd.DataFrame, am_ids: np.ndarray) -> np.ndarray:
 
 
 def selection_table(predictions: pd.DataFrame, am_ids: np.ndarray, labels: list[str], kinds: list[str],
-                    n_test: int, n_train: int, settings: SelectionSettings) -> pd.DataFrame:
+                    n_test: int, n_train: int, settings: SelectionSettings,
+                    null: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per AM: n (repeats), mean_ratio, sd, ci_u (paper), p_value (paper),
-    ci_u_corrected, p_corrected, p_bh (BH of the configured test's p), z (the configured
-    decision), z_paper, z_corrected (each without FDR), and mean_ratio / ci_u / z for the 75 %
-    and 50 % most certain D_v2 speakers of each AM (ci_u of the configured test)."""
+    ci_u_corrected, p_corrected, p_permutation (when `null`, the train stage's permutation
+    table, has rows), p_bh (BH of the configured test's p), z (the configured decision),
+    z_paper, z_corrected, z_permutation (each without FDR), and mean_ratio / ci_u / z for the
+    75 % and 50 % most certain D_v2 speakers of each AM (ci_u and z of the configured test;
+    the permutation null is of the whole D_v2, so its subsets use the corrected test)."""
+    has_null = null is not None and len(null) > 0
+    if settings.test == "permutation" and not has_null:
+        raise ValueError("test: permutation needs the train stage's permutation table (sfv.permutations > 0 "
+                         "and the stats_ridge estimator)")
+    p_permutation = permutation_test(null, am_ids) if has_null else None
     table = pd.DataFrame({"am_id": am_ids, "label": labels, "kind": kinds})
     for suffix, share in SHARES.items():
         ratios = ratio_matrix(error_ratios(predictions, share), am_ids)
         paper = paper_test(ratios, settings.alpha)
         corrected = corrected_test(ratios, settings.alpha, n_test, n_train)
         configured = paper if settings.test == "paper" else corrected
-        z, p_bh = decide(configured.p_value, settings.alpha, settings.fdr)
+        chosen_p = p_permutation if settings.test == "permutation" and suffix == "" else configured.p_value
+        z, p_bh = decide(chosen_p, settings.alpha, settings.fdr)
         if suffix == "":
             table["n"] = ratios.shape[1]
             table["mean_ratio"], table["sd"] = paper.mean, paper.sd
             table["ci_u"], table["p_value"] = paper.ci_u, paper.p_value
             table["ci_u_corrected"], table["p_corrected"] = corrected.ci_u, corrected.p_value
+            if has_null:
+                table["p_permutation"] = p_permutation
             table["p_bh"] = p_bh
             table["z"] = z
             table["z_paper"] = decide(paper.p_value, settings.alpha, "none")[0]
             table["z_corrected"] = decide(corrected.p_value, settings.alpha, "none")[0]
+            if has_null:
+                table["z_permutation"] = decide(p_permutation, settings.alpha, "none")[0]
         else:
             table[f"mean_ratio{suffix}"] = configured.mean
             table[f"ci_u{suffix}"] = configured.ci_u
             table[f"z{suffix}"] = z
     return table
+
+
+def nmse_summary(predictions: pd.DataFrame, am_ids: np.ndarray, predictable: np.ndarray) -> dict[str, float]:
+    """The source's Tables 1 and 2: the normalised MSE eps/eps^C on D_v2, averaged over AMs
+    within each repeat, then mean and SD (ddof 1) over the repeats.
+
+    all_100 / all_75 / all_50: over all AMs, with all / the 75 % / the 50 % most certain D_v2
+    speakers of each AM; predictable / unpredictable: over the AMs with z = 1 / z = 0 (all
+    speakers; null when there are none). Each key has a `_sd` twin.
+    """
+    predictable = np.asarray(predictable, bool)
+    per_repeat = {}
+    for key, share in (("all_100", 1.0), ("all_75", 0.75), ("all_50", 0.5)):
+        ratios = ratio_matrix(error_ratios(predictions, share), am_ids)  # [K, N]
+        per_repeat[key] = ratios.mean(axis=0)
+        if share == 1.0:
+            for name, rows in (("predictable", predictable), ("unpredictable", ~predictable)):
+                per_repeat[name] = ratios[rows].mean(axis=0) if rows.any() else None
+    out: dict[str, float | None] = {}
+    for key, values in per_repeat.items():
+        out[key] = None if values is None else float(values.mean())
+        out[f"{key}_sd"] = None if values is None or len(values) < 2 else float(values.std(ddof=1))
+    return out
 
 
 def truth_scores(selected: np.ndarray, planted: np.ndarray) -> dict[str, float]:

@@ -17,7 +17,7 @@ from ..dataset import DatasetError
 from ..face.ams import read_am_table
 from ..plots.render import save_figure
 from ..plots.selection import selection_figure
-from ..selection.table import SelectionSettings, selection_table, truth_scores
+from ..selection.table import SelectionSettings, nmse_summary, selection_table, truth_scores
 from . import run
 
 
@@ -33,15 +33,21 @@ def main(params_path: Path, predictions_dir: Path, splits_dir: Path, out_dir: Pa
     for gender in sfv.genders:
         predictions = _read(predictions_dir / f"{gender}.csv")
         splits = _read(splits_dir / f"{gender}.csv")
+        null = _read(predictions_dir / f"{gender}_permutations.csv")
         first = splits[splits["repeat"] == splits["repeat"].min()]["split"].value_counts()
-        selection = selection_table(predictions, table.am_id, list(table.label), list(table.kind),
-                                    int(first.get("v2", 0)), int(first.get("t", 0)), settings)
-        metrics[gender] = {"selection": {
-            "n_predictable": int(selection["z"].sum()),
-            "n_predictable_paper": int(selection["z_paper"].sum()),
-            "n_predictable_corrected": int(selection["z_corrected"].sum()),
-            "n_repeats": int(selection["n"].iloc[0]),
-        }}
+        try:
+            selection = selection_table(predictions, table.am_id, list(table.label), list(table.kind),
+                                        int(first.get("v2", 0)), int(first.get("t", 0)), settings, null)
+        except ValueError as err:
+            raise DatasetError(f"{predictions_dir}: {gender}: {err}") from None
+        counts = {"n_predictable": int(selection["z"].sum()),
+                  "n_predictable_paper": int(selection["z_paper"].sum()),
+                  "n_predictable_corrected": int(selection["z_corrected"].sum()),
+                  "n_repeats": int(selection["n"].iloc[0])}
+        if "z_permutation" in selection:
+            counts["n_predictable_permutation"] = int(selection["z_permutation"].sum())
+        metrics[gender] = {"selection": counts,
+                           "nmse": nmse_summary(predictions, table.am_id, selection["z"].to_numpy() == 1)}
         if oracle is not None:
             selection["r2"] = oracle.loc[table.am_id, f"r2_{gender}"].to_numpy()
             selection["planted"] = oracle.loc[table.am_id, f"planted_{gender}"].to_numpy()

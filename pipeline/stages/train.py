@@ -19,6 +19,8 @@ from ..config import Params, load_params
 from ..dataset import DatasetError
 from ..estimator.backend import BACKENDS
 from ..estimator.data import load_features, repeat_data, repeat_seed
+from ..estimator.estimators import is_cnn, progress_units
+from ..estimator.null import permutation_seed, permutation_table
 from ..estimator.splits import make_splits
 from ..estimator.store import array_digest, fingerprint, load_repeat, save_repeat, stored_fingerprint
 from ..estimator.training import TrainSettings
@@ -61,7 +63,10 @@ def main(params_path: Path, features_dir: Path, ams_path: Path, splits_dir: Path
         train_gender(params, settings, device, gender, splits, features, targets, am_ids,
                      models_dir / gender)
         stored = [load_repeat(_repeat_path(models_dir / gender, r)) for r in range(1, params.sfv.repeats + 1)]
+        null = permutation_table(splits, features, targets, params.sfv.estimator, params.sfv.permutations,
+                                 permutation_seed(params.seed, gender), desc=f"permutations {gender}")
         _write_csv(predictions_table(stored, targets), predictions_dir / f"{gender}.csv")
+        _write_csv(null, predictions_dir / f"{gender}_permutations.csv")
         _write_csv(training_log(stored), log_dir / f"{gender}.csv")
 
 
@@ -71,7 +76,7 @@ def train_gender(params: Params, settings: TrainSettings, device, gender: str, s
     """Train every repeat whose stored result is missing or stale, in fixed groups, and drop
     files of repeats beyond `sfv.repeats`."""
     repeats = params.sfv.repeats
-    size = group_size(params.sfv.group_size, repeats, device)
+    size = group_size(params.sfv.group_size, repeats, device) if is_cnn(settings.estimator) else 1
     prints = {}
     data_digest = {s: array_digest(*features[s], targets.loc[s].to_numpy(np.float64)) for s in targets.index}
     for r, rows in splits.groupby("repeat"):
@@ -98,8 +103,10 @@ def train_gender(params: Params, settings: TrainSettings, device, gender: str, s
 
     groups = [[build(r) for r in chunk] for chunk in todo]
     n_mels = groups[0][0].train_features[0].shape[1]
-    spec = {"n_mels": n_mels, "n_outputs": 1 if settings.estimator == "per_am" else len(am_ids),
-            "widths": list(WIDTHS), "estimator": settings.estimator, "eval_frames": settings.eval_frames}
+    spec = {"n_mels": n_mels, "estimator": settings.estimator}
+    if is_cnn(settings.estimator):
+        spec.update({"n_outputs": 1 if settings.estimator == "per_am" else len(am_ids), "widths": list(WIDTHS),
+                     "eval_frames": settings.eval_frames})
 
     def save(results) -> None:
         for result in results:
@@ -109,8 +116,8 @@ def train_gender(params: Params, settings: TrainSettings, device, gender: str, s
                         scored_ids=data.scored_ids, scored_splits=data.scored_splits)
         bar.set_postfix(saved=f"repeat {results[-1].repeat}")
 
-    with tqdm(total=settings.iterations * len(groups), desc=f"train {gender}",
-              unit="step", smoothing=0.1) as bar:
+    with tqdm(total=sum(progress_units(settings, len(g)) for g in groups), desc=f"train {gender}",
+              unit="step" if is_cnn(settings.estimator) else "repeat", smoothing=0.1) as bar:
         BACKENDS[params.sfv.backend](groups, settings, device, save, bar.update)
 
 
@@ -148,7 +155,7 @@ def predictions_table(stored, targets: pd.DataFrame) -> pd.DataFrame:
 
 def training_log(stored) -> pd.DataFrame:
     rows = [(rep.repeat, int(step), nll, mse) for rep in stored for step, nll, mse in rep.log]
-    return pd.DataFrame(rows, columns=["repeat", "step", "train_nll", "v1_mse"])
+    return pd.DataFrame(rows, columns=["repeat", "step", "train_loss", "v1_mse"])
 
 
 def _repeat_path(models_dir: Path, repeat: int) -> Path:

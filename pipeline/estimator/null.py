@@ -1,0 +1,52 @@
+"""The permutation null of the selection statistic, for the estimators cheap enough to refit.
+
+Under "the voice says nothing about AM k", the AMs can be shuffled across the speakers of a
+gender without changing the distribution of anything the protocol computes. Re-running the
+whole protocol (the same splits, fit on D_t, choice on D_v1, D_v2 ratio, mean over the N
+repeats) on B shufflings gives B draws of the statistic under that null; ranking the
+observed one among them is an exact one-sided test for any N, with no assumption about how
+the repeats depend on each other. Only the ridge can be refitted B x N times in seconds; for
+the CNN the table is empty and `sfv.test: permutation` is refused at load.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from .estimators import is_cnn
+from .ridge import RepeatRows, mean_ratios
+from .splits import GENDER_CODE
+from .statistics import speaker_statistics
+
+COLUMNS = ["permutation", "am_id", "mean_ratio"]
+
+
+def permutation_seed(seed: int, gender: str) -> int:
+    """The shuffling stream of one gender, apart from every repeat's and the regression's."""
+    return int(np.random.SeedSequence([seed, GENDER_CODE[gender], 0, 1]).generate_state(1)[0])
+
+
+def permutation_table(splits: pd.DataFrame, features: dict[str, list[np.ndarray]], targets: pd.DataFrame,
+                      estimator: str, permutations: int, seed: int, desc: str = "permutations") -> pd.DataFrame:
+    """Rows (permutation, am_id, mean_ratio): permutation 0 is the observed AMs, 1..B shuffled.
+
+    `splits` has the train stage's layout (repeat, speaker_id, split); `targets` (raw AMs,
+    columns am_<id>) is indexed by speaker_id. D_e speakers take no part.
+    """
+    if is_cnn(estimator) or permutations == 0:
+        return pd.DataFrame(columns=COLUMNS)
+    pool = sorted(set(splits.loc[splits["split"] != "e", "speaker_id"]))
+    row = {s: i for i, s in enumerate(pool)}
+    repeats = []
+    for _, part in splits.groupby("repeat"):
+        rows = {name: np.array([row[s] for s in part.loc[part["split"] == name, "speaker_id"]])
+                for name in ("t", "v1", "v2")}
+        repeats.append(RepeatRows(rows["t"], rows["v1"], rows["v2"]))
+    x = np.stack([speaker_statistics(features[s]) for s in pool])
+    y = targets.loc[pool].to_numpy(np.float64)
+    with tqdm(total=len(repeats), desc=desc, unit="repeat") as bar:
+        statistic = mean_ratios(x, y, repeats, permutations, seed, progress=bar.update)
+    am_ids = [int(str(c).removeprefix("am_")) for c in targets.columns]
+    return pd.DataFrame({"permutation": np.repeat(np.arange(len(statistic)), len(am_ids)),
+                         "am_id": np.tile(am_ids, len(statistic)), "mean_ratio": statistic.ravel()})
