@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from .benchmarks import bench_audio, bench_geometry, bench_reconstruct, bench_synth, bench_train
+from .benchmarks import bench_audio, bench_geometry, bench_permutations, bench_reconstruct, bench_synth, bench_train
 from .config import ParamsError
 from .predict import PredictError
 
@@ -50,6 +50,15 @@ def main(argv: list[str] | None = None) -> int:
     recon.add_argument("--top-k", type=int, default=10)
     recon.add_argument("--seed", type=int, default=0)
     recon.add_argument("--out", type=str, default="reports/bench.json")
+    perm = commands.add_parser("bench-permutations", help="benchmark the batched permutation null against refitting "
+                               "the ridge per shuffling")
+    perm.add_argument("--speakers", type=int, default=135)
+    perm.add_argument("--statistics", type=int, default=2464)
+    perm.add_argument("--ams", type=int, default=96)
+    perm.add_argument("--repeats", type=int, default=10)
+    perm.add_argument("--permutations", type=int, default=1000)
+    perm.add_argument("--seed", type=int, default=0)
+    perm.add_argument("--out", type=str, default="reports/bench.json")
     calibrate = commands.add_parser("calibrate", help="false-positive share of the selection tests in null worlds, "
                                     "recall and precision in the default world (reports/calibration.json)")
     calibrate.add_argument("--params", type=str, default="params.yaml", help="training settings from sfv.*")
@@ -63,6 +72,21 @@ def main(argv: list[str] | None = None) -> int:
     calibrate.add_argument("--coupling", type=float, default=None,
                            help="synth.coupling of the linked world (default: params.yaml's)")
     calibrate.add_argument("--out", type=str, default="reports/calibration.json")
+    power = commands.add_parser("power", help="every estimator on the same voice-only worlds: recall by oracle r2, "
+                                "null-world level of each test, Tables 1/2 (reports/power.json)")
+    power.add_argument("--params", type=str, default="params.yaml", help="training settings from sfv.*")
+    power.add_argument("--estimator", action="append", dest="estimators", metavar="NAME=ESTIMATOR[,KEY=VALUE...]",
+                       help="an estimator to compare, e.g. ridge=stats_ridge or cnn=shared,dropout=0.3 (keys: "
+                            "training settings, default params.yaml's sfv.*); repeatable; default: "
+                            "stats_ridge and shared as params.yaml sets them")
+    power.add_argument("--speakers", type=int, default=150, help="speakers per world (one sex)")
+    power.add_argument("--seconds", type=float, default=10.0, help="recording length")
+    power.add_argument("--sexes", nargs="+", choices=["M", "F"], default=["M", "F"])
+    power.add_argument("--repeats", type=int, nargs="+", default=[10, 30], help="numbers of repeats N tested")
+    power.add_argument("--null-worlds", type=int, default=2)
+    power.add_argument("--coupling", type=float, default=None,
+                       help="synth.coupling of the linked world (default: params.yaml's)")
+    power.add_argument("--out", type=str, default="reports/power.json")
     args = parser.parse_args(argv)
     try:
         if args.command == "predict":
@@ -73,10 +97,15 @@ def main(argv: list[str] | None = None) -> int:
             _report(args.out, "audio", bench_audio(args.recordings, args.seconds, args.seed))
         elif args.command == "bench-geometry":
             _report(args.out, "geometry", bench_geometry(args.scans, args.faces, args.seed))
+        elif args.command == "bench-permutations":
+            _report(args.out, "permutations", bench_permutations(args.speakers, args.statistics, args.ams, args.repeats,
+                                                                 args.permutations, args.seed))
         elif args.command == "bench-reconstruct":
             _report(args.out, "reconstruct", bench_reconstruct(args.faces, args.top_k, args.seed))
         elif args.command == "calibrate":
             _calibrate(args)
+        elif args.command == "power":
+            _power(args)
         elif args.command == "bench-train":
             _report(args.out, "train", bench_train(args.repeats, args.steps, args.frames, args.batch, args.ams, args.seed))
     except (ParamsError, PredictError) as err:
@@ -145,6 +174,34 @@ def _calibrate(args) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     print(json.dumps(result, indent=2))
+
+
+def _power(args) -> None:
+    """Run the power study and write its results (see README "Estimators")."""
+    from tqdm import tqdm
+
+    from .config import load_params
+    from .selection.power import PowerSettings, estimator_variant, markdown_table, power_study
+    from .stages.features import device_for
+    from .stages.train import settings_from
+
+    params = load_params(args.params)
+    base = settings_from(params, params.audio.hop_ms)
+    specs = args.estimators or ["stats_ridge=stats_ridge", "shared=shared"]
+    try:
+        estimators = dict(estimator_variant(spec, base) for spec in specs)
+    except ValueError as err:
+        raise ParamsError(f"--estimator: {err}") from None
+    settings = PowerSettings(args.speakers, args.seconds, tuple(args.sexes), tuple(sorted(args.repeats)),
+                             args.null_worlds, params.sfv.alpha, params.sfv.permutations, params.seed,
+                             params.synth.coupling if args.coupling is None else args.coupling)
+    total = len(settings.sexes) * (1 + settings.null_worlds) * len(estimators) * max(settings.repeats)
+    with tqdm(total=total, desc="power", unit="repeat") as bar:
+        result = power_study(settings, estimators, device_for(params.device), bar.update)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    print(markdown_table(result))
 
 
 def _report(path: str, section: str, result: dict) -> None:

@@ -146,10 +146,15 @@ class SfvParams(_Section):
     warmup_steps: Annotated[int, Field(ge=0)] = 50
     clip_norm: Annotated[float, Field(gt=0)] = 5.0
     eval_every: Annotated[int, Field(ge=1)] = 50
+    time_mask_frames: Annotated[int, Field(ge=0, le=10_000)] = 60
+    band_mask: Annotated[int, Field(ge=0, le=256)] = 8
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.3
+    beta_nll: Annotated[float, Field(ge=0, le=1)] = 0.0
+    mean_warmup_steps: Annotated[int, Field(ge=0)] = 0
     evaluation_share: Annotated[float, Field(gt=0, lt=0.5)] = 0.1
     alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
     test: Literal["paper", "corrected", "permutation"] = "permutation"
-    fdr: Literal["none", "bh"] = "none"
+    fdr: Literal["none", "bh"] = "bh"
     permutations: Annotated[int, Field(ge=0, le=100_000)] = 1000
 
     @model_validator(mode="after")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.reconstruction.evaluation import (CMP_RATIOS, OUTER_EYES, cmp_ratios, face_distances, matching_1v2,
+from pipeline.reconstruction.evaluation import (CMP_RATIOS, OUTER_EYES, cmp_ratios, face_distances, matching_1v2, paired_gain,
                                                 matching_interval, most_certain, ratio_errors, region_means,
                                                 vertex_errors)
 from pipeline.estimator.training import TrainSettings
@@ -50,6 +50,17 @@ def test_matching_interval_covers_the_estimate_and_is_deterministic():
     low, high = matching_interval(d, 500, 0.95, seed=3)
     assert low <= matching_1v2(d) <= high and 0 <= low < high <= 1
     assert (low, high) == matching_interval(d, 500, 0.95, seed=3)
+
+
+def test_paired_gain_is_the_mean_difference_with_a_paired_interval():
+    rng = np.random.default_rng(0)
+    shared = rng.normal(2.0, 0.5, 40)  # speakers differ a lot; the method helps each a little
+    baseline, method = shared + 0.1, shared + rng.normal(0.0, 0.02, 40)
+    gain, low, high = paired_gain(baseline, method, 2000, 0.95, 1)
+    assert gain == pytest.approx((baseline - method).mean())
+    assert 0 < low < gain < high  # pairing removes the speaker spread: the interval excludes 0
+    assert high - low < 0.03
+    assert paired_gain(baseline, method, 2000, 0.95, 1) == (gain, low, high)
 
 
 def test_cmp_ratios_are_scale_free_and_zero_error_on_the_truth():

@@ -80,7 +80,13 @@ def test_repro_writes_every_stage_and_the_metrics_contract(project):
         m = contract[gender]
         assert {"n_predictable", "n_predictable_paper", "n_predictable_corrected"} <= set(m["selection"])
         assert {"precision", "recall", "fpr"} <= set(m["truth"])
-        assert {"vertex_error_mm", "vertex_error_mm_50"} <= set(m["reconstruction"])
+        assert {"vertex_error_mm", "vertex_error_mm_50", "gain_over_mean_face_mm", "gap_closed"} <= set(m["reconstruction"])
+        gain = m["reconstruction"]["gain_over_mean_face_ci"]
+        assert gain["low"] <= m["reconstruction"]["gain_over_mean_face_mm"] <= gain["high"]
+        assert m["reconstruction"]["gain_over_mean_face_mm"] == pytest.approx(
+            m["baseline"]["mean_face_mm"] - m["reconstruction"]["vertex_error_mm"])
+        assert {"all_100", "all_75", "all_50", "all_100_sd", "predictable", "unpredictable_sd"} <= set(m["nmse"])
+        assert "n_predictable_permutation" in m["selection"]  # the default estimator affords the exact test
         assert set(m["baseline"]) == {"mean_face_mm", "regression_mm", "oracle_ams_mm"}
         assert 0 <= m["matching_1v2"] <= 1 and 0 <= m["matching_1v2_ci"]["low"] <= m["matching_1v2_ci"]["high"] <= 1
         assert set(detail[gender]["are"]["sfv"]) == {"ER", "FR", "CR", "NR", "MR"}

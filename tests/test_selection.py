@@ -162,9 +162,13 @@ def test_select_stage_writes_all_ams_plots_and_metrics(tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())["male"]
     assert set(metrics["selection"]) >= {"n_predictable", "n_predictable_paper", "n_predictable_corrected",
                                          "n_predictable_permutation"}
-    # The configured test is the permutation test: the planted AMs beat every shuffling.
+    # The configured test is the permutation test with BH: the planted AMs beat every shuffling.
     assert selection.loc[planted == 1, "p_permutation"].eq(0.01).all()
-    assert selection["z"].tolist() == selection["z_permutation"].tolist()
+    from statsmodels.stats.multitest import multipletests
+    bh = multipletests(selection["p_permutation"], method="fdr_bh")[1]
+    np.testing.assert_allclose(selection["p_bh"], bh)
+    assert selection["z"].tolist() == (bh < 0.05).astype(int).tolist()
+    assert selection.loc[planted == 1, "z"].eq(1).all()
     nmse = metrics["nmse"]
     assert set(nmse) == {f"{k}{s}" for k in ("all_100", "all_75", "all_50", "predictable", "unpredictable")
                          for s in ("", "_sd")}

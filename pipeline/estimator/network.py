@@ -42,9 +42,11 @@ class StackedVoiceCNN(nn.Module):
     forward(x [B, M, n_mels, T]) -> (mean [B, M, n_outputs], log_var [B, M, n_outputs]).
     """
 
-    def __init__(self, copies: int, n_outputs: int, n_mels: int = 64, widths: tuple[int, ...] = WIDTHS):
+    def __init__(self, copies: int, n_outputs: int, n_mels: int = 64, widths: tuple[int, ...] = WIDTHS,
+                 dropout: float = 0.0):
         super().__init__()
         self.copies, self.n_outputs, self.n_mels, self.widths = copies, n_outputs, n_mels, tuple(widths)
+        self.dropout = dropout
         layers: list[nn.Module] = []
         channels = n_mels
         for width in self.widths:
@@ -60,7 +62,7 @@ class StackedVoiceCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         batch, copies, n_mels, frames = x.shape
         features = self.body(x.reshape(batch, copies * n_mels, frames)).mean(dim=2)  # global average pool
-        features = features.reshape(batch, copies, -1)
+        features = nn.functional.dropout(features.reshape(batch, copies, -1), self.dropout, self.training)
         mean = torch.einsum("bmc,mco->bmo", features, self.mean_weight) + self.mean_bias
         log_var = torch.einsum("bmc,mco->bmo", features, self.var_weight) + self.var_bias
         return mean, log_var.clamp(*LOG_VAR_RANGE)

@@ -139,7 +139,7 @@ class StatsRidge:
 
     def _fit_variance(self, basis: _Basis, residuals: np.ndarray, target_var: np.ndarray,
                       alphas: np.ndarray) -> None:
-        """The speaker index g (a ridge on the statistics, alpha by GCV) and each AM's slope on it."""
+        """The speaker index g (a ridge on the statistics, alpha by GCV) and the one slope on it."""
         scaled = residuals ** 2 / np.maximum(self.residual_var_, 1e-12)
         log_error = np.log(scaled + _LOG_FLOOR)  # [n_t, K]
         explained = np.clip(1.0 - self.residual_var_ / np.maximum(target_var, 1e-12), 0.0, None)

@@ -34,6 +34,16 @@ class TrainSettings:
     clip_norm: float = 5.0
     eval_every: int = 50
     length_seed: int = 0
+    # Against memorising ~100 training voices (README "Estimators"): masks that hide a stretch
+    # of frames or a run of bands in each training segment (SpecAugment; never a pitch or
+    # tract-length warp, which would destroy the cue), dropout before the heads, beta-NLL
+    # (Seitzer et al. 2022: each AM's loss weighted by its detached G^beta, so hard AMs are not
+    # given up by inflating G), and a warm-up that trains the mean heads alone (MSE, G = 1).
+    time_mask_frames: int = 0  # longest masked stretch of frames (one mask per segment; 0 = none)
+    band_mask: int = 0  # widest masked run of mel bands (one mask per segment; 0 = none)
+    dropout: float = 0.0
+    beta_nll: float = 0.0
+    mean_warmup_steps: int = 0
 
     @property
     def eval_frames(self) -> int:
@@ -73,6 +83,23 @@ def gaussian_nll(mean: torch.Tensor, log_var: torch.Tensor, target: torch.Tensor
     return (mean - target) ** 2 * torch.exp(-log_var) + log_var
 
 
+def mask(segment: np.ndarray, rng: np.random.Generator, max_frames: int, max_bands: int) -> np.ndarray:
+    """segment [n_mels, length] with one random stretch of up to max_frames frames and one run
+    of up to max_bands bands set to 0 (the normalised mean); the rng always draws the same
+    numbers, so a repeat's batches do not depend on whether masking is on."""
+    widths = rng.integers(0, [max_frames + 1, max_bands + 1])
+    starts = rng.random(2)
+    if not widths.any():
+        return segment
+    out = segment.copy()
+    n_mels, length = segment.shape
+    t0 = int(starts[0] * max(1, length - widths[0] + 1))
+    b0 = int(starts[1] * max(1, n_mels - widths[1] + 1))
+    out[:, t0:t0 + widths[0]] = 0.0
+    out[b0:b0 + widths[1], :] = 0.0
+    return out
+
+
 def crop(frames: np.ndarray, start: int, length: int) -> np.ndarray:
     """frames[start:start + length] as [n_mels, length]; a recording shorter than `length` is
     repeated end to end (the network needs one length per batch)."""
@@ -88,7 +115,8 @@ def train_group(repeats: list[RepeatData], settings: TrainSettings, device: torc
     n_ams = repeats[0].train_targets.shape[1]
     n_mels = repeats[0].train_features[0].shape[1]
     per_am = settings.estimator == "per_am"
-    net = make_network(n_repeats, n_ams, n_mels, settings.estimator, [r.seed for r in repeats]).to(device)
+    net = make_network(n_repeats, n_ams, n_mels, settings.estimator, [r.seed for r in repeats],
+                       settings.dropout).to(device)
     optimiser = torch.optim.SGD(net.parameters(), lr=settings.lr, momentum=settings.momentum,
                                 weight_decay=settings.weight_decay)
     samplers = [np.random.default_rng(r.seed) for r in repeats]
@@ -108,12 +136,12 @@ def train_group(repeats: list[RepeatData], settings: TrainSettings, device: torc
             for b, speaker in enumerate(rng.integers(len(data.train_features), size=settings.batch_size)):
                 frames = data.train_features[speaker]
                 start = int(rng.integers(0, max(1, len(frames) - length + 1)))
-                x[b, r] = crop(frames, start, length)
+                x[b, r] = mask(crop(frames, start, length), rng, settings.time_mask_frames, settings.band_mask)
                 y[b, r] = data.train_targets[speaker]
         for group in optimiser.param_groups:
             group["lr"] = settings.lr * min(1.0, step / max(1, settings.warmup_steps))
         nll = sgd_step(net, optimiser, torch.from_numpy(x).to(device), torch.from_numpy(y).to(device),
-                       per_am, settings.clip_norm)
+                       per_am, settings.clip_norm, settings.beta_nll, mean_only=step <= settings.mean_warmup_steps)
         running += nll.mean(dim=1).cpu().numpy()
         since_log += 1
         if progress:
@@ -139,29 +167,41 @@ def train_group(repeats: list[RepeatData], settings: TrainSettings, device: torc
     return results
 
 
-def make_network(n_repeats: int, n_ams: int, n_mels: int, estimator: str, seeds: list[int]) -> StackedVoiceCNN:
+def make_network(n_repeats: int, n_ams: int, n_mels: int, estimator: str, seeds: list[int],
+                 dropout: float = 0.0) -> StackedVoiceCNN:
     """The stacked network of a group: one copy per repeat (shared) or per repeat and AM
     (per_am), each initialised from its own seed (per_am: seed * 1000 + AM index)."""
     per_am = estimator == "per_am"
-    net = StackedVoiceCNN(n_repeats * n_ams if per_am else n_repeats, 1 if per_am else n_ams, n_mels)
+    net = StackedVoiceCNN(n_repeats * n_ams if per_am else n_repeats, 1 if per_am else n_ams, n_mels, dropout=dropout)
     net.reset_parameters([s * 1000 + k for s in seeds for k in range(n_ams)] if per_am else list(seeds))
     return net
 
 
 def sgd_step(net: StackedVoiceCNN, optimiser: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-             per_am: bool, clip_norm: float) -> torch.Tensor:
-    """One training step on batches x [B, R, n_mels, T], y [B, R, K]; returns the NLL [R, K]."""
+             per_am: bool, clip_norm: float, beta: float = 0.0, mean_only: bool = False) -> torch.Tensor:
+    """One training step on batches x [B, R, n_mels, T], y [B, R, K]; returns the NLL [R, K].
+
+    beta > 0 weights each element's NLL by G^beta (detached); mean_only trains the mean
+    heads alone on the squared error (the NLL at G = 1)."""
     net.train()
     n_repeats, n_ams = y.shape[1], y.shape[2]
     mean, log_var = _forward(net, x, n_repeats, n_ams, per_am)
-    nll = gaussian_nll(mean, log_var, y).mean(dim=0)  # [R, K]
+    elementwise = gaussian_nll(mean, log_var, y)
+    if mean_only:
+        objective = (mean - y) ** 2
+    elif beta > 0:
+        objective = elementwise * torch.exp(beta * log_var.detach())
+    else:
+        objective = elementwise
+    nll = elementwise.detach().mean(dim=0)  # [R, K]
+    per_copy = objective.mean(dim=0)
     # A shared backbone averages its AMs' losses; per-AM networks each take their own.
-    loss = nll.sum() if per_am else nll.mean(dim=1).sum()
+    loss = per_copy.sum() if per_am else per_copy.mean(dim=1).sum()
     optimiser.zero_grad(set_to_none=True)
     loss.backward()
     _clip_per_copy(net, clip_norm)
     optimiser.step()
-    return nll.detach()
+    return nll
 
 
 def _forward(net: StackedVoiceCNN, x: torch.Tensor, n_repeats: int, n_ams: int,

@@ -69,6 +69,18 @@ def matching_interval(distances: np.ndarray, n_boot: int, confidence: float, see
     return float(np.quantile(draws, tail)), float(np.quantile(draws, 1.0 - tail))
 
 
+def paired_gain(baseline_mm: np.ndarray, method_mm: np.ndarray, n_boot: int, confidence: float,
+                seed: int) -> tuple[float, float, float]:
+    """Mean of (baseline - method) per-speaker error [S] and its percentile bootstrap interval,
+    resampling speakers: each speaker's two errors are paired, so the interval is of the
+    difference itself, not of two separately noisy means."""
+    gain = np.asarray(baseline_mm, np.float64) - np.asarray(method_mm, np.float64)
+    rng = np.random.default_rng(seed)
+    draws = gain[rng.integers(len(gain), size=(n_boot, len(gain)))].mean(axis=1)
+    tail = (1.0 - confidence) / 2.0
+    return float(gain.mean()), float(np.quantile(draws, tail)), float(np.quantile(draws, 1.0 - tail))
+
+
 def cmp_ratios(landmarks: np.ndarray) -> dict[str, np.ndarray]:
     """CMP's distance ratios [S] per name from landmarks [S, 65, 3] (1-based numbers)."""
     def dist(a: int, b: int) -> np.ndarray:

@@ -57,16 +57,24 @@ def registration_section(register_qc: pd.DataFrame, landmarks_qc: pd.DataFrame, 
 
 def selection_section(gender: str, selection: pd.DataFrame, metrics: dict) -> str:
     counts = metrics.get("selection", {})
+    permutation = (f", permutation test {counts['n_predictable_permutation']}"
+                   if "n_predictable_permutation" in counts else "")
     text = (f"{counts.get('n_predictable', 0)} AMs predictable under the configured test "
             f"(paper's test {counts.get('n_predictable_paper', 0)}, corrected test "
-            f"{counts.get('n_predictable_corrected', 0)}; {counts.get('n_repeats', '?')} repeats).")
+            f"{counts.get('n_predictable_corrected', 0)}{permutation}; {counts.get('n_repeats', '?')} repeats).")
+    nmse = metrics.get("nmse")
+    if nmse:
+        show = lambda key: "–" if nmse.get(key) is None else f"{nmse[key]:.3f} ± {nmse[f'{key}_sd'] or 0:.3f}"  # noqa: E731
+        text += (f" NMSE on D_v2 (the source's Tables 1 and 2): all AMs {show('all_100')}, on the 75 % / 50 % "
+                 f"most certain speakers {show('all_75')} / {show('all_50')}; predictable AMs "
+                 f"{show('predictable')}, unpredictable {show('unpredictable')}.")
     truth = metrics.get("truth")
     if truth:
         show = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
         text += (f" Against the synthetic oracle: precision {show(truth['precision'])}, recall "
                  f"{show(truth['recall'])}, false-positive rate {show(truth['fpr'])}.")
-    columns = [c for c in ("am_id", "label", "kind", "mean_ratio", "ci_u", "p_paper", "ci_u_corrected", "p_corrected",
-                           "z", "r2", "planted") if c in selection.columns]
+    columns = [c for c in ("am_id", "label", "kind", "mean_ratio", "ci_u", "p_value", "ci_u_corrected", "p_corrected",
+                           "p_permutation", "z", "r2", "planted") if c in selection.columns]
     chosen = selection[selection["z"] == 1].sort_values("ci_u")[columns]
     body = table(chosen, 3, ("label", "kind")) if len(chosen) else paragraph("No AM is predictable.")
     return f"<h3>{esc(gender)}</h3>" + paragraph(text) + body
@@ -86,6 +94,16 @@ def reconstruction_section(metrics: dict, detail: dict, curves: dict[str, pd.Dat
         return "– (one D_e speaker)" if value is None else f"{value:.3f} [{low:.3f}, {high:.3f}]"
     rows.append({"mean per-vertex error (mm)": "1:2 matching, SfV (chance 0.5)",
                  **{g: matching(metrics[g]) for g in genders}})
+
+    def gain(m: dict) -> str:
+        r = m["reconstruction"]
+        if "gain_over_mean_face_mm" not in r:
+            return "–"
+        closed = "" if r.get("gap_closed") is None else f"; {100 * r['gap_closed']:.0f} % of the gap to the oracle"
+        return (f"{r['gain_over_mean_face_mm']:.3f} [{r['gain_over_mean_face_ci']['low']:.3f}, "
+                f"{r['gain_over_mean_face_ci']['high']:.3f}]{closed}")
+    rows.append({"mean per-vertex error (mm)": "mean face − SfV, paired by speaker [bootstrap interval]",
+                 **{g: gain(metrics[g]) for g in genders}})
     parts = [table(pd.DataFrame(rows), 3, ("mean per-vertex error (mm)",))]
     for g in genders:
         regions = pd.DataFrame(detail[g]["region_mm"])[list(METHOD_NAMES)].rename(columns=METHOD_NAMES)

@@ -39,7 +39,9 @@ def settings_from(params: Params, hop_ms: float) -> TrainSettings:
     return TrainSettings(iterations=sfv.iterations, batch_size=sfv.batch_size, segment_frames=frames,
                          estimator=sfv.estimator, lr=sfv.lr, momentum=sfv.momentum,
                          weight_decay=sfv.weight_decay, warmup_steps=sfv.warmup_steps,
-                         clip_norm=sfv.clip_norm, eval_every=sfv.eval_every, length_seed=params.seed)
+                         clip_norm=sfv.clip_norm, eval_every=sfv.eval_every, length_seed=params.seed,
+                         time_mask_frames=sfv.time_mask_frames, band_mask=sfv.band_mask, dropout=sfv.dropout,
+                         beta_nll=sfv.beta_nll, mean_warmup_steps=sfv.mean_warmup_steps)
 
 
 def main(params_path: Path, features_dir: Path, ams_path: Path, splits_dir: Path, models_dir: Path,
