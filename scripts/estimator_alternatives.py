@@ -97,6 +97,9 @@ VARIANTS = {
     "PLS, 5 components": pls(5),
     "PLS, 10 components": pls(10),
 }
+# Bounds on what any variance could do in these worlds: stats_ridge's means, ranked by the
+# recording's true SNR (the one speaker-varying noise the world has) or by the true error.
+BOUNDS = ("stats_ridge ranked by true SNR", "stats_ridge ranked by its true error (upper bound)")
 
 
 def subset_ratio(mean, var, z, share):
@@ -121,13 +124,17 @@ def main() -> None:
         r2 = truth[f"r2_{gender}"].to_numpy()
         ids = [f"s{i}" for i in range(len(x))]
         splits = make_splits(ids, args.repeats, 0, gender)
-        for name, fit in VARIANTS.items():
+        for name in (*VARIANTS, *BOUNDS):
             full, half = [], []
             for _, part in splits.groupby("repeat"):
                 label = part.set_index("speaker_id").loc[ids, "split"].to_numpy()
                 t, v1, v2 = label == "t", label == "v1", label == "v2"
                 z = (cohort.ams - cohort.ams[t].mean(0)) / cohort.ams[t].std(0, ddof=1)
-                mean, var = fit(x[t], z[t], x[v1], z[v1], x[v2])
+                mean, var = VARIANTS.get(name, stats_ridge)(x[t], z[t], x[v1], z[v1], x[v2])
+                if name == BOUNDS[0]:
+                    var = np.repeat(-cohort.snr_db[v2][:, None], z.shape[1], axis=1)
+                elif name == BOUNDS[1]:
+                    var = (mean - z[v2]) ** 2
                 full.append(subset_ratio(mean, var, z[v2], 1.0))
                 half.append(subset_ratio(mean, var, z[v2], 0.5))
             full, half = np.mean(full, axis=0), np.mean(half, axis=0)

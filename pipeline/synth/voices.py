@@ -29,6 +29,7 @@ class VoiceCohort:
     ams: np.ndarray  # [n, K] true AMs
     latents: np.ndarray  # [n, len(link.LATENTS)]
     am_ids: np.ndarray  # [K]
+    snr_db: np.ndarray  # [n] each recording's realised SNR
 
 
 def voice_cohort(n: int, sex: str, voice: VoiceSettings, seed: int = 0, n_mels: int = 64,
@@ -42,15 +43,15 @@ def voice_cohort(n: int, sex: str, voice: VoiceSettings, seed: int = 0, n_mels: 
     with torch.no_grad():
         ams = measure_landmarks(torch.from_numpy(landmarks), table).numpy()
     jobs = [(latents[i], (seed, i), voice) for i in range(n)]
-    features = list(map_with_state(_features, jobs, LogMel, (SAMPLE_RATE, n_mels), workers))
-    return VoiceCohort(features, ams, latents, np.asarray(table.am_id))
+    done = list(map_with_state(_features, jobs, LogMel, (SAMPLE_RATE, n_mels), workers))
+    return VoiceCohort([f for f, _ in done], ams, latents, np.asarray(table.am_id), np.array([s for _, s in done]))
 
 
-def _features(extractor: LogMel, job) -> np.ndarray:
+def _features(extractor: LogMel, job) -> tuple[np.ndarray, float]:
     latents, stream, voice = job
     recording = record(voice_params(latents), np.random.default_rng([*stream, 1]), voice)
     with torch.no_grad():
         mel = extractor(torch.from_numpy(recording.audio.astype(np.float32))[None])[0].numpy()
     speech_spans = np.array([(a, b) for phone, a, b in recording.phones if phone != "sil"])
     speech = frames_in_segments(len(mel), extractor.hop_length / SAMPLE_RATE, speech_spans)
-    return normalise(mel, speech)[speech]
+    return normalise(mel, speech)[speech], recording.snr_db
