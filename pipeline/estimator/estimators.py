@@ -39,19 +39,28 @@ def fit_group(repeats: list[RepeatData], settings: TrainSettings, device: torch.
         return train_cnn_group(repeats, settings, device, progress)
     if settings.estimator != "stats_ridge":
         raise ValueError(f"unknown estimator {settings.estimator!r} (one of {', '.join(ESTIMATORS)})")
+    # The repeats of a group share their speakers' recording lists: statistics once per speaker.
+    cache: dict[int, np.ndarray] = {}
+
+    def statistics(recordings: list[np.ndarray]) -> np.ndarray:
+        if id(recordings) not in cache:
+            cache[id(recordings)] = speaker_statistics(recordings)
+        return cache[id(recordings)]
+
     results = []
     for data in repeats:
-        results.append(fit_ridge_repeat(data))
+        results.append(fit_ridge_repeat(data, statistics))
         if progress:
             progress(1)
     return results
 
 
-def fit_ridge_repeat(data: RepeatData) -> RepeatResult:
+def fit_ridge_repeat(data: RepeatData,
+                     statistics: Callable[[list[np.ndarray]], np.ndarray] = speaker_statistics) -> RepeatResult:
     """The stats_ridge estimator of one repeat: fitted on D_t, its penalties chosen on D_v1
     (and D_t's GCV), predicting every scored speaker from all of their recordings at once."""
-    x_train = np.stack([speaker_statistics(r) for r in data.train_recordings])
-    x_scored = np.stack([speaker_statistics(r) for r in data.scored_recordings])
+    x_train = np.stack([statistics(r) for r in data.train_recordings])
+    x_scored = np.stack([statistics(r) for r in data.scored_recordings])
     v1 = np.array([s == "v1" for s in data.scored_splits])
     model = StatsRidge().fit(x_train, data.train_targets, x_scored[v1], data.scored_targets[v1])
     mean, var = model.predict(x_scored)

@@ -29,6 +29,7 @@ from .features import device_for
 from . import run
 
 GENDER_CODES = {"male": "M", "female": "F"}
+RIDGE_GROUP = 10
 PREDICTION_COLUMNS = ["repeat", "split", "speaker_id", "am_id", "mean", "var", "mean_z", "var_z",
                       "n_segments", "step", "target", "target_z"]
 
@@ -78,13 +79,16 @@ def train_gender(params: Params, settings: TrainSettings, device, gender: str, s
     """Train every repeat whose stored result is missing or stale, in fixed groups, and drop
     files of repeats beyond `sfv.repeats`."""
     repeats = params.sfv.repeats
-    size = group_size(params.sfv.group_size, repeats, device) if is_cnn(settings.estimator) else 1
+    # The ridge's results do not depend on its grouping: groups of 10 share the speakers'
+    # statistics, and the fingerprint leaves the size out, so a longer run keeps the first repeats.
+    size = group_size(params.sfv.group_size, repeats, device) if is_cnn(settings.estimator) else RIDGE_GROUP
     prints = {}
     data_digest = {s: array_digest(*features[s], targets.loc[s].to_numpy(np.float64)) for s in targets.index}
     for r, rows in splits.groupby("repeat"):
         split = dict(zip(rows["speaker_id"], rows["split"]))
         prints[r] = fingerprint({"settings": asdict(settings), "seed": params.seed, "gender": gender,
-                                 "repeat": r, "group_size": size, "split": split,
+                                 "repeat": r, "group_size": size if is_cnn(settings.estimator) else None,
+                                 "split": split,
                                  "data": [data_digest[s] for s in sorted(split)]})
     for path in models_dir.glob("repeat_*.npz"):
         if int(path.stem.removeprefix("repeat_")) > repeats:
