@@ -167,7 +167,9 @@ def _calibrate(args) -> None:
     settings = CalibrationSettings(args.speakers, args.seconds, args.sex, tuple(sorted(args.repeats)),
                                    args.null_worlds, params.sfv.alpha, params.seed,
                                    params.synth.coupling if args.coupling is None else args.coupling)
-    total = train.iterations * max(settings.repeats) * (settings.null_worlds + 1)
+    from .estimator.estimators import progress_units
+
+    total = progress_units(train, 1) * max(settings.repeats) * (settings.null_worlds + 1)
     with tqdm(total=total, desc="calibrate", unit="step") as bar:
         result = calibrate(settings, train, device_for(params.device), bar.update)
     out = Path(args.out)

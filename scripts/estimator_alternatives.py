@@ -16,7 +16,7 @@ from sklearn.cross_decomposition import PLSRegression
 from sklearn.decomposition import PCA
 from sklearn.linear_model import BayesianRidge
 
-from pipeline.estimator.ridge import ALPHAS, StatsRidge, _basis, select_and_predict
+from pipeline.estimator.ridge import ALPHAS, StatsRidge, _basis, _shrinkage, select_and_predict
 from pipeline.estimator.splits import make_splits
 from pipeline.estimator.statistics import speaker_statistics
 from pipeline.face.ams import default_am_table
@@ -37,11 +37,9 @@ def ridge_choice(rule: str):
         n_t, n_v = len(z_t), len(z_v1)
         criterion = {"v1": v1[:, 0], "gcv": gcv[:, 0], "pooled": (gcv[:, 0] * n_t + v1[:, 0] * n_v) / (n_t + n_v)}[rule]
         best = criterion.argmin(axis=0)
-        preds = []
-        for k, a in enumerate(best):
-            model = StatsRidge(alphas=(ALPHAS[a],)).fit(x_t, z_t[:, k:k + 1], x_v1, z_v1[:, k:k + 1])
-            preds.append(model.predict(x_s)[0][:, 0])
-        mean = np.stack(preds, axis=1)
+        shrink = _shrinkage(basis.s, grid)[best].T  # [r, K]
+        centre = z_t.mean(axis=0)
+        mean = (xss @ basis.vt.T) @ (shrink * (basis.u.T @ (z_t - centre))) + centre
         return mean, np.ones_like(mean)
     return fit
 
@@ -125,7 +123,7 @@ def main() -> None:
         ids = [f"s{i}" for i in range(len(x))]
         splits = make_splits(ids, args.repeats, 0, gender)
         for name in (*VARIANTS, *BOUNDS):
-            full, half = [], []
+            full, half, ranked = [], [], False
             for _, part in splits.groupby("repeat"):
                 label = part.set_index("speaker_id").loc[ids, "split"].to_numpy()
                 t, v1, v2 = label == "t", label == "v1", label == "v2"
@@ -135,11 +133,12 @@ def main() -> None:
                     var = np.repeat(-cohort.snr_db[v2][:, None], z.shape[1], axis=1)
                 elif name == BOUNDS[1]:
                     var = (mean - z[v2]) ** 2
+                ranked |= bool(np.ptp(var, axis=0).max() > 0)
                 full.append(subset_ratio(mean, var, z[v2], 1.0))
                 half.append(subset_ratio(mean, var, z[v2], 0.5))
             full, half = np.mean(full, axis=0), np.mean(half, axis=0)
-            print(f"| {name} | {gender} | {full.mean():.3f} | {full[r2 >= 0.5].mean():.3f} | {half.mean():.3f} |",
-                  flush=True)
+            certain = f"{half.mean():.3f}" if ranked else "– (no variance)"
+            print(f"| {name} | {gender} | {full.mean():.3f} | {full[r2 >= 0.5].mean():.3f} | {certain} |", flush=True)
 
 
 if __name__ == "__main__":
