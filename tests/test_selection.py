@@ -166,7 +166,7 @@ def test_select_stage_writes_all_ams_plots_and_metrics(tmp_path):
     assert selection.loc[planted == 1, "p_permutation"].eq(0.01).all()
     from statsmodels.stats.multitest import multipletests
     bh = multipletests(selection["p_permutation"], method="fdr_bh")[1]
-    np.testing.assert_allclose(selection["p_bh"], bh)
+    np.testing.assert_allclose(selection["p_bh"], bh, rtol=1e-5)  # the table keeps 6 significant digits
     assert selection["z"].tolist() == (bh < 0.05).astype(int).tolist()
     assert selection.loc[planted == 1, "z"].eq(1).all()
     nmse = metrics["nmse"]

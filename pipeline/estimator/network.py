@@ -42,11 +42,9 @@ class StackedVoiceCNN(nn.Module):
     forward(x [B, M, n_mels, T]) -> (mean [B, M, n_outputs], log_var [B, M, n_outputs]).
     """
 
-    def __init__(self, copies: int, n_outputs: int, n_mels: int = 64, widths: tuple[int, ...] = WIDTHS,
-                 dropout: float = 0.0):
+    def __init__(self, copies: int, n_outputs: int, n_mels: int = 64, widths: tuple[int, ...] = WIDTHS):
         super().__init__()
         self.copies, self.n_outputs, self.n_mels, self.widths = copies, n_outputs, n_mels, tuple(widths)
-        self.dropout = dropout
         layers: list[nn.Module] = []
         channels = n_mels
         for width in self.widths:
@@ -59,10 +57,15 @@ class StackedVoiceCNN(nn.Module):
         self.var_weight = nn.Parameter(torch.empty(copies, channels, n_outputs))
         self.var_bias = nn.Parameter(torch.empty(copies, n_outputs))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """keep [B, M, channels], if given, multiplies the pooled features (dropout with masks
+        the caller draws from each copy's own generator, so a copy's training does not depend
+        on its group or on torch's global random state)."""
         batch, copies, n_mels, frames = x.shape
         features = self.body(x.reshape(batch, copies * n_mels, frames)).mean(dim=2)  # global average pool
-        features = nn.functional.dropout(features.reshape(batch, copies, -1), self.dropout, self.training)
+        features = features.reshape(batch, copies, -1)
+        if keep is not None:
+            features = features * keep
         mean = torch.einsum("bmc,mco->bmo", features, self.mean_weight) + self.mean_bias
         log_var = torch.einsum("bmc,mco->bmo", features, self.var_weight) + self.var_bias
         return mean, log_var.clamp(*LOG_VAR_RANGE)

@@ -100,6 +100,12 @@ def mask(segment: np.ndarray, rng: np.random.Generator, max_frames: int, max_ban
     return out
 
 
+def dropout_keep(rng: np.random.Generator, shape: tuple[int, ...], rate: float) -> np.ndarray:
+    """Inverted-dropout multipliers (0 or 1 / (1 - rate)) drawn from a repeat's own rng; it
+    draws the same numbers whatever the rate, like `mask`."""
+    return (rng.random(shape) >= rate).astype(np.float32) / np.float32(1.0 - rate)
+
+
 def crop(frames: np.ndarray, start: int, length: int) -> np.ndarray:
     """frames[start:start + length] as [n_mels, length]; a recording shorter than `length` is
     repeated end to end (the network needs one length per batch)."""
@@ -115,8 +121,8 @@ def train_group(repeats: list[RepeatData], settings: TrainSettings, device: torc
     n_ams = repeats[0].train_targets.shape[1]
     n_mels = repeats[0].train_features[0].shape[1]
     per_am = settings.estimator == "per_am"
-    net = make_network(n_repeats, n_ams, n_mels, settings.estimator, [r.seed for r in repeats],
-                       settings.dropout).to(device)
+    net = make_network(n_repeats, n_ams, n_mels, settings.estimator, [r.seed for r in repeats]).to(device)
+    copies_per_repeat = n_ams if per_am else 1
     optimiser = torch.optim.SGD(net.parameters(), lr=settings.lr, momentum=settings.momentum,
                                 weight_decay=settings.weight_decay)
     samplers = [np.random.default_rng(r.seed) for r in repeats]
@@ -132,16 +138,19 @@ def train_group(repeats: list[RepeatData], settings: TrainSettings, device: torc
         length = int(lengths.integers(settings.segment_frames[0], settings.segment_frames[1] + 1))
         x = np.empty((settings.batch_size, n_repeats, n_mels, length), dtype=np.float32)
         y = np.empty((settings.batch_size, n_repeats, n_ams), dtype=np.float32)
+        keep = np.empty((settings.batch_size, n_repeats, copies_per_repeat, net.widths[-1]), dtype=np.float32)
         for r, (data, rng) in enumerate(zip(repeats, samplers)):
             for b, speaker in enumerate(rng.integers(len(data.train_features), size=settings.batch_size)):
                 frames = data.train_features[speaker]
                 start = int(rng.integers(0, max(1, len(frames) - length + 1)))
                 x[b, r] = mask(crop(frames, start, length), rng, settings.time_mask_frames, settings.band_mask)
                 y[b, r] = data.train_targets[speaker]
+            keep[:, r] = dropout_keep(rng, keep.shape[:1] + keep.shape[2:], settings.dropout)
         for group in optimiser.param_groups:
             group["lr"] = settings.lr * min(1.0, step / max(1, settings.warmup_steps))
         nll = sgd_step(net, optimiser, torch.from_numpy(x).to(device), torch.from_numpy(y).to(device),
-                       per_am, settings.clip_norm, settings.beta_nll, mean_only=step <= settings.mean_warmup_steps)
+                       per_am, settings.clip_norm, settings.beta_nll, mean_only=step <= settings.mean_warmup_steps,
+                       keep=torch.from_numpy(keep.reshape(settings.batch_size, net.copies, -1)).to(device))
         running += nll.mean(dim=1).cpu().numpy()
         since_log += 1
         if progress:
@@ -167,25 +176,26 @@ def train_group(repeats: list[RepeatData], settings: TrainSettings, device: torc
     return results
 
 
-def make_network(n_repeats: int, n_ams: int, n_mels: int, estimator: str, seeds: list[int],
-                 dropout: float = 0.0) -> StackedVoiceCNN:
+def make_network(n_repeats: int, n_ams: int, n_mels: int, estimator: str, seeds: list[int]) -> StackedVoiceCNN:
     """The stacked network of a group: one copy per repeat (shared) or per repeat and AM
     (per_am), each initialised from its own seed (per_am: seed * 1000 + AM index)."""
     per_am = estimator == "per_am"
-    net = StackedVoiceCNN(n_repeats * n_ams if per_am else n_repeats, 1 if per_am else n_ams, n_mels, dropout=dropout)
+    net = StackedVoiceCNN(n_repeats * n_ams if per_am else n_repeats, 1 if per_am else n_ams, n_mels)
     net.reset_parameters([s * 1000 + k for s in seeds for k in range(n_ams)] if per_am else list(seeds))
     return net
 
 
 def sgd_step(net: StackedVoiceCNN, optimiser: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-             per_am: bool, clip_norm: float, beta: float = 0.0, mean_only: bool = False) -> torch.Tensor:
+             per_am: bool, clip_norm: float, beta: float = 0.0, mean_only: bool = False,
+             keep: torch.Tensor | None = None) -> torch.Tensor:
     """One training step on batches x [B, R, n_mels, T], y [B, R, K]; returns the NLL [R, K].
 
     beta > 0 weights each element's NLL by G^beta (detached); mean_only trains the mean
-    heads alone on the squared error (the NLL at G = 1)."""
+    heads alone on the squared error (the NLL at G = 1); keep [B, copies, channels] are the
+    dropout multipliers of the pooled features."""
     net.train()
     n_repeats, n_ams = y.shape[1], y.shape[2]
-    mean, log_var = _forward(net, x, n_repeats, n_ams, per_am)
+    mean, log_var = _forward(net, x, n_repeats, n_ams, per_am, keep)
     elementwise = gaussian_nll(mean, log_var, y)
     if mean_only:
         objective = (mean - y) ** 2
@@ -205,11 +215,11 @@ def sgd_step(net: StackedVoiceCNN, optimiser: torch.optim.Optimizer, x: torch.Te
 
 
 def _forward(net: StackedVoiceCNN, x: torch.Tensor, n_repeats: int, n_ams: int,
-             per_am: bool) -> tuple[torch.Tensor, torch.Tensor]:
+             per_am: bool, keep: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Batches [B, R, n_mels, T] -> (mean, log_var) [B, R, K] for either estimator."""
     if per_am:  # every AM network of repeat r sees repeat r's batch
         x = x.repeat_interleave(n_ams, dim=1)
-    mean, log_var = net(x)
+    mean, log_var = net(x, keep)
     return mean.reshape(x.shape[0], n_repeats, n_ams), log_var.reshape(x.shape[0], n_repeats, n_ams)
 
 
