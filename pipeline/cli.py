@@ -87,8 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     power.add_argument("--coupling", type=float, default=None,
                        help="synth.coupling of the linked world (default: params.yaml's)")
     power.add_argument("--out", type=str, default="reports/power.json")
+    deps = commands.add_parser("code-deps", help="write every stage's code deps (its import closure) into dvc.yaml")
+    deps.add_argument("--check", action="store_true", help="only list what dvc.yaml misses; exit 1 if anything")
     args = parser.parse_args(argv)
     try:
+        if args.command == "code-deps":
+            return _code_deps(args.check)
         if args.command == "predict":
             _predict(args)
         elif args.command == "bench-synth":
@@ -114,11 +118,26 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _code_deps(check: bool) -> int:
+    """On the project in the working directory (where dvc.yaml is)."""
+    from .code_deps import missing_deps, write_code_deps
+
+    root = Path.cwd()
+    if check:
+        missing = missing_deps(root)
+        for stage, files in missing.items():
+            print(f"{stage}: {' '.join(files)}")
+        return 1 if missing else 0
+    for stage, files in write_code_deps(root).items():
+        print(f"{stage}: {len(files)} code files")
+    return 0
+
+
 def _predict(args) -> None:
     """Predict, then write the mesh and the JSON only once everything has succeeded."""
     from .face.io import write_mesh
     from .predict import predict_voice
-    from .stages.features import device_for
+    from .settings import device_for
 
     result = predict_voice(list(args.voices), args.gender, args.models, device_for(args.device))
     rows = result.table()
@@ -158,11 +177,10 @@ def _calibrate(args) -> None:
 
     from .config import load_params
     from .selection.calibration import CalibrationSettings, calibrate
-    from .stages.features import device_for
-    from .stages.train import settings_from
+    from .settings import device_for, train_settings
 
     params = load_params(args.params)
-    train = replace(settings_from(params, params.audio.hop_ms), iterations=args.iterations,
+    train = replace(train_settings(params), iterations=args.iterations,
                     segment_frames=tuple(int(round(s * 1000 / params.audio.hop_ms)) for s in args.segment_s))
     settings = CalibrationSettings(args.speakers, args.seconds, args.sex, tuple(sorted(args.repeats)),
                                    args.null_worlds, params.sfv.alpha, params.seed,
@@ -184,11 +202,10 @@ def _power(args) -> None:
 
     from .config import load_params
     from .selection.power import PowerSettings, estimator_variant, markdown_table, power_study
-    from .stages.features import device_for
-    from .stages.train import settings_from
+    from .settings import device_for, train_settings
 
     params = load_params(args.params)
-    base = settings_from(params, params.audio.hop_ms)
+    base = train_settings(params)
     specs = args.estimators or ["stats_ridge=stats_ridge", "shared=shared"]
     try:
         estimators = dict(estimator_variant(spec, base) for spec in specs)

@@ -81,6 +81,23 @@ def test_geometry_report_against_the_truth(synthetic):
     assert (synthetic / "registration_error.png").stat().st_size > 10_000
 
 
+def test_a_root_without_truth_gets_every_output_and_says_so(synthetic, tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(synthetic / "root", root, ignore=shutil.ignore_patterns("audio", "truth"))
+    work = tmp_path / "work"
+    _geometry(_params(tmp_path, root), work)
+    report = json.loads((work / "geometry.json").read_text())
+    assert report["ground_truth"] is False and "ams" not in report and "vertex_error_mm" not in report["register"]
+    table = pd.read_csv(work / "geometry_ams.csv")
+    assert table.columns.tolist() == ["am", "kind", "label", "mean", "sd", "r", "mae", "truth_sd"]
+    ams = pd.read_csv(work / "ams.csv")
+    np.testing.assert_allclose(table["mean"], ams.iloc[:, 2:].mean().to_numpy(), rtol=1e-3)
+    assert table[["r", "mae", "truth_sd"]].isna().all().all()
+    assert (work / "registration_error.png").stat().st_size > 10_000
+    with_truth = pd.read_csv(synthetic / "geometry_ams.csv")
+    assert with_truth.columns.tolist() == table.columns.tolist() and with_truth["r"].notna().all()
+
+
 def test_faces_csv_root_is_read_and_aligned_not_registered(synthetic, tmp_path):
     """A registered-face CSV gives the same AMs as the faces it holds, whatever their poses."""
     root = tmp_path / "root"

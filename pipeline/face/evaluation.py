@@ -47,6 +47,19 @@ def _distance_to_surface(faces: np.ndarray, job: tuple[np.ndarray, np.ndarray]) 
     return distance
 
 
+def am_summary(measured: pd.DataFrame, kinds: dict[str, str], labels: dict[str, str],
+               truth: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per AM column: the registered faces' mean and SD, and, when the true AMs are known,
+    their agreement (r, mae, truth_sd; empty otherwise), so the table has one schema on every
+    root."""
+    summary = pd.DataFrame({"am": measured.columns, "kind": [kinds[c] for c in measured.columns],
+                            "label": [labels[c] for c in measured.columns],
+                            "mean": measured.mean().to_numpy(), "sd": measured.std(ddof=1).to_numpy()})
+    if truth is None:
+        return summary.assign(r=np.nan, mae=np.nan, truth_sd=np.nan)
+    return summary.merge(am_agreement(measured, truth, kinds, labels), on=["am", "kind", "label"])
+
+
 def am_agreement(measured: pd.DataFrame, truth: pd.DataFrame, kinds: dict[str, str],
                  labels: dict[str, str]) -> pd.DataFrame:
     """Per AM column: Pearson r and mean absolute error of measured vs true values, and the

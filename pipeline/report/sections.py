@@ -114,19 +114,3 @@ def reconstruction_section(metrics: dict, detail: dict, curves: dict[str, pd.Dat
                   table(are.reset_index().rename(columns={"index": "ratio"}), 4, ("ratio",)),
                   f"<h3>{esc(g)}: speakers dropped by SfV's uncertainty</h3>", table(curves[g], 3)]
     return "\n".join(parts)
-
-
-def calibration_section(calibration: dict) -> str:
-    rows = []
-    for rule, by_n in calibration["null"].items():
-        for n, r in sorted(by_n.items(), key=lambda kv: int(kv[0])):
-            default = calibration["default"].get(rule, {}).get(n, {})
-            rows.append({"rule": rule, "N": int(n), "null: false-positive share": r["false_positive_share"],
-                         "95 % interval": f"[{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]",
-                         "linked world: recall": default.get("recall", np.nan),
-                         "precision": np.nan if default.get("precision") is None else default["precision"]})
-    s = calibration["settings"]
-    linked = f", linked world at coupling {s['coupling']}" if "coupling" in s else ""
-    return (paragraph(f"{s['speakers']} speakers per world ({s['sex']}), {s['null_worlds']} null worlds{linked}, "
-                      f"{s['iterations']} steps, α = {s['alpha']} (sfv calibrate).")
-            + table(pd.DataFrame(rows), 3, ("rule",)))

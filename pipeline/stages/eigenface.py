@@ -11,7 +11,7 @@ import pandas as pd
 from ..config import load_params
 from ..dataset import DatasetError
 from ..reconstruction.eigenface import fit_eigenface
-from .train import GENDER_CODES
+from ..settings import GENDER_CODES
 from . import run
 
 

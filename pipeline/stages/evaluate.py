@@ -24,8 +24,7 @@ from ..reconstruction.eigenface import Eigenface
 from ..reconstruction.evaluation import (face_distances, matching_1v2, matching_interval, most_certain,
                                          paired_gain, ratio_errors, region_means, vertex_errors)
 from ..reconstruction.bundle import FaceFit
-from .features import device_for
-from .train import GENDER_CODES
+from ..settings import GENDER_CODES, device_for
 from . import run
 
 METHODS = ("sfv", "mean_face", "regression", "oracle_ams")

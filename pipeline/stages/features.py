@@ -7,19 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from tqdm import tqdm
 
 from ..audio.features import LogMel, frames_in_segments, log_mel_batch, normalise
 from ..audio.io import load_audio
 from ..config import load_params
+from ..settings import device_for
 from . import run
 
 SPEAKERS_PER_BATCH = 16
-
-
-def device_for(name: str) -> torch.device:
-    return torch.device("cuda" if name == "cuda" or (name == "auto" and torch.cuda.is_available()) else "cpu")
 
 
 def main(params_path: Path, segments_path: Path, out_dir: Path) -> None:

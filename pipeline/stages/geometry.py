@@ -1,6 +1,8 @@
-"""geometry stage: reports/geometry.json (QC summary; on synthetic roots, errors against the truth).
+"""geometry stage: reports/geometry.json, the per-AM table and the registration plot.
 
-Only this report reads <root>/truth; nothing it writes flows into another stage.
+On every root: the QC summary, the registered AMs' spread and the fit to the scans. Where
+<root>/truth exists (synthetic roots), also the errors against the true landmarks, surfaces
+and AMs. Only this report reads <root>/truth; nothing it writes flows into another stage.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import trimesh
 
 from ..config import load_params
 from ..face.ams import read_am_table
-from ..face.evaluation import am_agreement, in_true_frame, qc_scores, surface_distances
+from ..face.evaluation import am_summary, in_true_frame, qc_scores, surface_distances
 from ..face.rigid import transform
 from ..plots.render import render_mesh, save_figure
 from . import run
@@ -35,15 +37,35 @@ def main(params_path: Path, faces_dir: Path, ams_path: Path, out: Path, am_table
                      "coverage": _mean(register_qc["coverage"])},
     }
     truth = root / "truth"
+    report["ground_truth"] = truth.is_dir()
+    table = read_am_table(Path(params.face.ams))
+    columns = [f"am_{i}" for i in table.am_id]
+    measured = pd.read_csv(ams_path, dtype={"speaker_id": str}).set_index("speaker_id")[columns]
+    true_ams = None
+    vertex_errors = None
     if truth.is_dir():
-        _against_truth(report, truth, faces_dir, landmark_qc, read_am_table(Path(params.face.ams)),
-                       pd.read_csv(ams_path, dtype={"speaker_id": str}), am_table_out, plot)
-    out.parent.mkdir(parents=True, exist_ok=True)
+        vertex_errors = _against_truth(report, truth, faces_dir, landmark_qc)
+        true_ams = pd.read_csv(truth / "ams.csv", dtype={"speaker_id": str}).set_index("speaker_id")[columns]
+    summary = am_summary(measured, dict(zip(columns, table.kind)), dict(zip(columns, table.label)), true_ams)
+    if true_ams is not None:
+        report["ams"] = {kind: {"r_median": float(group["r"].median()), "r_min": float(group["r"].min()),
+                                "mae_median": float(group["mae"].median()),
+                                "truth_sd_median": float(group["truth_sd"].median())}
+                         for kind, group in summary.groupby("kind")}
+    template = trimesh.load(faces_dir / "template.ply", process=False)
+    figure = (_error_figure(np.asarray(template.vertices), np.asarray(template.faces), *vertex_errors)
+              if vertex_errors else _fit_figure(register_qc))
+    for path in (out, am_table_out, plot):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    summary.to_csv(am_table_out, index=False, float_format="%.4f")
+    save_figure(figure, plot)
     out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
 
 
-def _against_truth(report: dict, truth: Path, faces_dir: Path, landmark_qc: pd.DataFrame, table, ams: pd.DataFrame,
-                   am_table_out: Path, plot: Path) -> None:
+def _against_truth(report: dict, truth: Path, faces_dir: Path,
+                   landmark_qc: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """Landmark and registration errors against the truth into `report`; the per-vertex
+    correspondence and surface errors when the topologies match."""
     true_ids = pd.read_csv(truth / "speakers.csv", dtype={"speaker_id": str})["speaker_id"].tolist()
     rows = [true_ids.index(sid) for sid in landmark_qc["speaker_id"]]
     poses = np.load(truth / "poses.npy")[rows]
@@ -73,31 +95,19 @@ def _against_truth(report: dict, truth: Path, faces_dir: Path, landmark_qc: pd.D
     true_shapes = np.load(truth / "shapes.npy").astype(np.float64)[rows]
     if registered.shape[1] != true_shapes.shape[1]:
         report["register"]["note"] = "template and true topology differ: per-vertex errors not computed"
-    else:
-        mapped = in_true_frame(registered, np.load(faces_dir / "to_scan.npy"), poses)
-        vertex_error = np.linalg.norm(mapped - true_shapes, axis=2)
-        true_faces = _read_faces(truth / "template.ply")
-        surface = surface_distances(mapped, true_shapes, true_faces)
-        regions = pd.read_csv(faces_dir / "template_regions.csv")["region"].to_numpy(str)
-        report["register"].update(_distribution("vertex_error", vertex_error))
-        report["register"].update(_distribution("surface_distance", surface))
-        report["register"]["by_region"] = {
-            name: {"vertex_error_mm": float(vertex_error[:, regions == name].mean()),
-                   "surface_distance_mm": float(surface[:, regions == name].mean())}
-            for name in dict.fromkeys(regions) if name}
-        template = _read_vertices(faces_dir / "template.ply")
-        _plot(plot, template, _read_faces(faces_dir / "template.ply"), vertex_error, surface)
-
-    # AMs from registered faces against the true AMs.
-    true_ams = pd.read_csv(truth / "ams.csv", dtype={"speaker_id": str}).set_index("speaker_id")
-    columns = [f"am_{i}" for i in table.am_id]
-    kinds = dict(zip(columns, table.kind))
-    agreement = am_agreement(ams.set_index("speaker_id")[columns], true_ams[columns], kinds, dict(zip(columns, table.label)))
-    am_table_out.parent.mkdir(parents=True, exist_ok=True)
-    agreement.to_csv(am_table_out, index=False, float_format="%.4f")
-    report["ams"] = {kind: {"r_median": float(group["r"].median()), "r_min": float(group["r"].min()),
-                            "mae_median": float(group["mae"].median()), "truth_sd_median": float(group["truth_sd"].median())}
-                     for kind, group in agreement.groupby("kind")}
+        return None
+    mapped = in_true_frame(registered, np.load(faces_dir / "to_scan.npy"), poses)
+    vertex_error = np.linalg.norm(mapped - true_shapes, axis=2)
+    true_faces = _read_faces(truth / "template.ply")
+    surface = surface_distances(mapped, true_shapes, true_faces)
+    regions = pd.read_csv(faces_dir / "template_regions.csv")["region"].to_numpy(str)
+    report["register"].update(_distribution("vertex_error", vertex_error))
+    report["register"].update(_distribution("surface_distance", surface))
+    report["register"]["by_region"] = {
+        name: {"vertex_error_mm": float(vertex_error[:, regions == name].mean()),
+               "surface_distance_mm": float(surface[:, regions == name].mean())}
+        for name in dict.fromkeys(regions) if name}
+    return vertex_error, surface
 
 
 def _distribution(name: str, values: np.ndarray) -> dict[str, float]:
@@ -111,15 +121,24 @@ def _mean(values: pd.Series) -> float | None:
     return float(finite.mean()) if len(finite) else None
 
 
-def _read_vertices(path: Path) -> np.ndarray:
-    return np.asarray(trimesh.load(path, process=False).vertices)
-
-
 def _read_faces(path: Path) -> np.ndarray:
     return np.asarray(trimesh.load(path, process=False).faces)
 
 
-def _plot(path: Path, vertices: np.ndarray, faces: np.ndarray, vertex_error: np.ndarray, surface: np.ndarray) -> None:
+def _fit_figure(register_qc: pd.DataFrame) -> plt.Figure:
+    """Without ground truth: how closely the registered faces follow their scans, and how much
+    of the template found scan surface."""
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    for ax, column, label in zip(axes, ("surface_distance_mm", "coverage"),
+                                 ("mean distance to the scan (mm)", "share of template vertices matched")):
+        ax.hist(register_qc[column].dropna(), bins=20)
+        ax.set_xlabel(label)
+        ax.set_ylabel("faces")
+    figure.suptitle("Registration against the scans (no ground truth on this root)")
+    return figure
+
+
+def _error_figure(vertices: np.ndarray, faces: np.ndarray, vertex_error: np.ndarray, surface: np.ndarray) -> plt.Figure:
     """Mean correspondence error per vertex on the template (front, profile) and per-face histograms."""
     figure, axes = plt.subplots(1, 3, figsize=(13, 4.6), gridspec_kw={"width_ratios": [1, 1, 1.2]})
     mean_error = vertex_error.mean(axis=0)
@@ -133,7 +152,7 @@ def _plot(path: Path, vertices: np.ndarray, faces: np.ndarray, vertex_error: np.
     axes[2].set_xlabel("mean per face (mm)")
     axes[2].set_ylabel("faces")
     axes[2].legend()
-    save_figure(figure, path)
+    return figure
 
 
 if __name__ == "__main__":

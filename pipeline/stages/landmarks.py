@@ -13,16 +13,12 @@ from ..dataset import DatasetError, Speaker, read_manifest
 from ..face.batch import ScanJob, register_scans
 from ..face.io import read_faces_csv, read_landmark_vertices, read_landmarks, read_scan
 from ..face.landmark_qc import LandmarkQC
-from ..face.register import Stage
 from ..face.rigid import transform
+from ..settings import registration_schedule
 from ..synth.template import build_template
 from . import run
 
 QC_COLUMNS = ["speaker_id", "gender", "source", "flagged", "flagged_landmarks", "max_residual_mm"]
-
-
-def schedule(face: FaceParams) -> tuple[Stage, ...]:
-    return tuple(Stage(s, face.landmark_weight, face.iterations) for s in face.stiffness)
 
 
 def main(params_path: Path, out: Path, skipped_path: Path) -> None:
@@ -100,7 +96,7 @@ def _from_scans(root: Path, speakers: list[Speaker], face: FaceParams, on_error:
     if automatic:
         template = build_template(face.template_vertices)
         jobs = [ScanJob(usable[i][0].speaker_id, root / usable[i][0].scan, usable[i][0].scan, None) for i in automatic]
-        fits = register_scans(template.vertices, template.faces, template.landmark_idx, schedule(face),
+        fits = register_scans(template.vertices, template.faces, template.landmark_idx, registration_schedule(face),
                               face.max_distance_mm, jobs)
         for i, fit in zip(automatic, tqdm(fits, total=len(jobs), desc="landmarks: automatic", unit="scan")):
             points[i] = transform(fit.vertices[template.landmark_idx], fit.to_scan)

@@ -14,8 +14,7 @@ from ..face.io import read_landmark_vertices, write_mesh
 from ..reconstruction.eigenface import Eigenface
 from ..reconstruction.bundle import FaceFit
 from ..reconstruction.targets import am_scale, ensemble_predictions, guiding_ams
-from .features import device_for
-from .train import GENDER_CODES
+from ..settings import GENDER_CODES, device_for
 from . import run
 
 

@@ -14,9 +14,9 @@ from ..face.batch import ScanJob, register_scans
 from ..face.io import read_faces_csv, read_landmark_vertices, write_mesh
 from ..face.rigid import align_to_mean
 from ..face.topology import triangulate_frontal
+from ..settings import registration_schedule
 from ..synth.template import REGIONS, build_template
 from . import run
-from .landmarks import schedule
 
 QC_COLUMNS = ["speaker_id", "source", "surface_distance_mm", "coverage", "landmark_fit_mm", "flagged"]
 
@@ -46,7 +46,7 @@ def main(params_path: Path, faces_dir: Path) -> None:
         scan_of = {s.speaker_id: s.scan for s in read_manifest(root)}
         jobs = [ScanJob(sid, root / scan_of[sid], scan_of[sid], landmarks[i])
                 for i, sid in enumerate(speakers.speaker_id)]
-        fits = list(tqdm(register_scans(template_vertices, template_faces, landmark_idx, schedule(face),
+        fits = list(tqdm(register_scans(template_vertices, template_faces, landmark_idx, registration_schedule(face),
                                         face.max_distance_mm, jobs),
                          total=len(jobs), desc="register", unit="scan"))
         registered = np.stack([f.vertices for f in fits])

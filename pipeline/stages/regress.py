@@ -18,8 +18,7 @@ from ..dataset import DatasetError
 from ..estimator.data import load_features, repeat_seed
 from ..reconstruction.eigenface import Eigenface
 from ..reconstruction.regression import RegressionSettings, load_network, predict_coefficients, train_regression
-from .features import device_for
-from .train import settings_from
+from ..settings import device_for, train_settings
 from . import run
 
 
@@ -27,7 +26,7 @@ def main(params_path: Path, features_dir: Path, faces_dir: Path, splits_dir: Pat
          models_dir: Path, out_dir: Path, log_dir: Path) -> None:
     params = load_params(params_path)
     device = device_for(params.device)
-    train = settings_from(params, params.audio.hop_ms)
+    train = train_settings(params)
     features = load_features(features_dir)
     speakers = pd.read_csv(faces_dir / "speakers.csv", dtype={"speaker_id": str})
     registered = np.load(faces_dir / "registered.npy", mmap_mode="r")

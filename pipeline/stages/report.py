@@ -1,8 +1,9 @@
 """report stage: reports/index.html, one self-contained page of the whole run.
 
-Dataset, registration QC, selection, reconstruction against baselines, error maps, the
-calibration study when `sfv calibrate` has written one, a 3D viewer of D_e reconstructions
-beside their true faces, and the parameters and revision the page was made from.
+Dataset, registration QC, selection, reconstruction against baselines, error maps, a 3D
+viewer of D_e reconstructions beside their true faces, and the parameters and revision the
+page was made from. It reads only its declared deps (studies such as `sfv power` and the
+synthetic cohort's sheets are in the README and docs/, not here).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import yaml
 from ..config import load_params
 from ..dataset import read_manifest
 from ..report.page import Page, esc, image, paragraph
-from ..report.sections import (calibration_section, dataset_section, reconstruction_section, registration_section,
+from ..report.sections import (dataset_section, reconstruction_section, registration_section,
                                selection_section)
 from ..report.viewer import viewer_html
 from . import run
@@ -66,14 +67,9 @@ def main(params_path: Path, faces_dir: Path, segments_path: Path, features_dir: 
     page.add("reconstruction", "Reconstruction against baselines (evaluate)",
              reconstruction_section(metrics, detail, curves),
              *_images(plots, [f"error_map_{g}.png" for g in genders], "error map"))
-    calibration_path = reports_dir / "calibration.json"
-    if calibration_path.is_file():
-        page.add("calibration", "Calibration of the tests (sfv calibrate)",
-                 calibration_section(json.loads(calibration_path.read_text())))
     page.add("viewer", "3D viewer: D_e reconstructions and true faces",
              _viewer(faces_dir, reconstructions_dir, genders, params.report.viewer_speakers))
     page.add("parameters", "Parameters", f"<pre>{esc(yaml.safe_dump(params.model_dump(by_alias=True), sort_keys=False))}</pre>")
-    page.add("synthetic", "The synthetic cohort", *_images(plots, ["synth_faces.png", "synth_voices.png"], "synthetic"))
     html = page.render()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     partial = out_path.with_name(out_path.name + ".partial")

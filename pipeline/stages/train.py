@@ -25,30 +25,18 @@ from ..estimator.splits import make_splits
 from ..estimator.store import array_digest, fingerprint, load_repeat, save_repeat, stored_fingerprint
 from ..estimator.training import TrainSettings
 from ..estimator.network import WIDTHS
-from .features import device_for
+from ..settings import GENDER_CODES, device_for, train_settings
 from . import run
 
-GENDER_CODES = {"male": "M", "female": "F"}
 RIDGE_GROUP = 10
 PREDICTION_COLUMNS = ["repeat", "split", "speaker_id", "am_id", "mean", "var", "mean_z", "var_z",
                       "n_segments", "step", "target", "target_z"]
 
 
-def settings_from(params: Params, hop_ms: float) -> TrainSettings:
-    sfv = params.sfv
-    frames = tuple(int(round(s * 1000.0 / hop_ms)) for s in sfv.segment_s)
-    return TrainSettings(iterations=sfv.iterations, batch_size=sfv.batch_size, segment_frames=frames,
-                         estimator=sfv.estimator, lr=sfv.lr, momentum=sfv.momentum,
-                         weight_decay=sfv.weight_decay, warmup_steps=sfv.warmup_steps,
-                         clip_norm=sfv.clip_norm, eval_every=sfv.eval_every, length_seed=params.seed,
-                         time_mask_frames=sfv.time_mask_frames, band_mask=sfv.band_mask, dropout=sfv.dropout,
-                         beta_nll=sfv.beta_nll, mean_warmup_steps=sfv.mean_warmup_steps)
-
-
 def main(params_path: Path, features_dir: Path, ams_path: Path, splits_dir: Path, models_dir: Path,
          predictions_dir: Path, log_dir: Path) -> None:
     params = load_params(params_path)
-    settings = settings_from(params, params.audio.hop_ms)
+    settings = train_settings(params)
     device = device_for(params.device)
     features = load_features(features_dir)
     ams = pd.read_csv(ams_path, dtype={"speaker_id": str}).set_index("speaker_id")

@@ -1,0 +1,31 @@
+"""params.yaml -> the library's settings objects, in one place for stages and the CLI alike."""
+from __future__ import annotations
+
+import torch
+
+from .config import FaceParams, Params
+from .estimator.training import TrainSettings
+from .face.register import Stage
+
+GENDER_CODES = {"male": "M", "female": "F"}  # sfv.genders -> the manifest's gender column
+
+
+def device_for(name: str) -> torch.device:
+    """`device: auto` is the GPU when torch sees one."""
+    return torch.device("cuda" if name == "cuda" or (name == "auto" and torch.cuda.is_available()) else "cpu")
+
+
+def train_settings(params: Params) -> TrainSettings:
+    sfv = params.sfv
+    frames = tuple(int(round(s * 1000.0 / params.audio.hop_ms)) for s in sfv.segment_s)
+    return TrainSettings(iterations=sfv.iterations, batch_size=sfv.batch_size, segment_frames=frames,
+                         estimator=sfv.estimator, lr=sfv.lr, momentum=sfv.momentum,
+                         weight_decay=sfv.weight_decay, warmup_steps=sfv.warmup_steps,
+                         clip_norm=sfv.clip_norm, eval_every=sfv.eval_every, length_seed=params.seed,
+                         time_mask_frames=sfv.time_mask_frames, band_mask=sfv.band_mask, dropout=sfv.dropout,
+                         beta_nll=sfv.beta_nll, mean_warmup_steps=sfv.mean_warmup_steps)
+
+
+def registration_schedule(face: FaceParams) -> tuple[Stage, ...]:
+    """The coarse-to-fine stiffness levels of face.stiffness."""
+    return tuple(Stage(s, face.landmark_weight, face.iterations) for s in face.stiffness)
