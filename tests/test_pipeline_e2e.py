@@ -207,3 +207,61 @@ def test_experiment_with_another_top_k_reruns_only_the_fit(project):
     assert {"reconstruct", "report"} <= ran <= {"reconstruct", "evaluate", "report"}, experiment.stdout
     assert "reconstruct.top_k" in dvc(run, "params", "diff").stdout
     json.loads(dvc(run, "metrics", "diff", "--json").stdout or "{}")
+
+
+def _copy_project(work: Path, into: Path) -> Path:
+    """The fixture's project, run and all (DVC cache and git included), for a run of its own."""
+    shutil.copytree(work, into, symlinks=True)
+    return into
+
+
+def _own_root(project_dir: Path) -> Path:
+    """A user's root inside the project, built from the tiny cohort without truth/: one
+    speaker's audio as 44.1 kHz stereo FLAC, one scan as OBJ, one scan without landmarks."""
+    root = project_dir / "own"
+    shutil.copytree(project_dir / "data/synthetic", root, ignore=shutil.ignore_patterns("truth"))
+    manifest = pd.read_csv(root / "manifest.csv", dtype=str, keep_default_na=False)
+    first, second, third = manifest["speaker_id"].iloc[[0, 1, 2]]
+    wav = root / "audio" / f"{first}.wav"
+    samples, rate = soundfile.read(wav)
+    stereo = np.stack([librosa.resample(samples, orig_sr=rate, target_sr=44_100)] * 2, axis=1)
+    soundfile.write(root / "audio" / f"{first}.flac", stereo, 44_100)
+    wav.unlink()
+    scan = root / "scans" / f"{second}.ply"
+    trimesh.load(scan, process=False).export(root / "scans" / f"{second}.obj")
+    scan.unlink()
+    manifest.loc[0, "audio"] = f"audio/{first}.flac"
+    manifest.loc[1, "scan"] = f"scans/{second}.obj"
+    manifest.loc[2, "landmarks"] = ""
+    manifest.to_csv(root / "manifest.csv", index=False)
+    return root
+
+
+def test_a_users_own_root_runs_end_to_end_without_truth(project, tmp_path):
+    """docs/own-data.md's recipe: data.root set, `dvc repro report`; the synthetic cohort is not
+    generated, and every report says where it has no ground truth."""
+    work, run = project
+    copy = _copy_project(work, tmp_path / "project")
+    _own_root(copy)
+    shutil.rmtree(copy / "data/synthetic")  # as on a fresh clone: the cohort was never made here
+    params = yaml.safe_load((copy / "params.yaml").read_text())
+    params["data"]["root"] = "own"
+    (copy / "params.yaml").write_text(yaml.safe_dump(params))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": str(copy)}
+    done = subprocess.run([sys.executable, "-m", "dvc", "repro", "report"], cwd=copy, env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "'synth'" not in done.stdout and not (copy / "data/synthetic").exists()
+    segments = pd.read_csv(copy / "data/vad/segments.csv", dtype={"speaker_id": str})
+    assert segments["speaker_id"].nunique() == 12
+    geometry = json.loads((copy / "reports/geometry.json").read_text())
+    assert geometry["ground_truth"] is False
+    assert pd.read_csv(copy / "data/faces/landmarks_qc.csv")["source"].tolist()[2] == "automatic"
+    metrics = json.loads((copy / "reports/metrics.json").read_text())
+    for gender in ("male", "female"):
+        assert "truth" not in metrics[gender] and "r2" not in pd.read_csv(copy / f"reports/selection/{gender}.csv")
+        assert metrics[gender]["reconstruction"]["vertex_error_mm"] > 0
+    page = (copy / "reports/index.html").read_text()
+    assert "no ground truth" in page
+    assert (work / "data/synthetic/manifest.csv").is_file()  # the shared project is untouched

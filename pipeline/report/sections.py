@@ -52,6 +52,9 @@ def registration_section(register_qc: pd.DataFrame, landmarks_qc: pd.DataFrame, 
             f"surface on average; per-vertex correspondence error {reg['vertex_error_mm']:.2f} mm; landmark QC caught "
             f"{100 * lm['mislabel_recall']:.1f} % of {lm['n_mislabelled']} planted mislabels and flagged "
             f"{100 * lm['false_flag_rate']:.2f} % of correct landmarks."))
+    else:
+        parts.append(paragraph("This root has no ground truth (no truth/ folder): registration is judged by its fit "
+                               "to the scans alone."))
     return "\n".join(parts)
 
 
@@ -73,6 +76,8 @@ def selection_section(gender: str, selection: pd.DataFrame, metrics: dict) -> st
         show = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
         text += (f" Against the synthetic oracle: precision {show(truth['precision'])}, recall "
                  f"{show(truth['recall'])}, false-positive rate {show(truth['fpr'])}.")
+    else:
+        text += " This root has no ground truth, so which AMs the voice truly carries is unknown here."
     columns = [c for c in ("am_id", "label", "kind", "mean_ratio", "ci_u", "p_value", "ci_u_corrected", "p_corrected",
                            "p_permutation", "z", "r2", "planted") if c in selection.columns]
     chosen = selection[selection["z"] == 1].sort_values("ci_u")[columns]
