@@ -89,10 +89,17 @@ def main(argv: list[str] | None = None) -> int:
     power.add_argument("--out", type=str, default="reports/power.json")
     deps = commands.add_parser("code-deps", help="write every stage's code deps (its import closure) into dvc.yaml")
     deps.add_argument("--check", action="store_true", help="only list what dvc.yaml misses; exit 1 if anything")
+    params_doc = commands.add_parser("params-doc", help="write the parameter reference (docs/parameters.md) from "
+                                     "pipeline/config.py")
+    params_doc.add_argument("--out", type=Path, default=Path("docs/parameters.md"), help="the reference to write")
+    params_doc.add_argument("--check", action="store_true",
+                            help="only compare; exit 1 if the file differs from the rendering")
     args = parser.parse_args(argv)
     try:
         if args.command == "code-deps":
             return _code_deps(args.check)
+        if args.command == "params-doc":
+            return _params_doc(args.out, args.check)
         if args.command == "predict":
             _predict(args)
         elif args.command == "bench-synth":
@@ -130,6 +137,19 @@ def _code_deps(check: bool) -> int:
         return 1 if missing else 0
     for stage, files in write_code_deps(root).items():
         print(f"{stage}: {len(files)} code files")
+    return 0
+
+
+def _params_doc(out: Path, check: bool) -> int:
+    from .params_doc import is_current, write
+
+    if check:
+        if is_current(out):
+            return 0
+        print(f"{out} differs from the rendering of pipeline/config.py; run `sfv params-doc`", file=sys.stderr)
+        return 1
+    write(out)
+    print(f"{out}: written")
     return 0
 
 

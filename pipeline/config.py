@@ -30,19 +30,24 @@ def _ordered_range(lo: float, hi: float, name: str) -> None:
 
 
 class Speakers(_Section):
-    male: Annotated[int, Field(gt=0, le=100_000)] = 150
-    female: Annotated[int, Field(gt=0, le=100_000)] = 150
+    male: Annotated[int, Field(gt=0, le=100_000)] = Field(
+        150, description="men in the synthetic cohort (the source had 364)")
+    female: Annotated[int, Field(gt=0, le=100_000)] = Field(
+        150, description="women in the synthetic cohort (the source had 662)")
 
 
 class ScanParams(_Section):
-    vertices: tuple[Annotated[int, Field(ge=500)], Annotated[int, Field(ge=500)]] = (9000, 14000)
-    rotation_deg: Annotated[float, Field(ge=0, le=90)] = 20.0
-    translation_mm: NonNegFloat = 50.0
-    noise_mm: Annotated[float, Field(ge=0, le=5)] = 0.3
-    holes: tuple[Annotated[int, Field(ge=0, le=50)], Annotated[int, Field(ge=0, le=50)]] = (1, 4)
+    vertices: tuple[Annotated[int, Field(ge=500)], Annotated[int, Field(ge=500)]] = Field(
+        (9000, 14000), description="range [min, max] of each raw scan's own vertex count")
+    rotation_deg: Annotated[float, Field(ge=0, le=90)] = Field(
+        20.0, description="random pose: up to ± this many degrees about each axis")
+    translation_mm: NonNegFloat = Field(50.0, description="random pose: up to ± this many mm along each axis")
+    noise_mm: Annotated[float, Field(ge=0, le=5)] = Field(0.3, description="scanner noise along the normals (SD, mm)")
+    holes: tuple[Annotated[int, Field(ge=0, le=50)], Annotated[int, Field(ge=0, le=50)]] = Field(
+        (1, 4), description="range [min, max] of the number of small holes per scan")
     hole_radius_mm: tuple[
         Annotated[float, Field(gt=0, le=20)], Annotated[float, Field(gt=0, le=20)]
-    ] = (2.0, 5.0)
+    ] = Field((2.0, 5.0), description="range [min, max] of the hole radius (mm)")
 
     @model_validator(mode="after")
     def _ranges(self) -> ScanParams:
@@ -53,9 +58,12 @@ class ScanParams(_Section):
 
 
 class AnnotationParams(_Section):
-    noise_mm: Annotated[float, Field(ge=0, le=10)] = 1.0
-    mislabel_rate: Annotated[float, Field(ge=0, le=0.5)] = 0.02
-    mislabel_mm: tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]] = (5.0, 15.0)
+    noise_mm: Annotated[float, Field(ge=0, le=10)] = Field(
+        1.0, description="landmark annotation noise (SD per axis, mm)")
+    mislabel_rate: Annotated[float, Field(ge=0, le=0.5)] = Field(
+        0.02, description="share of landmarks grossly mislabelled")
+    mislabel_mm: tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]] = Field(
+        (5.0, 15.0), description="range [min, max] of a mislabel's displacement (mm)")
 
     @model_validator(mode="after")
     def _ranges(self) -> AnnotationParams:
@@ -67,19 +75,28 @@ LinkGroup = Literal["vocal_tract", "nasal", "lips", "jaw"]
 
 
 class SynthParams(_Section):
-    speakers: Speakers = Speakers()
-    vertices: Annotated[int, Field(ge=2000, le=200_000)] = 6790
-    residual_mm: Annotated[float, Field(ge=0, le=5)] = 0.8
-    scan: ScanParams = ScanParams()
-    annotation: AnnotationParams = AnnotationParams()
-    sheet_faces: Annotated[int, Field(ge=2, le=32)] = 8
-    seconds: Annotated[float, Field(ge=4, le=600)] = 10.0
-    coupling: Annotated[float, Field(ge=0, le=2)] = 1.6
-    planted: tuple[LinkGroup, ...] = ("vocal_tract", "nasal", "lips", "jaw")
-    snr_db: tuple[Annotated[float, Field(ge=-10, le=80)], Annotated[float, Field(ge=-10, le=80)]] = (15.0, 35.0)
-    reverb: Annotated[float, Field(ge=0, le=1)] = 0.3
-    silence_s: tuple[Annotated[float, Field(ge=0, le=5)], Annotated[float, Field(ge=0, le=5)]] = (0.3, 1.0)
-    sheet_voices: Annotated[int, Field(ge=2, le=16)] = 4
+    speakers: Speakers = Field(Speakers(), description="cohort size per sex")
+    vertices: Annotated[int, Field(ge=2000, le=200_000)] = Field(6790, description="template vertex count")
+    residual_mm: Annotated[float, Field(ge=0, le=5)] = Field(
+        0.8, description="RMS (mm) of the smooth random residual shape")
+    scan: ScanParams = Field(ScanParams(), description="the raw scans made from the true faces")
+    annotation: AnnotationParams = Field(AnnotationParams(), description="the landmark annotations of the scans")
+    sheet_faces: Annotated[int, Field(ge=2, le=32)] = Field(
+        8, description="faces shown on reports/plots/synth_faces.png")
+    seconds: Annotated[float, Field(ge=4, le=600)] = Field(
+        10.0, description="length of each recording (s), silences included, ≥ 2 s of speech (the source had ~120)")
+    coupling: Annotated[float, Field(ge=0, le=2)] = Field(
+        1.6, description="planted voice–face link strength: 0 = null world, 1 = the link table's strengths, > 1 more")
+    planted: tuple[LinkGroup, ...] = Field(
+        ("vocal_tract", "nasal", "lips", "jaw"), description="link groups switched on (any subset, no repeats)")
+    snr_db: tuple[Annotated[float, Field(ge=-10, le=80)], Annotated[float, Field(ge=-10, le=80)]] = Field(
+        (15.0, 35.0), description="range [min, max] of the recording SNR (dB)")
+    reverb: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.3, description="share of recordings with a short room reverb (RT60 0.1–0.3 s)")
+    silence_s: tuple[Annotated[float, Field(ge=0, le=5)], Annotated[float, Field(ge=0, le=5)]] = Field(
+        (0.3, 1.0), description="range [min, max] of the leading and of the trailing silence (s)")
+    sheet_voices: Annotated[int, Field(ge=2, le=16)] = Field(
+        4, description="speakers shown on reports/plots/synth_voices.png")
 
     @model_validator(mode="after")
     def _ranges(self) -> SynthParams:
@@ -94,35 +111,51 @@ class SynthParams(_Section):
 
 
 class DataParams(_Section):
-    root: str = "data/synthetic"
-    on_error: Literal["fail", "skip"] = "fail"
+    root: str = Field("data/synthetic", description="the dataset root the pipeline reads (layout: docs/own-data.md)")
+    on_error: Literal["fail", "skip"] = Field(
+        "fail", description="fail stops at bad input; skip drops the speaker and records why")
 
 
 class AudioParams(_Section):
-    sample_rate: Literal[16000] = 16000
-    vad: Literal["silero", "energy"] = "silero"
-    vad_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
-    energy_threshold_db: Annotated[float, Field(gt=0, le=60)] = 6.0
-    min_speech_s: Annotated[float, Field(ge=0, le=5)] = 0.25
-    min_silence_s: Annotated[float, Field(ge=0, le=5)] = 0.1
-    n_mels: Annotated[int, Field(ge=8, le=256)] = 64
-    window_ms: Annotated[float, Field(ge=5, le=100)] = 25.0
-    hop_ms: Annotated[float, Field(ge=1, le=50)] = 10.0
+    sample_rate: Literal[16000] = Field(
+        16000, description="every recording is resampled to this rate (Silero needs 16 kHz)")
+    vad: Literal["silero", "energy"] = Field(
+        "silero", description="voice activity detection: the neural Silero VAD or an energy detector")
+    vad_threshold: Annotated[float, Field(gt=0, lt=1)] = Field(0.5, description="Silero's speech-probability threshold")
+    energy_threshold_db: Annotated[float, Field(gt=0, le=60)] = Field(
+        6.0, description="energy VAD: dB above the recording's noise floor (its 10th-percentile frame energy)")
+    min_speech_s: Annotated[float, Field(ge=0, le=5)] = Field(
+        0.25, description="shorter speech segments are dropped (s)")
+    min_silence_s: Annotated[float, Field(ge=0, le=5)] = Field(0.1, description="shorter pauses are bridged (s)")
+    n_mels: Annotated[int, Field(ge=8, le=256)] = Field(64, description="mel bands of the log-mel features")
+    window_ms: Annotated[float, Field(ge=5, le=100)] = Field(25.0, description="analysis window (ms)")
+    hop_ms: Annotated[float, Field(ge=1, le=50)] = Field(10.0, description="analysis hop (ms)")
 
 
 class FaceParams(_Section):
-    template_vertices: Annotated[int, Field(ge=2000, le=200_000)] = 6790
-    landmark_vertices: str = ""
-    ams: str = "pipeline/data/ams_96.csv"
-    qc_components: Annotated[int, Field(ge=0, le=100)] = 10
-    qc_alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.001
-    qc_max_flagged: Annotated[float, Field(gt=0, le=1)] = 0.25
-    stiffness: tuple[Annotated[float, Field(gt=0)], ...] = (3000.0, 1000.0, 300.0)
-    landmark_weight: NonNegFloat = 30.0
-    iterations: Annotated[int, Field(ge=1, le=100)] = 3
-    max_distance_mm: Annotated[float, Field(gt=0)] = 10.0
-    min_coverage: Annotated[float, Field(ge=0, le=1)] = 0.8
-    max_surface_mm: Annotated[float, Field(gt=0)] = 1.0
+    template_vertices: Annotated[int, Field(ge=2000, le=200_000)] = Field(
+        6790, description="vertex count of the registration template (the synthetic template face)")
+    landmark_vertices: str = Field(
+        "", description="faces.csv roots: a (landmark, vertex_index) CSV; empty = the shipped 6,790-vertex indices")
+    ams: str = Field("pipeline/data/ams_96.csv", description="the AM table; copy it and add rows for your own AMs")
+    qc_components: Annotated[int, Field(ge=0, le=100)] = Field(
+        10, description="principal components of the landmark-configuration model")
+    qc_alpha: Annotated[float, Field(gt=0, lt=0.5)] = Field(
+        0.001, description="per-landmark false-flag probability under Gaussian annotation scatter")
+    qc_max_flagged: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.25, description="a face with a larger share of flagged landmarks is landmarked automatically")
+    stiffness: tuple[Annotated[float, Field(gt=0)], ...] = Field(
+        (3000.0, 1000.0, 300.0),
+        description="non-rigid ICP: bending stiffness of each coarse-to-fine stage (at least one stage)")
+    landmark_weight: NonNegFloat = Field(30.0, description="non-rigid ICP: weight of the landmark term")
+    iterations: Annotated[int, Field(ge=1, le=100)] = Field(
+        3, description="non-rigid ICP: closest-point rounds per stage")
+    max_distance_mm: Annotated[float, Field(gt=0)] = Field(
+        10.0, description="non-rigid ICP: matches farther than this are ignored (mm)")
+    min_coverage: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.8, description="register QC: flag a scan matched on a smaller share of the template")
+    max_surface_mm: Annotated[float, Field(gt=0)] = Field(
+        1.0, description="register QC: flag a scan fitted farther than this on average (mm)")
 
     @model_validator(mode="after")
     def _schedule(self) -> FaceParams:
@@ -132,30 +165,51 @@ class FaceParams(_Section):
 
 
 class SfvParams(_Section):
-    genders: tuple[Literal["male", "female"], ...] = ("male", "female")
-    repeats: Annotated[int, Field(ge=2, le=10_000)] = 10
-    iterations: Annotated[int, Field(ge=1, le=1_000_000)] = 300
-    batch_size: Annotated[int, Field(ge=1, le=4096)] = 64
-    segment_s: tuple[Annotated[float, Field(gt=0, le=60)], Annotated[float, Field(gt=0, le=60)]] = (3.0, 4.0)
-    estimator: Literal["shared", "per_am", "stats_ridge"] = "stats_ridge"
-    backend: Literal["local", "ray"] = "local"
-    group_size: Annotated[int, Field(ge=0, le=1000)] = 0
-    lr: Annotated[float, Field(gt=0, le=10)] = 0.01
-    momentum: Annotated[float, Field(ge=0, lt=1)] = 0.9
-    weight_decay: NonNegFloat = 5e-4
-    warmup_steps: Annotated[int, Field(ge=0)] = 50
-    clip_norm: Annotated[float, Field(gt=0)] = 5.0
-    eval_every: Annotated[int, Field(ge=1)] = 50
-    time_mask_frames: Annotated[int, Field(ge=0, le=10_000)] = 60
-    band_mask: Annotated[int, Field(ge=0, le=256)] = 8
-    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.3
-    beta_nll: Annotated[float, Field(ge=0, le=1)] = 0.0
-    mean_warmup_steps: Annotated[int, Field(ge=0)] = 0
-    evaluation_share: Annotated[float, Field(gt=0, lt=0.5)] = 0.1
-    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
-    test: Literal["paper", "corrected", "permutation"] = "permutation"
-    fdr: Literal["none", "bh"] = "bh"
-    permutations: Annotated[int, Field(ge=0, le=100_000)] = 1000
+    genders: tuple[Literal["male", "female"], ...] = Field(
+        ("male", "female"), description="genders trained and selected, each separately (each listed once)")
+    repeats: Annotated[int, Field(ge=2, le=10_000)] = Field(
+        10, description="random speaker-disjoint splits N (source: 100)")
+    iterations: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        300, description="SGD steps per network (source: 5,000)")
+    batch_size: Annotated[int, Field(ge=1, le=4096)] = Field(64, description="segments per batch")
+    segment_s: tuple[Annotated[float, Field(gt=0, le=60)], Annotated[float, Field(gt=0, le=60)]] = Field(
+        (3.0, 4.0), description="range [min, max] of the training segment length (s; source: 6–8)")
+    estimator: Literal["shared", "per_am", "stats_ridge"] = Field(
+        "stats_ridge",
+        description="the voice → AM estimator: the source's CNN, one CNN per AM, or ridge on speaker statistics")
+    backend: Literal["local", "ray"] = Field(
+        "local",
+        description="where repeats train: this machine, or the Ray cluster of RAY_ADDRESS (pip install 'sfv[ray]')")
+    group_size: Annotated[int, Field(ge=0, le=1000)] = Field(
+        0,
+        description="repeats stacked into one network and trained together; 0 = auto (1 on a CPU, up to 25 on a GPU)")
+    lr: Annotated[float, Field(gt=0, le=10)] = Field(0.01, description="SGD learning rate (source: 0.1)")
+    momentum: Annotated[float, Field(ge=0, lt=1)] = Field(0.9, description="SGD momentum, as the source")
+    weight_decay: NonNegFloat = Field(5e-4, description="SGD weight decay, as the source")
+    warmup_steps: Annotated[int, Field(ge=0)] = Field(50, description="steps of linear learning-rate warm-up")
+    clip_norm: Annotated[float, Field(gt=0)] = Field(5.0, description="gradient-norm clip, per network")
+    eval_every: Annotated[int, Field(ge=1)] = Field(
+        50, description="steps between D_v1 evaluations (model selection per AM)")
+    time_mask_frames: Annotated[int, Field(ge=0, le=10_000)] = Field(
+        60, description="CNN: one masked stretch of up to this many frames per training segment (0 = none)")
+    band_mask: Annotated[int, Field(ge=0, le=256)] = Field(
+        8, description="CNN: one masked run of up to this many mel bands per training segment (0 = none)")
+    dropout: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.3, description="CNN: dropout on the pooled features before the heads")
+    beta_nll: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.0, description="CNN: β of β-NLL (0 = the plain Gaussian NLL)")
+    mean_warmup_steps: Annotated[int, Field(ge=0)] = Field(
+        0, description="CNN: the first steps train the mean heads alone (squared error)")
+    evaluation_share: Annotated[float, Field(gt=0, lt=0.5)] = Field(
+        0.1, description="share of speakers in the fixed evaluation set D_e")
+    alpha: Annotated[float, Field(gt=0, lt=0.5)] = Field(0.05, description="level of the one-sided tests")
+    test: Literal["paper", "corrected", "permutation"] = Field(
+        "permutation",
+        description="the test that decides z: exact permutation (stats_ridge only), Nadeau–Bengio, or the source's")
+    fdr: Literal["none", "bh"] = Field(
+        "bh", description="bh: Benjamini–Hochberg across AMs before comparing with alpha; none: no adjustment")
+    permutations: Annotated[int, Field(ge=0, le=100_000)] = Field(
+        1000, description="shufflings B for the permutation test (stats_ridge; 0 = none); it needs (1 + B)·α ≥ 1")
 
     @model_validator(mode="after")
     def _ranges(self) -> SfvParams:
@@ -174,18 +228,26 @@ class SfvParams(_Section):
 
 
 class ReconstructParams(_Section):
-    top_k: Annotated[int, Field(ge=1, le=1000)] = 10
-    lam: Annotated[float, Field(ge=0, alias="lambda")] = 1.0
-    variance_share: Annotated[float, Field(gt=0, le=1)] = 0.98
-    max_components: Annotated[int, Field(ge=0)] = 0
+    top_k: Annotated[int, Field(ge=1, le=1000)] = Field(
+        10, description="the most predictable AMs (lowest CI_u among z = 1) that guide the fit")
+    lam: Annotated[float, Field(ge=0, alias="lambda")] = Field(
+        1.0, description="weight of ‖β‖² (whitened coefficients) against the AM misfit in z units")
+    variance_share: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.98, description="eigenface: the fewest components explaining this share of the variance")
+    max_components: Annotated[int, Field(ge=0)] = Field(
+        0, description="eigenface: at most this many components (0 = no cap)")
 
 
 class EvaluateParams(_Section):
-    drop_shares: tuple[Annotated[float, Field(ge=0, lt=1)], ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
-    bootstrap: Annotated[int, Field(ge=100, le=1_000_000)] = 2000
-    confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
-    triplet_weight: NonNegFloat = 1.0
-    triplet_margin: NonNegFloat = 1.0
+    drop_shares: tuple[Annotated[float, Field(ge=0, lt=1)], ...] = Field(
+        (0.0, 0.1, 0.2, 0.3, 0.4, 0.5),
+        description="shares of D_e dropped, most uncertain first (must include 0 and 0.5)")
+    bootstrap: Annotated[int, Field(ge=100, le=1_000_000)] = Field(
+        2000, description="speaker resamples for the 1:2 matching interval")
+    confidence: Annotated[float, Field(gt=0.5, lt=1)] = Field(0.95, description="level of that interval")
+    triplet_weight: NonNegFloat = Field(1.0, description="regression baseline: weight of the triplet term against L2")
+    triplet_margin: NonNegFloat = Field(
+        1.0, description="regression baseline: triplet margin (whitened coefficient units)")
 
     @model_validator(mode="after")
     def _shares(self) -> EvaluateParams:
@@ -195,20 +257,28 @@ class EvaluateParams(_Section):
 
 
 class ReportParams(_Section):
-    viewer_speakers: Annotated[int, Field(ge=1, le=50)] = 3
+    viewer_speakers: Annotated[int, Field(ge=1, le=50)] = Field(
+        3, description="D_e speakers per gender in the report's 3D viewer, the most certain first")
 
 
 class Params(_Section):
-    seed: Annotated[int, Field(ge=0)] = 0
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    data: DataParams = DataParams()
-    synth: SynthParams = SynthParams()
-    audio: AudioParams = AudioParams()
-    face: FaceParams = FaceParams()
-    sfv: SfvParams = SfvParams()
-    reconstruct: ReconstructParams = ReconstructParams()
-    evaluate: EvaluateParams = EvaluateParams()
-    report: ReportParams = ReportParams()
+    seed: Annotated[int, Field(ge=0)] = Field(
+        0, description="seed of everything random; the same params and seed give byte-identical outputs")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="device of the torch stages (auto: CUDA when present)")
+    data: DataParams = Field(DataParams(), description="the dataset root and what to do with bad input")
+    synth: SynthParams = Field(SynthParams(), description="the synthetic cohort (docs/synthetic-cohort.md)")
+    audio: AudioParams = Field(
+        AudioParams(), description="the audio front end: VAD and log-mel features (docs/audio.md)")
+    face: FaceParams = Field(
+        FaceParams(), description="face geometry: landmark QC, registration, AMs (docs/geometry.md)")
+    sfv: SfvParams = Field(
+        SfvParams(), description="training and selection (docs/training.md, docs/selection.md, docs/estimators.md)")
+    reconstruct: ReconstructParams = Field(
+        ReconstructParams(), description="the eigenface model and the AM-guided fit (docs/reconstruction.md)")
+    evaluate: EvaluateParams = Field(
+        EvaluateParams(), description="evaluation and the regression baseline (docs/reconstruction.md)")
+    report: ReportParams = Field(ReportParams(), description="the HTML report reports/index.html (docs/cli.md)")
 
 
 def _format(err: ValidationError, source: str) -> str:
