@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import trimesh
 import torch
 import yaml
 
@@ -160,6 +161,31 @@ def test_a_broken_scan_fails_cleanly_or_is_skipped(synthetic, tmp_path, on_error
         assert skipped.speaker_id.tolist() == ["F0002"] and skipped.stage.tolist() == ["landmarks"]
         assert "F0002" not in pd.read_csv(out / "landmarks_qc.csv").speaker_id.tolist()
         assert np.load(out / "landmarks.npy").shape[0] == 9
+
+
+@pytest.mark.parametrize("on_error", ["fail", "skip"])
+def test_a_scan_in_metres_fails_registration_qc_loudly_or_is_left_out(synthetic, tmp_path, on_error):
+    root = tmp_path / "root"
+    shutil.copytree(synthetic / "root", root, ignore=shutil.ignore_patterns("audio", "truth"))
+    scan = trimesh.load(root / "scans" / "M0003.ply", process=False)
+    scan.vertices = scan.vertices / 1000.0
+    scan.export(root / "scans" / "M0003.ply")
+    manifest = pd.read_csv(root / "manifest.csv", dtype=str, keep_default_na=False)
+    manifest.loc[manifest.speaker_id == "M0003", "landmarks"] = ""  # its annotations are in mm too
+    manifest.to_csv(root / "manifest.csv", index=False)
+    params = _params(tmp_path, root, on_error=on_error)
+    faces = tmp_path / "faces"
+    landmarks_main(params, faces, tmp_path / "skipped.csv")
+    if on_error == "fail":
+        with pytest.raises(DatasetError, match="speaker M0003: scans/M0003.ply failed registration QC"):
+            register_main(params, faces)
+        assert not (faces / "registered.npy").exists()
+    else:
+        register_main(params, faces)
+        qc = pd.read_csv(faces / "register_qc.csv")
+        assert qc.loc[qc.speaker_id == "M0003", "flagged"].item() and qc["flagged"].sum() == 1
+        kept = pd.read_csv(faces / "speakers.csv").speaker_id.tolist()
+        assert "M0003" not in kept and len(kept) == 9 == len(np.load(faces / "registered.npy"))
 
 
 def test_ams_stage_matches_the_library(synthetic):

@@ -265,3 +265,4 @@ def test_a_users_own_root_runs_end_to_end_without_truth(project, tmp_path):
     page = (copy / "reports/index.html").read_text()
     assert "no ground truth" in page
     assert (work / "data/synthetic/manifest.csv").is_file()  # the shared project is untouched
+

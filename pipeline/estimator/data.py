@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..artifacts import read_table
 from .splits import GENDER_CODE
 from .training import RepeatData
 
@@ -17,7 +18,7 @@ def repeat_seed(seed: int, gender: str, repeat: int) -> int:
 
 def load_features(features_dir: Path) -> dict[str, list[np.ndarray]]:
     """Each speaker's recordings as feature arrays [frames, n_mels] (features stage layout)."""
-    index = pd.read_csv(features_dir / "index.csv", dtype={"speaker_id": str})
+    index = read_table(features_dir / "index.csv")
     out: dict[str, list[np.ndarray]] = {}
     for speaker_id, rows in index.groupby("speaker_id", sort=False):
         frames = np.load(features_dir / f"{speaker_id}.npy")

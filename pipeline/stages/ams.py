@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..artifacts import read_table
 from ..config import load_params
 from ..face.ams import measure, read_am_table
 from ..face.io import read_landmark_vertices
@@ -17,7 +18,7 @@ from . import run
 def main(params_path: Path, faces_dir: Path, out: Path) -> None:
     params = load_params(params_path)
     table = read_am_table(Path(params.face.ams))
-    speakers = pd.read_csv(faces_dir / "speakers.csv", dtype={"speaker_id": str})
+    speakers = read_table(faces_dir / "speakers.csv")
     vertices = torch.from_numpy(np.load(faces_dir / "registered.npy").astype(np.float64))
     landmark_idx = torch.from_numpy(read_landmark_vertices(faces_dir / "landmark_vertices.csv"))
     with torch.no_grad():

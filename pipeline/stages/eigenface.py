@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
+from ..artifacts import read_table
 from ..config import load_params
 from ..dataset import DatasetError
 from ..reconstruction.eigenface import fit_eigenface
@@ -17,11 +17,11 @@ from . import run
 
 def main(params_path: Path, faces_dir: Path, splits_dir: Path, out_dir: Path, summary_path: Path) -> None:
     params = load_params(params_path)
-    speakers = pd.read_csv(faces_dir / "speakers.csv", dtype={"speaker_id": str})
+    speakers = read_table(faces_dir / "speakers.csv")
     faces = np.load(faces_dir / "registered.npy", mmap_mode="r")
     models, summary = {}, {}
     for gender in params.sfv.genders:
-        splits = pd.read_csv(splits_dir / f"{gender}.csv", dtype={"speaker_id": str})
+        splits = read_table(splits_dir / f"{gender}.csv")
         held_out = set(splits.loc[splits["split"] == "e", "speaker_id"])
         rows = np.flatnonzero((speakers["gender"] == GENDER_CODES[gender]) & ~speakers["speaker_id"].isin(held_out))
         if len(rows) < 3:

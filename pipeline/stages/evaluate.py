@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import trimesh
 
+from ..artifacts import read_table
 from ..config import load_params
 from ..dataset import DatasetError
 from ..plots.error_map import error_map_figure
@@ -36,8 +37,8 @@ def main(params_path: Path, reconstructions_dir: Path, regression_dir: Path, eig
          detail_path: Path, curves_dir: Path, plots_dir: Path) -> None:
     params = load_params(params_path)
     settings = params.evaluate
-    ams = pd.read_csv(ams_path, dtype={"speaker_id": str}).set_index("speaker_id")
-    speakers = pd.read_csv(faces_dir / "speakers.csv", dtype={"speaker_id": str})
+    ams = read_table(ams_path).set_index("speaker_id")
+    speakers = read_table(faces_dir / "speakers.csv")
     registered = np.load(faces_dir / "registered.npy", mmap_mode="r")
     row_of = {s: i for i, s in enumerate(speakers["speaker_id"])}
     regions = pd.read_csv(faces_dir / "template_regions.csv")["region"].to_numpy()
@@ -48,7 +49,7 @@ def main(params_path: Path, reconstructions_dir: Path, regression_dir: Path, eig
     detail, curves, figures = {}, {}, {}
     for gender in params.sfv.genders:
         folder = reconstructions_dir / gender
-        info = pd.read_csv(folder / "speakers.csv", dtype={"speaker_id": str})
+        info = read_table(folder / "speakers.csv")
         ids = list(info["speaker_id"])
         truth = np.stack([np.asarray(registered[row_of[s]], np.float64) for s in ids])
         model = Eigenface.load(eigenface_dir / f"{gender}.npz")
@@ -116,7 +117,7 @@ def _finite(value: float) -> float | None:
 def _regression_coefficients(path: Path, ids: list[str]) -> np.ndarray:
     if not path.is_file():
         raise DatasetError(f"{path}: not found (the regress stage writes it)")
-    table = pd.read_csv(path, dtype={"speaker_id": str}).set_index("speaker_id")
+    table = read_table(path).set_index("speaker_id")
     missing = sorted(set(ids) - set(table.index))
     if missing:
         raise DatasetError(f"{path}: no regression prediction for D_e speakers {missing[:5]}")

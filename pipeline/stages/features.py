@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from ..artifacts import read_table
 from ..audio.features import LogMel, frames_in_segments, log_mel_batch, normalise
 from ..audio.io import load_audio
 from ..config import load_params
@@ -24,7 +25,7 @@ def main(params_path: Path, segments_path: Path, out_dir: Path) -> None:
     root = Path(params.data.root)
     device = device_for(params.device)
     extractor = LogMel(audio.sample_rate, audio.n_mels, audio.window_ms, audio.hop_ms).to(device)
-    segments = pd.read_csv(segments_path)
+    segments = read_table(segments_path)
     by_speaker = {sid: group for sid, group in segments.groupby("speaker_id", sort=False)}
 
     partial = out_dir.with_name(out_dir.name + ".partial")

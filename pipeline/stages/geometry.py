@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import trimesh
 
+from ..artifacts import read_table
 from ..config import load_params
 from ..face.ams import read_am_table
 from ..face.evaluation import am_summary, in_true_frame, qc_scores, surface_distances
@@ -26,8 +27,8 @@ from . import run
 def main(params_path: Path, faces_dir: Path, ams_path: Path, out: Path, am_table_out: Path, plot: Path) -> None:
     params = load_params(params_path)
     root = Path(params.data.root)
-    landmark_qc = pd.read_csv(faces_dir / "landmarks_qc.csv", dtype={"speaker_id": str}, keep_default_na=False)
-    register_qc = pd.read_csv(faces_dir / "register_qc.csv", dtype={"speaker_id": str})
+    landmark_qc = read_table(faces_dir / "landmarks_qc.csv")
+    register_qc = read_table(faces_dir / "register_qc.csv")
     report: dict = {
         "n_faces": len(landmark_qc),
         "landmarks": {"sources": landmark_qc["source"].value_counts().sort_index().to_dict(),
@@ -40,12 +41,12 @@ def main(params_path: Path, faces_dir: Path, ams_path: Path, out: Path, am_table
     report["ground_truth"] = truth.is_dir()
     table = read_am_table(Path(params.face.ams))
     columns = [f"am_{i}" for i in table.am_id]
-    measured = pd.read_csv(ams_path, dtype={"speaker_id": str}).set_index("speaker_id")[columns]
+    measured = read_table(ams_path).set_index("speaker_id")[columns]
     true_ams = None
     vertex_errors = None
     if truth.is_dir():
         vertex_errors = _against_truth(report, truth, faces_dir, landmark_qc)
-        true_ams = pd.read_csv(truth / "ams.csv", dtype={"speaker_id": str}).set_index("speaker_id")[columns]
+        true_ams = read_table(truth / "ams.csv").set_index("speaker_id")[columns]
     summary = am_summary(measured, dict(zip(columns, table.kind)), dict(zip(columns, table.label)), true_ams)
     if true_ams is not None:
         report["ams"] = {kind: {"r_median": float(group["r"].median()), "r_min": float(group["r"].min()),
@@ -66,18 +67,18 @@ def _against_truth(report: dict, truth: Path, faces_dir: Path,
                    landmark_qc: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
     """Landmark and registration errors against the truth into `report`; the per-vertex
     correspondence and surface errors when the topologies match."""
-    true_ids = pd.read_csv(truth / "speakers.csv", dtype={"speaker_id": str})["speaker_id"].tolist()
+    true_ids = read_table(truth / "speakers.csv")["speaker_id"].tolist()
     rows = [true_ids.index(sid) for sid in landmark_qc["speaker_id"]]
     poses = np.load(truth / "poses.npy")[rows]
     true_landmarks = np.load(truth / "landmarks.npy").astype(np.float64)[rows]
 
     # Landmarks: QC against the planted mislabels; final landmarks against the true ones.
-    annotations = pd.read_csv(truth / "annotations.csv", dtype={"speaker_id": str})
+    annotations = read_table(truth / "annotations.csv")
     n_landmarks = true_landmarks.shape[1]
     mislabelled = annotations.pivot(index="speaker_id", columns="landmark", values="mislabelled").loc[landmark_qc["speaker_id"]]
     annotated_error = annotations.pivot(index="speaker_id", columns="landmark", values="error_mm").loc[landmark_qc["speaker_id"]]
     flagged = np.zeros((len(landmark_qc), n_landmarks), dtype=bool)
-    for i, numbers in enumerate(landmark_qc["flagged_landmarks"].astype(str)):
+    for i, numbers in enumerate(landmark_qc["flagged_landmarks"].fillna("").astype(str)):
         for number in filter(None, numbers.split(";")):
             flagged[i, int(number) - 1] = True
     is_annotated = landmark_qc["source"].eq("annotated").to_numpy()
@@ -92,6 +93,8 @@ def _against_truth(report: dict, truth: Path, faces_dir: Path,
 
     # Registration: per-vertex correspondence error and distance to the true surface.
     registered = np.load(faces_dir / "registered.npy").astype(np.float64)
+    rows = [true_ids.index(sid) for sid in read_table(faces_dir / "speakers.csv")["speaker_id"]]  # QC-passed faces
+    poses = np.load(truth / "poses.npy")[rows]
     true_shapes = np.load(truth / "shapes.npy").astype(np.float64)[rows]
     if registered.shape[1] != true_shapes.shape[1]:
         report["register"]["note"] = "template and true topology differ: per-vertex errors not computed"

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import trimesh
 
+from ..artifacts import read_table
 from ..config import load_params
 from ..face.ams import read_am_table
 from ..face.io import read_landmark_vertices, write_mesh
@@ -23,17 +24,17 @@ def main(params_path: Path, predictions_dir: Path, selection_dir: Path, eigenfac
     params = load_params(params_path)
     table = read_am_table(Path(params.face.ams))
     device = device_for(params.device)
-    ams = pd.read_csv(ams_path, dtype={"speaker_id": str}).set_index("speaker_id")
+    ams = read_table(ams_path).set_index("speaker_id")
     am_columns = [f"am_{k}" for k in table.am_id]
-    speakers = pd.read_csv(faces_dir / "speakers.csv", dtype={"speaker_id": str})
+    speakers = read_table(faces_dir / "speakers.csv")
     registered = np.load(faces_dir / "registered.npy", mmap_mode="r")
     row_of = {s: i for i, s in enumerate(speakers["speaker_id"])}
     landmark_idx = read_landmark_vertices(faces_dir / "landmark_vertices.csv")
     triangles = np.asarray(trimesh.load(faces_dir / "template.ply", process=False).faces)
     for gender in params.sfv.genders:
         model = Eigenface.load(eigenface_dir / f"{gender}.npz")
-        ensemble = ensemble_predictions(pd.read_csv(predictions_dir / f"{gender}.csv", dtype={"speaker_id": str}))
-        splits = pd.read_csv(splits_dir / f"{gender}.csv", dtype={"speaker_id": str})
+        ensemble = ensemble_predictions(read_table(predictions_dir / f"{gender}.csv"))
+        splits = read_table(splits_dir / f"{gender}.csv")
         held_out = set(splits.loc[splits["split"] == "e", "speaker_id"])
         am_mean, am_sd = am_scale(ams, GENDER_CODES[gender], held_out, am_columns)
         selection = pd.read_csv(selection_dir / f"{gender}.csv").set_index("am_id").loc[table.am_id]

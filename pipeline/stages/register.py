@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from ..artifacts import read_table
 from ..config import load_params
-from ..dataset import read_manifest
+from ..dataset import DatasetError, read_manifest
 from ..face.batch import ScanJob, register_scans
 from ..face.io import read_faces_csv, read_landmark_vertices, write_mesh
 from ..face.rigid import align_to_mean
@@ -24,7 +25,7 @@ QC_COLUMNS = ["speaker_id", "source", "surface_distance_mm", "coverage", "landma
 def main(params_path: Path, faces_dir: Path) -> None:
     params = load_params(params_path)
     root, face = Path(params.data.root), params.face
-    qc = pd.read_csv(faces_dir / "landmarks_qc.csv", dtype={"speaker_id": str})
+    qc = read_table(faces_dir / "landmarks_qc.csv")
     landmarks = np.load(faces_dir / "landmarks.npy")
     speakers = qc[["speaker_id", "gender"]]
 
@@ -54,6 +55,17 @@ def main(params_path: Path, faces_dir: Path) -> None:
         rows = [(sid, "scan", f.surface_distance_mm, f.coverage, f.landmark_fit_mm,
                  bool(f.coverage < face.min_coverage or f.surface_distance_mm > face.max_surface_mm))
                 for sid, f in zip(speakers.speaker_id, fits)]
+        failed = [(i, sid, scan_of[sid], f) for i, (sid, f) in enumerate(zip(speakers.speaker_id, fits)) if rows[i][-1]]
+        if failed and params.data.on_error == "fail":
+            i, sid, scan, f = failed[0]
+            raise DatasetError(
+                f"speaker {sid}: {scan} failed registration QC (coverage {f.coverage:.2f}, needed >= "
+                f"{face.min_coverage}; mean distance to the scan {f.surface_distance_mm:.2f} mm, allowed <= "
+                f"{face.max_surface_mm} mm; {len(failed)} face(s) failed in all). Is the scan a face in millimetres "
+                f"with its landmarks? Fix it, or set data.on_error: skip to leave such faces out.")
+        # In skip mode a failed face stays in register_qc.csv (flagged) but goes no further.
+        keep = np.array([not row[-1] for row in rows])
+        speakers, registered, to_scan = speakers[keep], registered[keep], to_scan[keep]
 
     faces_dir.mkdir(parents=True, exist_ok=True)
     np.save(faces_dir / "registered.npy", registered.astype(np.float32))

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from ..artifacts import read_table
 from ..config import load_params
 from ..dataset import DatasetError
 from ..estimator.data import load_features, repeat_seed
@@ -28,13 +29,13 @@ def main(params_path: Path, features_dir: Path, faces_dir: Path, splits_dir: Pat
     device = device_for(params.device)
     train = train_settings(params)
     features = load_features(features_dir)
-    speakers = pd.read_csv(faces_dir / "speakers.csv", dtype={"speaker_id": str})
+    speakers = read_table(faces_dir / "speakers.csv")
     registered = np.load(faces_dir / "registered.npy", mmap_mode="r")
     row_of = {s: i for i, s in enumerate(speakers["speaker_id"])}
     outputs = {}
     for gender in params.sfv.genders:
         model = Eigenface.load(eigenface_dir / f"{gender}.npz")
-        splits = pd.read_csv(splits_dir / f"{gender}.csv", dtype={"speaker_id": str})
+        splits = read_table(splits_dir / f"{gender}.csv")
         first = splits[splits["repeat"] == splits["repeat"].min()]
         ids = {part: list(first.loc[first["split"] == part, "speaker_id"]) for part in ("t", "v1", "e")}
         missing = [s for part in ids.values() for s in part if s not in features or s not in row_of]

@@ -19,6 +19,7 @@ import soundfile
 import trimesh
 import yaml
 
+from ..artifacts import read_table
 from ..config import load_params
 from ..dataset import read_manifest
 from ..report.page import Page, esc, image, paragraph
@@ -37,12 +38,11 @@ def main(params_path: Path, faces_dir: Path, segments_path: Path, features_dir: 
     table = pd.DataFrame([{"speaker_id": s.speaker_id, "gender": s.gender} for s in manifest])
     durations = pd.Series({s.speaker_id: sum(soundfile.info(root / rel).duration for rel in s.audio)
                            for s in manifest})
-    segments = pd.read_csv(segments_path, dtype={"speaker_id": str})
+    segments = read_table(segments_path)
     speech = (segments["end_s"] - segments["start_s"]).groupby(segments["speaker_id"]).sum()
-    features = pd.read_csv(features_dir / "index.csv", dtype={"speaker_id": str})
-    faces = pd.read_csv(faces_dir / "speakers.csv", dtype={"speaker_id": str})
-    evaluated = {s for g in genders for s in pd.read_csv(reconstructions_dir / g / "speakers.csv",
-                                                         dtype={"speaker_id": str})["speaker_id"]}
+    features = read_table(features_dir / "index.csv")
+    faces = read_table(faces_dir / "speakers.csv")
+    evaluated = {s for g in genders for s in read_table(reconstructions_dir / g / "speakers.csv")["speaker_id"]}
     used = {"with speech": set(speech.index), "with features": set(features["speaker_id"]),
             "with a registered face": set(faces["speaker_id"]), "in D_e": evaluated}
     skipped = pd.concat([pd.read_csv(reports_dir / name, dtype=str) for name in ("skipped.csv", "skipped_faces.csv")
@@ -56,8 +56,8 @@ def main(params_path: Path, faces_dir: Path, segments_path: Path, features_dir: 
     page = Page("sfv report: shape from voice", _revision(params_path))
     page.add("dataset", "Dataset", dataset_section(table, durations, speech, used, skipped))
     page.add("registration", "Registration QC",
-             registration_section(pd.read_csv(faces_dir / "register_qc.csv", dtype={"speaker_id": str}),
-                                  pd.read_csv(faces_dir / "landmarks_qc.csv", dtype={"speaker_id": str}),
+             registration_section(read_table(faces_dir / "register_qc.csv"),
+                                  read_table(faces_dir / "landmarks_qc.csv"),
                                   geometry if geometry and "surface_distance_mm" in geometry.get("register", {}) else None),
              *_images(plots, ["registration_error.png"], "registration error"))
     page.add("selection", "Predictable AMs (select)",
@@ -83,14 +83,14 @@ def _images(plots: Path, names: list[str], alt: str) -> list[str]:
 
 def _viewer(faces_dir: Path, reconstructions_dir: Path, genders: list[str], per_gender: int) -> str:
     """The `per_gender` most certain D_e speakers of each gender."""
-    speakers = pd.read_csv(faces_dir / "speakers.csv", dtype={"speaker_id": str})
+    speakers = read_table(faces_dir / "speakers.csv")
     row_of = {s: i for i, s in enumerate(speakers["speaker_id"])}
     registered = np.load(faces_dir / "registered.npy", mmap_mode="r")
     triangles = np.asarray(trimesh.load(faces_dir / "template.ply", process=False).faces)
     shown = []
     for g in genders:
         folder = reconstructions_dir / g
-        info = pd.read_csv(folder / "speakers.csv", dtype={"speaker_id": str})
+        info = read_table(folder / "speakers.csv")
         errors = np.load(folder / "errors.npy")
         order = np.argsort(info["uncertainty"].to_numpy(), kind="stable")
         for rank, i in enumerate(order[:per_gender], start=1):

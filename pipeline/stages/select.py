@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..artifacts import read_table
 from ..config import load_params
 from ..dataset import DatasetError
 from ..face.ams import read_am_table
@@ -70,7 +71,7 @@ def main(params_path: Path, predictions_dir: Path, splits_dir: Path, out_dir: Pa
 def _read(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise DatasetError(f"{path}: not found (the train stage writes it)")
-    return pd.read_csv(path, dtype={"speaker_id": str})
+    return read_table(path)
 
 
 def _finite(values: dict) -> dict:

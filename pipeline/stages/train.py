@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from ..artifacts import read_table
 from ..config import Params, load_params
 from ..dataset import DatasetError
 from ..estimator.backend import BACKENDS
@@ -39,7 +40,7 @@ def main(params_path: Path, features_dir: Path, ams_path: Path, splits_dir: Path
     settings = train_settings(params)
     device = device_for(params.device)
     features = load_features(features_dir)
-    ams = pd.read_csv(ams_path, dtype={"speaker_id": str}).set_index("speaker_id")
+    ams = read_table(ams_path).set_index("speaker_id")
     am_columns = [c for c in ams.columns if c.startswith("am_")]
     am_ids = np.array([int(c.removeprefix("am_")) for c in am_columns])
     for gender in params.sfv.genders:
