@@ -1,6 +1,7 @@
 """The dataset root's manifest (README, "The dataset root"), read and checked."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,11 @@ GENDERS = ("M", "F")
 
 class DatasetError(ValueError):
     """A dataset root that does not follow the layout; the message names speaker and file."""
+
+
+def skip_reason(err: Exception) -> str:
+    """An error as a skip record (data.on_error: skip): without its advice to skip."""
+    return re.sub(r"\s*[^.]*data\.on_error: skip[^.]*\.\s*$", "", str(err))
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,9 @@ def read_manifest(root: str | Path) -> list[Speaker]:
         raise DatasetError(f"{path} does not exist: a dataset root needs a manifest.csv (README, 'The dataset root').")
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = [c for c in MANIFEST_COLUMNS if c not in table.columns]
+    if missing and len(table.columns) == 1 and any(sep in table.columns[0] for sep in ";\t"):
+        raise DatasetError(f"{path}: the header {table.columns[0]!r} is one column; manifest.csv must be "
+                           f"comma-separated (this one looks separated by ';' or tabs).")
     if missing:
         raise DatasetError(f"{path}: missing column(s) {missing}; expected {list(MANIFEST_COLUMNS)}.")
     speakers = []
@@ -44,5 +53,17 @@ def read_manifest(root: str | Path) -> list[Speaker]:
         if row.gender not in GENDERS:
             raise DatasetError(f"{path}, line {line}: speaker {sid} has gender {row.gender!r}; expected M or F.")
         audio = tuple(p.strip() for p in row.audio.split(";") if p.strip())
+        for column, value in [("audio", a) for a in audio] + [("scan", row.scan.strip()),
+                                                              ("landmarks", row.landmarks.strip())]:
+            if value and not _inside(Path(root), value):
+                raise DatasetError(f"{path}, line {line}: speaker {sid} has {column} path {value!r} outside the root; "
+                                   f"paths must be relative and inside it, so that DVC tracks every file it reads.")
         speakers.append(Speaker(sid, row.gender, audio, row.scan.strip() or None, row.landmarks.strip() or None))
     return speakers
+
+
+def _inside(root: Path, relative: str) -> bool:
+    if Path(relative).is_absolute():
+        return False
+    base = root.resolve()
+    return (base / relative).resolve().is_relative_to(base)

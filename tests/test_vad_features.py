@@ -101,6 +101,7 @@ def test_several_recordings_and_any_format(root, tmp_path):
     ("silent", r"speaker M0002: audio/M0002\.wav has no speech after VAD"),
     ("low_rate", r"speaker M0002: audio/M0002\.wav has a sample rate of 4000 Hz"),
     ("empty", r"speaker M0002: audio/M0002\.wav is empty"),
+    ("nan", r"speaker M0002: audio/M0002\.wav has 3 samples that are NaN or infinite"),
 ])
 def test_bad_recordings_fail_or_are_skipped(root, tmp_path, damage, message):
     copy = _copy(root, tmp_path)
@@ -113,6 +114,10 @@ def test_bad_recordings_fail_or_are_skipped(root, tmp_path, damage, message):
         soundfile.write(target, np.zeros(0, dtype=np.float32), 16000)
     elif damage == "silent":
         soundfile.write(target, np.zeros(16000 * 8, dtype=np.float32), 16000)
+    elif damage == "nan":
+        wave, rate = soundfile.read(target, dtype="float32")
+        wave[[100, 200, 300]] = np.nan
+        soundfile.write(target, wave, rate, subtype="FLOAT")
     else:
         soundfile.write(target, np.zeros(4000, dtype=np.float32), 4000)
     segments, skipped = tmp_path / "segments.csv", tmp_path / "skipped.csv"
@@ -122,10 +127,29 @@ def test_bad_recordings_fail_or_are_skipped(root, tmp_path, damage, message):
     vad_main(_params(tmp_path / "skip.yaml", copy, vad="energy", on_error="skip"), segments, skipped)
     dropped = pd.read_csv(skipped)
     assert list(dropped.speaker_id) == ["M0002"] and dropped.reason.str.contains("M0002").all()
+    assert not dropped.reason.str.contains("on_error").any()  # a skip record does not advise skipping
     assert "M0002" not in set(pd.read_csv(segments).speaker_id)
 
 
+def test_ogg_is_read_and_leading_zero_ids_survive_every_table(root, tmp_path):
+    copy = _copy(root, tmp_path)
+    manifest = pd.read_csv(copy / "manifest.csv", dtype=str, keep_default_na=False)
+    wave, rate = soundfile.read(copy / "audio" / "F0001.wav", dtype="float32")
+    soundfile.write(copy / "audio" / "001.ogg", wave, rate)
+    manifest.loc[manifest.speaker_id == "F0001", ["speaker_id", "audio"]] = ["001", "audio/001.ogg"]
+    manifest.to_csv(copy / "manifest.csv", index=False)
+    params = _params(tmp_path / "params.yaml", copy, vad="energy")
+    vad_main(params, tmp_path / "segments.csv", tmp_path / "skipped.csv")
+    features_main(params, tmp_path / "segments.csv", tmp_path / "features")
+    index = pd.read_csv(tmp_path / "features" / "index.csv", dtype=str)
+    assert "001" in set(index.speaker_id) and (tmp_path / "features" / "001.npy").is_file()
+
+
 @pytest.mark.parametrize("edit, message", [
+    (lambda m: m.assign(audio=m.audio.where(m.speaker_id != "M0003", "../elsewhere.wav")),
+     "speaker M0003 has audio path '../elsewhere.wav' outside the root"),
+    (lambda m: m.assign(scan=m.scan.where(m.speaker_id != "M0003", "/abs/scan.ply")),
+     "speaker M0003 has scan path '/abs/scan.ply' outside the root"),
     (lambda m: pd.concat([m, m.iloc[[0]]]), "M0001 appears more than once"),
     (lambda m: m.assign(gender=m.gender.where(m.speaker_id != "F0002", "X")), "F0002 has gender 'X'"),
 ])
@@ -133,6 +157,13 @@ def test_bad_manifests_are_errors(root, tmp_path, edit, message):
     copy = _copy(root, tmp_path)
     edit(pd.read_csv(copy / "manifest.csv", keep_default_na=False)).to_csv(copy / "manifest.csv", index=False)
     with pytest.raises(DatasetError, match=message):
+        vad_main(_params(tmp_path / "p.yaml", copy, vad="energy"), tmp_path / "s.csv", tmp_path / "k.csv")
+
+
+def test_a_semicolon_separated_manifest_is_named_as_such(root, tmp_path):
+    copy = _copy(root, tmp_path)
+    pd.read_csv(copy / "manifest.csv", keep_default_na=False).to_csv(copy / "manifest.csv", index=False, sep=";")
+    with pytest.raises(DatasetError, match="must be comma-separated"):
         vad_main(_params(tmp_path / "p.yaml", copy, vad="energy"), tmp_path / "s.csv", tmp_path / "k.csv")
 
 

@@ -26,9 +26,14 @@ def load_audio(path: str | Path, sample_rate: int = 16000, *, speaker_id: str = 
     try:
         audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as err:
-        raise AudioError(f"{where} cannot be read as audio ({err}). Use WAV or FLAC.") from None
+        raise AudioError(f"{where} cannot be read as audio ({err}). Use WAV or FLAC (OGG and MP3 are read too, "
+                         f"through libsndfile, but lossy coding alters the spectrum).") from None
     if audio.shape[0] == 0:
         raise AudioError(f"{where} is empty (0 samples).")
+    bad = ~np.isfinite(audio).all(axis=1)
+    if bad.any():
+        raise AudioError(f"{where} has {int(bad.sum())} samples that are NaN or infinite "
+                         f"(first at {np.flatnonzero(bad)[0] / rate:.3f} s).")
     if rate < MIN_SAMPLE_RATE:
         raise AudioError(f"{where} has a sample rate of {rate} Hz; at least {MIN_SAMPLE_RATE} Hz is needed.")
     mono = audio.mean(axis=1)

@@ -9,7 +9,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..config import FaceParams, load_params
-from ..dataset import DatasetError, Speaker, read_manifest
+from ..dataset import DatasetError, Speaker, read_manifest, skip_reason
 from ..face.batch import ScanJob, register_scans
 from ..face.io import read_faces_csv, read_landmark_vertices, read_landmarks, read_scan
 from ..face.landmark_qc import LandmarkQC
@@ -53,7 +53,7 @@ def _from_faces_csv(root: Path, speakers: list[Speaker], face: FaceParams, on_er
             err = DatasetError(f"speaker {speaker.speaker_id}: no row in {root / 'faces.csv'}.")
             if on_error == "fail":
                 raise err
-            skipped.append((speaker.speaker_id, "landmarks", str(err)))
+            skipped.append((speaker.speaker_id, "landmarks", skip_reason(err)))
             continue
         points.append(vertices[row_of[speaker.speaker_id], landmark_idx])
         rows.append((speaker.speaker_id, speaker.gender, "faces_csv", 0, "", np.nan))
@@ -74,7 +74,7 @@ def _from_scans(root: Path, speakers: list[Speaker], face: FaceParams, on_error:
         except DatasetError as err:
             if on_error == "fail":
                 raise
-            skipped.append((speaker.speaker_id, "landmarks", str(err)))
+            skipped.append((speaker.speaker_id, "landmarks", skip_reason(err)))
 
     points: list[np.ndarray | None] = [lm for _, lm in usable]
     source = ["annotated" if lm is not None else "automatic" for lm in points]

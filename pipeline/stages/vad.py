@@ -10,7 +10,7 @@ from tqdm import tqdm
 from ..audio.io import AudioError, load_audio
 from ..audio.vad import make_detector
 from ..config import load_params
-from ..dataset import read_manifest
+from ..dataset import read_manifest, skip_reason
 from . import run
 
 SKIP_HINT = "Check the recording, or set data.on_error: skip to drop this speaker."
@@ -42,7 +42,7 @@ def main(params_path: Path, segments_path: Path, skipped_path: Path) -> None:
         except AudioError as err:
             if params.data.on_error == "fail":
                 raise
-            skipped.append((speaker.speaker_id, "vad", str(err)))
+            skipped.append((speaker.speaker_id, "vad", skip_reason(err)))
     # Written only now, so a failed run leaves no partial output.
     segments_path.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows, columns=["speaker_id", "recording", "start_s", "end_s"]).to_csv(
