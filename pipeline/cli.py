@@ -190,7 +190,7 @@ def _write_atomic(path: Path, write) -> None:
 
 
 def _calibrate(args) -> None:
-    """Train the calibration worlds and write their test results (see README "Selection")."""
+    """Train the calibration worlds and write their test results (see docs/selection.md)."""
     from dataclasses import replace
 
     from tqdm import tqdm
@@ -217,7 +217,7 @@ def _calibrate(args) -> None:
 
 
 def _power(args) -> None:
-    """Run the power study and write its results (see README "Estimators")."""
+    """Run the power study and write its results (see docs/estimators.md)."""
     from tqdm import tqdm
 
     from .config import load_params

@@ -289,7 +289,7 @@ def _format(err: ValidationError, source: str) -> str:
         where = f"{key}[{index[0]}]" if index else key
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling; README.md lists every parameter)"
+            msg = "unknown key (check the spelling; docs/parameters.md lists every parameter)"
         silent = e["type"] in ("extra_forbidden", "missing") or isinstance(e["input"], dict)
         got = "" if silent else f" (got {e['input']!r})"
         lines.append(f"  {where}: {msg}{got}")
