@@ -81,6 +81,16 @@ def stage_module(cmd: str) -> str | None:
     return match.group(1) if match else None
 
 
+def _body(spec: dict) -> dict:
+    """A stage's own keys; a `foreach` stage keeps them under `do`."""
+    return spec.get("do", spec)
+
+
+def _resolved_deps(spec: dict, params: dict) -> list[str]:
+    """Deps with ${...} filled in; per-item deps (${item}) cannot cover package files and are left out."""
+    return [_resolve(d, params) for d in _body(spec).get("deps", []) if "${item" not in d]
+
+
 def _resolve(dep: str, params: dict) -> str:
     """A dvc.yaml dep with its ${a.b} interpolations filled from params."""
     def value(match: re.Match) -> str:
@@ -97,10 +107,10 @@ def missing_deps(root: Path) -> dict[str, list[str]]:
     params = yaml.safe_load((root / "params.yaml").read_text())
     out = {}
     for name, spec in stages.items():
-        module = stage_module(spec["cmd"])
+        module = stage_module(_body(spec)["cmd"])
         if module is None:
             continue
-        deps = [_resolve(d, params) for d in spec.get("deps", [])]
+        deps = _resolved_deps(spec, params)
         gaps = [f for f in closure(root, module) if not any(f == d or f.startswith(d + "/") for d in deps)]
         if gaps:
             out[name] = gaps
@@ -121,11 +131,11 @@ def write_code_deps(root: Path) -> dict[str, list[str]]:
         top = re.match(r"^  (\w[\w-]*):\s*$", line)
         if top and top.group(1) in stages:
             stage = top.group(1)
-        if stage and re.match(r"^    deps:\s*$", line):
+        if stage and stage not in written and re.match(r"^\s+deps:\s*$", line):
             out.append(line)
             indent = re.match(r"^(\s*)", lines[i + 1]).group(1) if i + 1 < len(lines) else "      "
-            module = stage_module(stages[stage]["cmd"])
-            others = [_resolve(d, params) for d in stages[stage].get("deps", []) if not d.startswith(PACKAGE + "/")]
+            module = stage_module(_body(stages[stage])["cmd"])
+            others = [d for d in _resolved_deps(stages[stage], params) if not d.startswith(PACKAGE + "/")]
             code = [f for f in closure(root, module)
                     if not any(f == d or f.startswith(d + "/") for d in others)] if module else []
             written[stage] = code

@@ -82,7 +82,7 @@ class SynthParams(_Section):
     scan: ScanParams = Field(ScanParams(), description="the raw scans made from the true faces")
     annotation: AnnotationParams = Field(AnnotationParams(), description="the landmark annotations of the scans")
     sheet_faces: Annotated[int, Field(ge=2, le=32)] = Field(
-        8, description="faces shown on reports/plots/synth_faces.png")
+        8, description="faces shown on reports/synth/faces.png")
     seconds: Annotated[float, Field(ge=4, le=600)] = Field(
         10.0, description="length of each recording (s), silences included, ≥ 2 s of speech (the source had ~120)")
     coupling: Annotated[float, Field(ge=0, le=2)] = Field(
@@ -96,7 +96,7 @@ class SynthParams(_Section):
     silence_s: tuple[Annotated[float, Field(ge=0, le=5)], Annotated[float, Field(ge=0, le=5)]] = Field(
         (0.3, 1.0), description="range [min, max] of the leading and of the trailing silence (s)")
     sheet_voices: Annotated[int, Field(ge=2, le=16)] = Field(
-        4, description="speakers shown on reports/plots/synth_voices.png")
+        4, description="speakers shown on reports/synth/voices.png")
 
     @model_validator(mode="after")
     def _ranges(self) -> SynthParams:

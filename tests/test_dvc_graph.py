@@ -1,6 +1,7 @@
 """dvc.yaml declares every file of a stage's code, so no code change leaves a stale result."""
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -31,3 +32,32 @@ def test_a_missing_dep_is_found_and_writing_restores_it(tmp_path):
     write_code_deps(tmp_path)
     assert missing_deps(tmp_path) == {}
     assert (tmp_path / "dvc.yaml").read_text() == text
+
+
+def test_an_unknown_key_in_params_yaml_fails_the_next_repro(tmp_path):
+    """The params stage depends on the whole file, so even a key no stage reads is checked."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    for name in ("dvc.yaml", "params.yaml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "pipeline", tmp_path / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+    def dvc(*args):
+        return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=tmp_path, env=env, capture_output=True, text=True)
+
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    assert dvc("init", "-q").returncode == 0
+    first = dvc("repro", "params")
+    assert first.returncode == 0, first.stderr
+    assert json.loads((tmp_path / "reports/params.json").read_text())["sfv"]["repeats"] == 10
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    params["sfv"]["repeat"] = 3  # a typo of sfv.repeats
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    assert "params" in dvc("status", "params").stdout
+    failed = dvc("repro", "params")
+    assert failed.returncode != 0 and "sfv.repeat: unknown key" in failed.stdout + failed.stderr

@@ -63,7 +63,7 @@ def test_repro_writes_every_stage_and_the_metrics_contract(project):
     work, run = project
     assert (work / "data/synthetic/manifest.csv").is_file()
     assert (work / "data/vad/segments.csv").is_file() and (work / "data/features/index.csv").is_file()
-    assert (work / "reports/plots/synth_faces.png").is_file() and (work / "reports/plots/synth_voices.png").is_file()
+    assert (work / "reports/synth/faces.png").is_file() and (work / "reports/synth/voices.png").is_file()
     assert (work / "data/ams/ams.csv").is_file() and (work / "data/faces/registered.npy").is_file()
     geometry = json.loads((work / "reports/geometry.json").read_text())
     assert geometry["register"]["surface_distance_mm"] < 0.5
@@ -204,7 +204,8 @@ def test_experiment_with_another_top_k_reruns_only_the_fit(project):
     experiment = dvc(run, "exp", "run", "-S", "reconstruct.top_k=1")
     ran = {line.split("'")[1] for line in experiment.stdout.splitlines() if line.startswith("Running stage")}
     # evaluate re-runs only if the guiding AMs changed; nothing upstream of the fit re-runs.
-    assert {"reconstruct", "report"} <= ran <= {"reconstruct", "evaluate", "report"}, experiment.stdout
+    after_fit = {"params", "reconstruct", "evaluate", "error_map@male", "error_map@female", "report"}  # params: any change
+    assert {"reconstruct", "report"} <= ran <= after_fit, experiment.stdout
     assert "reconstruct.top_k" in dvc(run, "params", "diff").stdout
     json.loads(dvc(run, "metrics", "diff", "--json").stdout or "{}")
 
@@ -266,3 +267,25 @@ def test_a_users_own_root_runs_end_to_end_without_truth(project, tmp_path):
     assert "no ground truth" in page
     assert (work / "data/synthetic/manifest.csv").is_file()  # the shared project is untouched
 
+
+
+def test_one_gender_runs_alone(project, tmp_path):
+    """`sfv.genders: [female]`: every stage runs and writes the female outputs only."""
+    work, run = project
+    copy = _copy_project(work, tmp_path / "project")
+    for stale in ("selection_male.png", "selection_male_all.png", "error_map_male.png"):
+        (copy / "reports/plots" / stale).unlink()
+    params = yaml.safe_load((copy / "params.yaml").read_text())
+    params["sfv"]["genders"] = ["female"]
+    (copy / "params.yaml").write_text(yaml.safe_dump(params))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": str(copy)}
+    done = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=copy, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "selection_plot@female" in done.stdout and "selection_plot@male" not in done.stdout
+    metrics = json.loads((copy / "reports/metrics.json").read_text())
+    assert set(metrics) == {"female"} and metrics["female"]["reconstruction"]["vertex_error_mm"] > 0
+    assert (copy / "reports/plots/selection_female.png").is_file() and (copy / "reports/plots/error_map_female.png").is_file()
+    assert not (copy / "reports/plots/selection_male.png").exists()
+    assert not (copy / "data/predictions/male.csv").exists()
+    assert "female" in (copy / "reports/index.html").read_text()

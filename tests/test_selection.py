@@ -11,7 +11,9 @@ from pipeline.face.ams import default_am_table
 from pipeline.selection.ratios import error_ratios
 from pipeline.selection.significance import benjamini_hochberg, corrected_test, decide, paper_test
 from pipeline.selection.table import SelectionSettings, nmse_summary, selection_table, truth_scores
+from pipeline.config import ParamsError
 from pipeline.stages import select as select_stage
+from pipeline.stages import selection_plot
 
 RATIOS = np.array([[0.80, 0.90, 0.85, 0.95, 0.70],   # clearly below 1
                    [1.10, 0.90, 1.00, 1.05, 0.95],   # around 1
@@ -155,7 +157,8 @@ def test_select_stage_writes_all_ams_plots_and_metrics(tmp_path):
     params["sfv"]["genders"] = ["male"]
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     select_stage.main(tmp_path / "params.yaml", tmp_path / "pred", tmp_path / "splits", tmp_path / "sel",
-                      tmp_path / "plots", tmp_path / "metrics.json")
+                      tmp_path / "metrics.json")
+    selection_plot.main(tmp_path / "params.yaml", "male", tmp_path / "sel", tmp_path / "plots")
     selection = pd.read_csv(tmp_path / "sel" / "male.csv")
     assert len(selection) == 96 and selection["am_id"].tolist() == table.am_id.tolist()
     assert {"r2", "planted"} <= set(selection.columns)
@@ -177,6 +180,8 @@ def test_select_stage_writes_all_ams_plots_and_metrics(tmp_path):
     assert metrics["truth"]["recall"] > 0.9 and metrics["truth"]["fpr"] < 0.2
     assert (tmp_path / "plots" / "selection_male.png").stat().st_size > 10_000
     assert (tmp_path / "plots" / "selection_male_all.png").is_file()
+    with pytest.raises(ParamsError, match="'female' is not in sfv.genders"):
+        selection_plot.main(tmp_path / "params.yaml", "female", tmp_path / "sel", tmp_path / "plots")
 
 
 def test_calibration_runs_on_tiny_worlds():

@@ -131,6 +131,16 @@ def test_bad_recordings_fail_or_are_skipped(root, tmp_path, damage, message):
     assert "M0002" not in set(pd.read_csv(segments).speaker_id)
 
 
+def test_too_little_speech_is_warned_about(root, tmp_path, capsys):
+    copy = _copy(root, tmp_path)
+    wave, rate = soundfile.read(copy / "audio" / "M0001.wav", dtype="float32")
+    soundfile.write(copy / "audio" / "M0001.wav", wave[:int(2.5 * rate)], rate)  # under 2.5 s of speech
+    vad_main(_params(tmp_path / "p.yaml", copy, vad="energy"), tmp_path / "s.csv", tmp_path / "k.csv")
+    err = capsys.readouterr().err
+    assert "warning: speaker M0001 has" in err and "less than one training segment" in err
+    assert "M0002" not in err
+
+
 def test_ogg_is_read_and_leading_zero_ids_survive_every_table(root, tmp_path):
     copy = _copy(root, tmp_path)
     manifest = pd.read_csv(copy / "manifest.csv", dtype=str, keep_default_na=False)

@@ -14,13 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import trimesh
 
 from ..artifacts import read_table
 from ..config import load_params
 from ..dataset import DatasetError
-from ..plots.error_map import error_map_figure
-from ..plots.render import save_figure
 from ..reconstruction.eigenface import Eigenface
 from ..reconstruction.evaluation import (face_distances, matching_1v2, matching_interval, most_certain,
                                          paired_gain, ratio_errors, region_means, vertex_errors)
@@ -34,7 +31,7 @@ MAP_SHARES = (0.0, 0.25, 0.5)
 
 def main(params_path: Path, reconstructions_dir: Path, regression_dir: Path, eigenface_dir: Path,
          fits_dir: Path, ams_path: Path, faces_dir: Path, selection_metrics: Path, metrics_path: Path,
-         detail_path: Path, curves_dir: Path, plots_dir: Path) -> None:
+         detail_path: Path, curves_dir: Path, maps_dir: Path) -> None:
     params = load_params(params_path)
     settings = params.evaluate
     ams = read_table(ams_path).set_index("speaker_id")
@@ -42,7 +39,6 @@ def main(params_path: Path, reconstructions_dir: Path, regression_dir: Path, eig
     registered = np.load(faces_dir / "registered.npy", mmap_mode="r")
     row_of = {s: i for i, s in enumerate(speakers["speaker_id"])}
     regions = pd.read_csv(faces_dir / "template_regions.csv")["region"].to_numpy()
-    triangles = np.asarray(trimesh.load(faces_dir / "template.ply", process=False).faces)
     if not selection_metrics.is_file():
         raise DatasetError(f"{selection_metrics}: not found (the select stage writes it)")
     metrics = json.loads(selection_metrics.read_text())
@@ -99,12 +95,12 @@ def main(params_path: Path, reconstructions_dir: Path, regression_dir: Path, eig
         figures[gender] = (model.mean, maps)
     # Everything is computed before anything is written.
     curves_dir.mkdir(parents=True, exist_ok=True)
-    plots_dir.mkdir(parents=True, exist_ok=True)
+    maps_dir.mkdir(parents=True, exist_ok=True)
     for gender, curve in curves.items():
         curve.to_csv(curves_dir / f"{gender}.csv", index=False, float_format="%.6g")
-        mean, maps = figures[gender]
-        save_figure(error_map_figure(mean, triangles, maps, f"{gender}: per-vertex error of the reconstructions of D_e"),
-                    plots_dir / f"error_map_{gender}.png")
+        mean, maps = figures[gender]  # drawn by the error_map stage
+        np.savez(maps_dir / f"{gender}_maps.npz", mean_face=mean, labels=np.array([label for label, _ in maps]),
+                 errors=np.stack([values for _, values in maps]))
     detail_path.write_text(json.dumps(detail, indent=2, sort_keys=True) + "\n")
     metrics_path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
 
@@ -137,7 +133,7 @@ if __name__ == "__main__":
     parser.add_argument("--metrics", type=Path, default=Path("reports/metrics.json"))
     parser.add_argument("--detail", type=Path, default=Path("reports/evaluation.json"))
     parser.add_argument("--curves", type=Path, default=Path("reports/evaluation"))
-    parser.add_argument("--plots", type=Path, default=Path("reports/plots"))
+    parser.add_argument("--maps", type=Path, default=Path("data/evaluation"))
     args = parser.parse_args()
     run(main, args.params, args.reconstructions, args.regression, args.eigenface, args.fits, args.ams, args.faces,
-        args.selection_metrics, args.metrics, args.detail, args.curves, args.plots)
+        args.selection_metrics, args.metrics, args.detail, args.curves, args.maps)

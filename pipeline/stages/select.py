@@ -16,14 +16,11 @@ from ..artifacts import read_table
 from ..config import load_params
 from ..dataset import DatasetError
 from ..face.ams import read_am_table
-from ..plots.render import save_figure
-from ..plots.selection import selection_figure
 from ..selection.table import SelectionSettings, nmse_summary, selection_table, truth_scores
 from . import run
 
 
-def main(params_path: Path, predictions_dir: Path, splits_dir: Path, out_dir: Path, plots_dir: Path,
-         metrics_path: Path) -> None:
+def main(params_path: Path, predictions_dir: Path, splits_dir: Path, out_dir: Path, metrics_path: Path) -> None:
     params = load_params(params_path)
     sfv = params.sfv
     table = read_am_table(Path(params.face.ams))
@@ -56,14 +53,8 @@ def main(params_path: Path, predictions_dir: Path, splits_dir: Path, out_dir: Pa
         results[gender] = selection
     # Everything is computed before anything is written.
     out_dir.mkdir(parents=True, exist_ok=True)
-    plots_dir.mkdir(parents=True, exist_ok=True)
     for gender, selection in results.items():
         selection.to_csv(out_dir / f"{gender}.csv", index=False, float_format="%.6g")
-        n = int(selection["n"].iloc[0])
-        title = f"{gender}: predictable AMs ({n} repeats, top 20 and bottom 4 by CI_u)"
-        save_figure(selection_figure(selection, title), plots_dir / f"selection_{gender}.png")
-        save_figure(selection_figure(selection, f"{gender}: all AMs ({n} repeats)", top=None),
-                    plots_dir / f"selection_{gender}_all.png")
     metrics_path.parent.mkdir(parents=True, exist_ok=True)
     metrics_path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
 
@@ -85,7 +76,6 @@ if __name__ == "__main__":
     parser.add_argument("--predictions", type=Path, default=Path("data/predictions"))
     parser.add_argument("--splits", type=Path, default=Path("data/splits"))
     parser.add_argument("--out", type=Path, default=Path("reports/selection"))
-    parser.add_argument("--plots", type=Path, default=Path("reports/plots"))
     parser.add_argument("--metrics", type=Path, default=Path("reports/selection.json"))
     args = parser.parse_args()
-    run(main, args.params, args.predictions, args.splits, args.out, args.plots, args.metrics)
+    run(main, args.params, args.predictions, args.splits, args.out, args.metrics)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -38,6 +39,11 @@ def main(params_path: Path, segments_path: Path, skipped_path: Path) -> None:
                     raise AudioError(f"speaker {speaker.speaker_id}: {rel} has no speech after VAD "
                                      f"(0.00 s of {len(wave) / audio.sample_rate:.1f} s). {SKIP_HINT}")
                 found += [(speaker.speaker_id, rel, start, end) for start, end in segments]
+            speech = sum(end - start for _, _, start, end in found)
+            if speech < params.sfv.segment_s[0]:
+                tqdm.write(f"warning: speaker {speaker.speaker_id} has {speech:.2f} s of speech, less than one "
+                           f"training segment ({params.sfv.segment_s[0]} s): the CNN's crops repeat it, and its "
+                           f"statistics rest on few frames.", file=sys.stderr)
             rows += found
         except AudioError as err:
             if params.data.on_error == "fail":
