@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from pipeline.estimator.protocol import PREDICTION_COLUMNS
 from pipeline.estimator.store import load_repeat, predict_recordings
 from pipeline.synth.cohort import VoiceSettings
 from pipeline.synth.voices import voice_cohort
-from pipeline.stages import train as train_stage
 
 ROOT = Path(__file__).resolve().parents[1]
 N_PER_SEX = 16
@@ -76,7 +76,7 @@ def test_outputs_have_the_documented_layout(reference):
     assert list(splits.columns) == ["repeat", "speaker_id", "split"]
     assert len(splits) == 4 * N_PER_SEX
     predictions = pd.read_csv(reference / "predictions" / "male.csv")
-    assert list(predictions.columns) == train_stage.PREDICTION_COLUMNS
+    assert list(predictions.columns) == PREDICTION_COLUMNS
     assert set(predictions["split"]) == {"v1", "v2", "e"}
     assert predictions["am_id"].nunique() == 96
     # The raw scale is the z-scale mapped back with D_t statistics.

@@ -1,0 +1,122 @@
+"""The repeat protocol of one gender: train (or resume) every repeat, then tabulate them.
+
+A repeat whose stored fingerprint (settings, seed, split, data digest) matches is kept, so an
+interrupted run resumes where it stopped and a longer run keeps its first repeats. Groups are
+fixed chunks of 1..N, so a resumed run stacks exactly the same networks.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from .backend import BACKENDS
+from .data import repeat_data, repeat_seed
+from .estimators import is_cnn, progress_units
+from .network import WIDTHS
+from .store import array_digest, fingerprint, save_repeat, stored_fingerprint
+from .training import TrainSettings
+
+RIDGE_GROUP = 10
+PREDICTION_COLUMNS = ["repeat", "split", "speaker_id", "am_id", "mean", "var", "mean_z", "var_z",
+                      "n_segments", "step", "target", "target_z"]
+
+
+def train_repeats(settings: TrainSettings, device: torch.device, gender: str, splits: pd.DataFrame,
+                  features: dict[str, list[np.ndarray]], targets: pd.DataFrame, am_ids: np.ndarray,
+                  models_dir: Path, *, seed: int, requested_group_size: int = 0, backend: str = "local") -> None:
+    """Train every repeat of `splits` whose stored result is missing or stale, in fixed groups,
+    and drop the files of repeats beyond the last."""
+    repeats = int(splits["repeat"].max())
+    # The ridge's results do not depend on its grouping: groups of 10 share the speakers'
+    # statistics, and the fingerprint leaves the size out, so a longer run keeps the first repeats.
+    size = group_size(requested_group_size, repeats, device) if is_cnn(settings.estimator) else RIDGE_GROUP
+    prints = {}
+    data_digest = {s: array_digest(*features[s], targets.loc[s].to_numpy(np.float64)) for s in targets.index}
+    for r, rows in splits.groupby("repeat"):
+        split = dict(zip(rows["speaker_id"], rows["split"]))
+        prints[r] = fingerprint({"settings": asdict(settings), "seed": seed, "gender": gender,
+                                 "repeat": r, "group_size": size if is_cnn(settings.estimator) else None,
+                                 "split": split,
+                                 "data": [data_digest[s] for s in sorted(split)]})
+    for path in models_dir.glob("repeat_*.npz"):
+        if int(path.stem.removeprefix("repeat_")) > repeats:
+            path.unlink()
+    # Groups are fixed chunks of 1..N, so a resumed run stacks exactly the same networks.
+    chunks = [list(range(start, min(start + size, repeats + 1))) for start in range(1, repeats + 1, size)]
+    todo = [c for c in chunks if any(stored_fingerprint(repeat_path(models_dir, r)) != prints[r] for r in c)]
+    if not todo:
+        return
+    context = {}
+
+    def build(r: int):
+        rows = splits[splits["repeat"] == r]
+        split = dict(zip(rows["speaker_id"], rows["split"]))
+        data, mean, sd = repeat_data(r, repeat_seed(seed, gender, r), split, features, targets)
+        context[r] = (data, mean, sd)
+        return data
+
+    groups = [[build(r) for r in chunk] for chunk in todo]
+    n_mels = groups[0][0].train_features[0].shape[1]
+    spec = {"n_mels": n_mels, "estimator": settings.estimator}
+    if is_cnn(settings.estimator):
+        spec.update({"n_outputs": 1 if settings.estimator == "per_am" else len(am_ids), "widths": list(WIDTHS),
+                     "eval_frames": settings.eval_frames})
+
+    def save(results) -> None:
+        for result in results:
+            data, mean, sd = context.pop(result.repeat)
+            save_repeat(repeat_path(models_dir, result.repeat), result, fingerprint=prints[result.repeat],
+                        spec=spec, am_ids=am_ids, target_mean=mean, target_sd=sd,
+                        scored_ids=data.scored_ids, scored_splits=data.scored_splits)
+        bar.set_postfix(saved=f"repeat {results[-1].repeat}")
+
+    with tqdm(total=sum(progress_units(settings, len(g)) for g in groups), desc=f"train {gender}",
+              unit="step" if is_cnn(settings.estimator) else "repeat", smoothing=0.1) as bar:
+        BACKENDS[backend](groups, settings, device, save, bar.update)
+
+
+def group_size(requested: int, repeats: int, device) -> int:
+    """Repeats per stacked network; 0 = auto. On a CPU one network at a time is fastest (a
+    grouped convolution there costs more than the separate ones, see docs/benchmarks.md); on
+    a GPU stacking is what fills the device."""
+    if requested:
+        return requested
+    return min(repeats, 25) if device.type == "cuda" else 1
+
+
+def predictions_table(stored, targets: pd.DataFrame) -> pd.DataFrame:
+    """Long table of every repeat's D_v1, D_v2 and D_e predictions, raw scale and z-scale."""
+    frames = []
+    for rep in stored:
+        n_s, k = rep.mean_z.shape
+        raw_targets = targets.loc[list(rep.scored_ids)].to_numpy(np.float64)
+        frames.append(pd.DataFrame({
+            "repeat": rep.repeat,
+            "split": np.repeat(rep.scored_splits, k),
+            "speaker_id": np.repeat(rep.scored_ids, k),
+            "am_id": np.tile(rep.am_ids, n_s),
+            "mean": (rep.mean_z * rep.target_sd + rep.target_mean).ravel(),
+            "var": (rep.var_z * rep.target_sd ** 2).ravel(),
+            "mean_z": rep.mean_z.ravel(),
+            "var_z": rep.var_z.ravel(),
+            "n_segments": np.repeat(rep.n_segments, k),
+            "step": np.tile(rep.best_step, n_s),
+            "target": raw_targets.ravel(),
+            "target_z": ((raw_targets - rep.target_mean) / rep.target_sd).ravel(),
+        }))
+    return pd.concat(frames, ignore_index=True)[PREDICTION_COLUMNS]
+
+
+def training_log(stored) -> pd.DataFrame:
+    rows = [(rep.repeat, int(step), nll, mse) for rep in stored for step, nll, mse in rep.log]
+    return pd.DataFrame(rows, columns=["repeat", "step", "train_loss", "v1_mse"])
+
+
+def repeat_path(models_dir: Path, repeat: int) -> Path:
+    """Where repeat `repeat`'s model is stored."""
+    return models_dir / f"repeat_{repeat:03d}.npz"

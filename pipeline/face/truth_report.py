@@ -1,0 +1,76 @@
+"""A registration run against a synthetic root's truth/: landmark QC, landmark error,
+per-vertex correspondence and distance to the true surface, by region."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import trimesh
+
+from ..artifacts import read_table
+from .evaluation import in_true_frame, qc_scores, surface_distances
+from .rigid import transform
+
+
+def against_truth(report: dict, truth: Path, faces_dir: Path,
+                   landmark_qc: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """Landmark and registration errors against a root's truth/ into `report` (its
+    "landmarks" and "register" parts); the per-vertex correspondence and surface errors
+    [N, T] when the topologies match, else None."""
+    true_ids = read_table(truth / "speakers.csv")["speaker_id"].tolist()
+    rows = [true_ids.index(sid) for sid in landmark_qc["speaker_id"]]
+    poses = np.load(truth / "poses.npy")[rows]
+    true_landmarks = np.load(truth / "landmarks.npy").astype(np.float64)[rows]
+
+    # Landmarks: QC against the planted mislabels; final landmarks against the true ones.
+    annotations = read_table(truth / "annotations.csv")
+    n_landmarks = true_landmarks.shape[1]
+    mislabelled = annotations.pivot(index="speaker_id", columns="landmark", values="mislabelled").loc[landmark_qc["speaker_id"]]
+    annotated_error = annotations.pivot(index="speaker_id", columns="landmark", values="error_mm").loc[landmark_qc["speaker_id"]]
+    flagged = np.zeros((len(landmark_qc), n_landmarks), dtype=bool)
+    for i, numbers in enumerate(landmark_qc["flagged_landmarks"].fillna("").astype(str)):
+        for number in filter(None, numbers.split(";")):
+            flagged[i, int(number) - 1] = True
+    is_annotated = landmark_qc["source"].eq("annotated").to_numpy()
+    final = np.load(faces_dir / "landmarks.npy")
+    final_error = np.linalg.norm(final - np.stack([transform(p, m) for p, m in zip(true_landmarks, poses)]), axis=2)
+    report["landmarks"].update(qc_scores(flagged[is_annotated], mislabelled.to_numpy(bool)[is_annotated]))
+    report["landmarks"].update({
+        "error_mm": float(final_error.mean()),
+        "error_p95_mm": float(np.percentile(final_error, 95)),
+        "error_mm_annotated": float(annotated_error.to_numpy()[is_annotated].mean()) if is_annotated.any() else None,
+    })
+
+    # Registration: per-vertex correspondence error and distance to the true surface.
+    registered = np.load(faces_dir / "registered.npy").astype(np.float64)
+    rows = [true_ids.index(sid) for sid in read_table(faces_dir / "speakers.csv")["speaker_id"]]  # QC-passed faces
+    poses = np.load(truth / "poses.npy")[rows]
+    true_shapes = np.load(truth / "shapes.npy").astype(np.float64)[rows]
+    if registered.shape[1] != true_shapes.shape[1]:
+        report["register"]["note"] = "template and true topology differ: per-vertex errors not computed"
+        return None
+    mapped = in_true_frame(registered, np.load(faces_dir / "to_scan.npy"), poses)
+    vertex_error = np.linalg.norm(mapped - true_shapes, axis=2)
+    true_faces = read_faces(truth / "template.ply")
+    surface = surface_distances(mapped, true_shapes, true_faces)
+    regions = pd.read_csv(faces_dir / "template_regions.csv")["region"].to_numpy(str)
+    report["register"].update(distribution("vertex_error", vertex_error))
+    report["register"].update(distribution("surface_distance", surface))
+    report["register"]["by_region"] = {
+        name: {"vertex_error_mm": float(vertex_error[:, regions == name].mean()),
+               "surface_distance_mm": float(surface[:, regions == name].mean())}
+        for name in dict.fromkeys(regions) if name}
+    return vertex_error, surface
+
+
+def distribution(name: str, values: np.ndarray) -> dict[str, float]:
+    """Mean, 95th percentile and worst face's mean of per-vertex values [N, T]."""
+    per_face = values.mean(axis=1)
+    return {f"{name}_mm": float(values.mean()), f"{name}_p95_mm": float(np.percentile(values, 95)),
+            f"{name}_worst_face_mm": float(per_face.max())}
+
+
+def read_faces(path: Path) -> np.ndarray:
+    """The triangles of a mesh file."""
+    return np.asarray(trimesh.load(path, process=False).faces)
