@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio.features import LogMel, frames_in_segments, log_mel_batch, normalise
+from .audio.features import LogMel, log_mel_batch, speech_frames
 from .audio.io import AudioError, load_audio
-from .audio.vad import make_detector
+from .audio.vad import make_detector, stored_segments
 from .estimator.store import load_repeat, predict_ensemble
 from .reconstruction.bundle import FaceFit
 from .reconstruction.eigenface import Eigenface
@@ -77,7 +77,7 @@ def voice_features(paths: list[Path], audio: dict, device: torch.device) -> tupl
             wave = load_audio(path, rate, speaker_id="(new voice)")
         except AudioError as err:
             raise PredictError(str(err)) from None
-        segments = np.round(detect(wave), 3)  # the vad stage stores milliseconds
+        segments = stored_segments(detect(wave))
         if len(segments) == 0:
             raise PredictError(f"{path}: no speech found by the {audio['vad']} VAD "
                                f"(0.00 s of {len(wave) / rate:.1f} s)")
@@ -86,8 +86,7 @@ def voice_features(paths: list[Path], audio: dict, device: torch.device) -> tupl
     extractor = LogMel(rate, int(audio["n_mels"]), float(audio["window_ms"]), float(audio["hop_ms"])).to(device)
     features, speech_s = [], 0.0
     for mel, segments in zip(log_mel_batch(waves, extractor, device), spans):
-        speech = frames_in_segments(len(mel), audio["hop_ms"] / 1000.0, segments)
-        features.append(normalise(mel, speech)[speech])
+        features.append(speech_frames(mel, audio["hop_ms"] / 1000.0, segments))
         speech_s += float(np.sum(segments[:, 1] - segments[:, 0]))
     return features, speech_s
 

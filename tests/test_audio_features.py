@@ -74,3 +74,20 @@ def test_bad_audio_is_an_error_naming_speaker_and_file(tmp_path):
     soundfile.write(slow, np.zeros(6000, dtype=np.float32), 6000)
     with pytest.raises(AudioError, match="6000 Hz; at least 8000 Hz"):
         load_audio(slow, speaker_id="M0003")
+
+
+def test_stored_segments_are_what_the_vad_stages_csv_gives_back(tmp_path):
+    """sfv predict rounds a new voice's segments with the function the vad stage stores with."""
+    import pandas as pd
+
+    from pipeline.audio.vad import SEGMENT_DECIMALS, stored_segments
+
+    rng = np.random.default_rng(0)
+    raw = np.sort(rng.uniform(0, 30, size=(500, 2)), axis=1)
+    raw[:5] = [[0.0005, 0.0015], [1.2345, 2.3455], [0.1, 0.2], [7.0625, 8.0], [2.5, 3.0]]  # ties and exact values
+    path = tmp_path / "segments.csv"
+    pd.DataFrame(stored_segments(raw), columns=["start_s", "end_s"]).to_csv(
+        path, index=False, float_format=f"%.{SEGMENT_DECIMALS}f")
+    np.testing.assert_array_equal(pd.read_csv(path).to_numpy(), stored_segments(raw))
+    np.testing.assert_array_equal(stored_segments(stored_segments(raw)), stored_segments(raw))
+    assert np.abs(stored_segments(raw) - raw).max() <= 0.0005 + 1e-12

@@ -69,3 +69,11 @@ def frames_in_segments(n_frames: int, hop_s: float, segments: np.ndarray) -> np.
     for start, end in np.asarray(segments, dtype=float).reshape(-1, 2):
         inside |= (centres >= start) & (centres < end)
     return inside
+
+
+def speech_frames(log_mel: np.ndarray, hop_s: float, segments: np.ndarray) -> np.ndarray:
+    """The frames [n, n_mels] of one recording whose centre lies in a speech segment,
+    normalised over those frames: what every estimator reads, in the features stage, in
+    `sfv predict` and in the voice-only worlds alike."""
+    speech = frames_in_segments(len(log_mel), hop_s, segments)
+    return normalise(log_mel, speech)[speech]

@@ -8,6 +8,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+SEGMENT_DECIMALS = 3  # segments are stored in milliseconds
+
 
 def energy_vad(audio: np.ndarray, sample_rate: int, *, threshold_db: float = 6.0,
                min_speech_s: float = 0.1, min_silence_s: float = 0.2, frame_ms: float = 20.0) -> np.ndarray:
@@ -94,3 +96,10 @@ def make_detector(method: str, sample_rate: int, *, vad_threshold: float, energy
         return lambda wave: energy_vad(wave, sample_rate, threshold_db=energy_threshold_db,
                                        min_speech_s=min_speech_s, min_silence_s=min_silence_s)
     raise ValueError(f"unknown VAD {method!r}; use silero or energy")
+
+
+def stored_segments(segments: np.ndarray) -> np.ndarray:
+    """Segments [n, 2] (s) rounded as the vad stage stores them (decimal milliseconds), so
+    `sfv predict` frames a new voice exactly as the pipeline framed its recordings."""
+    rounded = [float(f"{v:.{SEGMENT_DECIMALS}f}") for v in np.asarray(segments, np.float64).ravel()]
+    return np.asarray(rounded, np.float64).reshape(-1, 2)

@@ -10,7 +10,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..artifacts import read_table
-from ..audio.features import LogMel, frames_in_segments, log_mel_batch, normalise
+from ..audio.features import LogMel, log_mel_batch, speech_frames
 from ..audio.io import load_audio
 from ..config import load_params
 from ..settings import device_for
@@ -43,9 +43,8 @@ def main(params_path: Path, segments_path: Path, out_dir: Path) -> None:
             for (sid, rel), mel in zip(jobs, mels):
                 group = by_speaker[sid]
                 spans = group.loc[group.recording == rel, ["start_s", "end_s"]].to_numpy()
-                speech = frames_in_segments(len(mel), audio.hop_ms / 1000.0, spans)
-                kept[sid].append(normalise(mel, speech)[speech])
-                index.append((sid, rel, int(speech.sum())))
+                kept[sid].append(speech_frames(mel, audio.hop_ms / 1000.0, spans))
+                index.append((sid, rel, len(kept[sid][-1])))
             for sid in chunk:
                 np.save(partial / f"{sid}.npy", np.concatenate(kept[sid]).astype(np.float32))
             progress.update(len(chunk))

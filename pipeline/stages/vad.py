@@ -9,7 +9,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..audio.io import AudioError, load_audio
-from ..audio.vad import make_detector
+from ..audio.vad import SEGMENT_DECIMALS, make_detector, stored_segments
 from ..config import load_params
 from ..dataset import read_manifest, skip_reason
 from . import run
@@ -34,7 +34,7 @@ def main(params_path: Path, segments_path: Path, skipped_path: Path) -> None:
             found = []
             for rel in speaker.audio:
                 wave = load_audio(root / rel, audio.sample_rate, speaker_id=speaker.speaker_id, shown_as=rel)
-                segments = detect(wave)
+                segments = stored_segments(detect(wave))
                 if len(segments) == 0:
                     raise AudioError(f"speaker {speaker.speaker_id}: {rel} has no speech after VAD "
                                      f"(0.00 s of {len(wave) / audio.sample_rate:.1f} s). {SKIP_HINT}")
@@ -52,7 +52,7 @@ def main(params_path: Path, segments_path: Path, skipped_path: Path) -> None:
     # Written only now, so a failed run leaves no partial output.
     segments_path.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows, columns=["speaker_id", "recording", "start_s", "end_s"]).to_csv(
-        segments_path, index=False, float_format="%.3f")
+        segments_path, index=False, float_format=f"%.{SEGMENT_DECIMALS}f")
     skipped_path.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(skipped, columns=["speaker_id", "stage", "reason"]).to_csv(skipped_path, index=False)
 

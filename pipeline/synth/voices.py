@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..audio.features import LogMel, frames_in_segments, normalise
+from ..audio.features import LogMel, speech_frames
 from ..face.ams import AmTable, default_am_table, measure_landmarks
 from ..parallel import map_with_state
 from .cohort import VoiceSettings, record
@@ -53,5 +53,4 @@ def _features(extractor: LogMel, job) -> tuple[np.ndarray, float]:
     with torch.no_grad():
         mel = extractor(torch.from_numpy(recording.audio.astype(np.float32))[None])[0].numpy()
     speech_spans = np.array([(a, b) for phone, a, b in recording.phones if phone != "sil"])
-    speech = frames_in_segments(len(mel), extractor.hop_length / SAMPLE_RATE, speech_spans)
-    return normalise(mel, speech)[speech], recording.snr_db
+    return speech_frames(mel, extractor.hop_length / SAMPLE_RATE, speech_spans), recording.snr_db
