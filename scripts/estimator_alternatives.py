@@ -120,7 +120,7 @@ def main() -> None:
         cohort = voice_cohort(args.speakers, sex, VoiceSettings(seconds=args.seconds, coupling=args.coupling), seed=0)
         x = np.stack([speaker_statistics([f]) for f in cohort.features])
         r2 = truth[f"r2_{gender}"].to_numpy()
-        ids = [f"s{i}" for i in range(len(x))]
+        ids = [f"s{i:04d}" for i in range(len(x))]  # as sfv power names them, so the splits are its splits
         splits = make_splits(ids, args.repeats, 0, gender)
         for name in (*VARIANTS, *BOUNDS):
             full, half, ranked = [], [], False
