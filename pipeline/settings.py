@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from .config import FaceParams, Params
+from .config import FaceParams, Params, ParamsError, load_params
 from .estimator.training import TrainSettings
 from .face.register import Stage
 
@@ -29,3 +29,11 @@ def train_settings(params: Params) -> TrainSettings:
 def registration_schedule(face: FaceParams) -> tuple[Stage, ...]:
     """The coarse-to-fine stiffness levels of face.stiffness."""
     return tuple(Stage(s, face.landmark_weight, face.iterations) for s in face.stiffness)
+
+
+def configured_params(params_path, gender: str) -> Params:
+    """The params of a per-gender stage, which exists only for the genders of sfv.genders."""
+    params = load_params(params_path)
+    if gender not in params.sfv.genders:
+        raise ParamsError(f"gender {gender!r} is not in sfv.genders")
+    return params

@@ -9,15 +9,14 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from ..config import ParamsError, load_params
 from ..plots.error_map import error_map_figure
 from ..plots.render import save_figure
+from ..settings import configured_params
 from . import run
 
 
 def main(params_path: Path, gender: str, maps_dir: Path, template: Path, plots_dir: Path) -> None:
-    if gender not in load_params(params_path).sfv.genders:
-        raise ParamsError(f"gender {gender!r} is not in sfv.genders")
+    configured_params(params_path, gender)
     stored = np.load(maps_dir / f"{gender}_maps.npz")
     triangles = np.asarray(trimesh.load(template, process=False).faces)
     maps = list(zip(stored["labels"].tolist(), stored["errors"]))

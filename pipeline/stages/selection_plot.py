@@ -8,15 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import ParamsError, load_params
 from ..plots.render import save_figure
 from ..plots.selection import selection_figure
+from ..settings import configured_params
 from . import run
 
 
 def main(params_path: Path, gender: str, selection_dir: Path, plots_dir: Path) -> None:
-    if gender not in load_params(params_path).sfv.genders:
-        raise ParamsError(f"gender {gender!r} is not in sfv.genders")
+    configured_params(params_path, gender)
     selection = pd.read_csv(selection_dir / f"{gender}.csv")
     n = int(selection["n"].iloc[0])
     top = selection_figure(selection, f"{gender}: predictable AMs ({n} repeats, top 20 and bottom 4 by CI_u)")
