@@ -6,9 +6,14 @@ file in the same folder and a rename, so a killed stage never leaves half a file
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
+
+from .dataset import DatasetError
 
 # pandas' default missing-value strings (pandas.read_csv, "na_values").
 _NA = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",
@@ -24,19 +29,65 @@ def read_table(path: str | Path, **kwargs) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"speaker_id": str}, keep_default_na=False, na_values=na, **kwargs)
 
 
-def write_csv(table: pd.DataFrame, path: str | Path, float_format: str = "%.6g") -> None:
-    """table to path (no index), atomically."""
+def write_atomically(path: str | Path, write) -> None:
+    """write(partial path) then rename it onto path: the one way files are written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    table.to_csv(partial, index=False, float_format=float_format)
-    partial.replace(path)
+    try:
+        write(partial)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def read_output(path: str | Path, made_by: str) -> pd.DataFrame:
+    """read_table of an earlier stage's table, with an error naming that stage when it is missing."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: not found (the {made_by} stage writes it)")
+    return read_table(path)
+
+
+def write_csv(table: pd.DataFrame, path: str | Path, float_format: str | None = "%.6g") -> None:
+    """table to path (no index), atomically."""
+    write_atomically(path, lambda p: table.to_csv(p, index=False, float_format=float_format))
 
 
 def write_text(text: str, path: str | Path) -> None:
     """text to path, atomically."""
+    write_atomically(path, lambda p: p.write_text(text))
+
+
+def write_bytes(data: bytes, path: str | Path) -> None:
+    """data to path, atomically."""
+    write_atomically(path, lambda p: p.write_bytes(data))
+
+
+def write_json(data: Any, path: str | Path, sort_keys: bool = True) -> None:
+    """data as indented JSON (sorted keys, so diffs stay small), atomically."""
+    write_text(json.dumps(data, indent=2, sort_keys=sort_keys) + "\n", path)
+
+
+def read_json(path: str | Path, made_by: str) -> Any:
+    """A JSON output of an earlier stage, with an error naming that stage when it is missing."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
-    partial.replace(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: not found (the {made_by} stage writes it)")
+    return json.loads(path.read_text())
+
+
+def save_npy(array: np.ndarray, path: str | Path) -> None:
+    """np.save to exactly path, atomically."""
+    def write(p: Path) -> None:
+        with open(p, "wb") as handle:
+            np.save(handle, array)
+    write_atomically(path, write)
+
+
+def save_npz(path: str | Path, **arrays: Any) -> None:
+    """np.savez to exactly path, atomically."""
+    def write(p: Path) -> None:
+        with open(p, "wb") as handle:
+            np.savez(handle, **arrays)
+    write_atomically(path, write)

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from .artifacts import write_json
 from .benchmarks import bench_audio, bench_geometry, bench_permutations, bench_reconstruct, bench_synth, bench_train
 from .config import ParamsError
 from .predict import PredictError
@@ -173,20 +174,13 @@ def _predict(args) -> None:
                   f"[{r['low']:>8.2f}, {r['high']:>8.2f}] {unit.get(r['kind'], ''):<4} {'yes' if r['guides_face'] else ''}")
     else:
         print("No AM was found predictable for this gender, so the face is the mean face.")
-    _write_atomic(args.out, lambda tmp: write_mesh(tmp, result.face, result.fit.triangles))
+    write_mesh(args.out, result.face, result.fit.triangles)
     print(f"face: {args.out}")
     if args.json:
         document = {"gender": args.gender, "recordings": [str(v) for v in args.voices],
                     "speech_s": result.speech_s, "estimators": result.repeats, "ams": rows}
-        _write_atomic(args.json, lambda tmp: tmp.write_text(json.dumps(document, indent=2) + "\n"))
+        write_json(document, args.json, sort_keys=False)
         print(f"AMs: {args.json}")
-
-
-def _write_atomic(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    write(tmp)
-    tmp.replace(path)
 
 
 def _calibrate(args) -> None:
@@ -212,7 +206,7 @@ def _calibrate(args) -> None:
         result = calibrate(settings, train, device_for(params.device), bar.update)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    write_json(result, out)
     print(json.dumps(result, indent=2))
 
 
@@ -239,7 +233,7 @@ def _power(args) -> None:
         result = power_study(settings, estimators, device_for(params.device), bar.update)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    write_json(result, out)
     print(markdown_table(result))
 
 
@@ -249,7 +243,7 @@ def _report(path: str, section: str, result: dict) -> None:
     stored = json.loads(out.read_text()) if out.is_file() else {}
     stored[section] = result
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(stored, indent=2, sort_keys=True) + "\n")
+    write_json(stored, out)
     print(json.dumps(result, indent=2))
 
 

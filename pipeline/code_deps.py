@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from .artifacts import write_text
+
 PACKAGE = "pipeline"
 _DATA_NAME = re.compile(r"[\w/.-]+\.\w+")
 _CODE_DEP = re.compile(rf"^(\s+)- {PACKAGE}/\S+\s*$")
@@ -144,5 +146,5 @@ def write_code_deps(root: Path) -> dict[str, list[str]]:
         if stage in written and _CODE_DEP.match(line):
             continue
         out.append(line)
-    (root / "dvc.yaml").write_text("\n".join(out) + "\n")
+    write_text("\n".join(out) + "\n", root / "dvc.yaml")
     return written

@@ -256,6 +256,18 @@ class EvaluateParams(_Section):
         return self
 
 
+class PhonemesParams(_Section):
+    by: Literal["phone", "class"] = Field(
+        "class", description="unit of the phoneme analysis: the phone classes of pipeline/audio/phones.py, or "
+                             "each ARPAbet phone (needs more speech per speaker; docs/phonemes.md)")
+    min_instances: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        3, description="a speaker enters a unit's analysis with at least this many instances of it")
+    min_frames: Annotated[int, Field(ge=2, le=1000)] = Field(
+        2, description="an instance counts with at least this many speech frames (10 ms each)")
+    min_speakers: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.8, description="a unit is analysed when at least this share of the gender's speakers has it")
+
+
 class ReportParams(_Section):
     viewer_speakers: Annotated[int, Field(ge=1, le=50)] = Field(
         3, description="D_e speakers per gender in the report's 3D viewer, the most certain first")
@@ -278,6 +290,8 @@ class Params(_Section):
         ReconstructParams(), description="the eigenface model and the AM-guided fit (docs/reconstruction.md)")
     evaluate: EvaluateParams = Field(
         EvaluateParams(), description="evaluation and the regression baseline (docs/reconstruction.md)")
+    phonemes: PhonemesParams = Field(
+        PhonemesParams(), description="the phoneme analysis from <root>/alignments (docs/phonemes.md)")
     report: ReportParams = Field(ReportParams(), description="the HTML report reports/index.html (docs/cli.md)")
 
 

@@ -15,6 +15,9 @@ class DatasetError(ValueError):
     """A dataset root that does not follow the layout; the message names speaker and file."""
 
 
+SKIPPED_COLUMNS = ["speaker_id", "stage", "reason"]  # reports/skipped*.csv
+
+
 def skip_reason(err: Exception) -> str:
     """An error as a skip record (data.on_error: skip): without its advice to skip."""
     return re.sub(r"\s*[^.]*data\.on_error: skip[^.]*\.\s*$", "", str(err))

@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from .artifacts import write_text
 from .config import Params
 
 DEFAULT_PATH = Path("docs/parameters.md")
@@ -185,7 +186,7 @@ def render() -> str:
 
 def write(path: Path = DEFAULT_PATH) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render())
+    write_text(render(), path)
 
 
 def is_current(path: Path = DEFAULT_PATH) -> bool:

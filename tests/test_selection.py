@@ -158,7 +158,19 @@ def test_select_stage_writes_all_ams_plots_and_metrics(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     select_stage.main(tmp_path / "params.yaml", tmp_path / "pred", tmp_path / "splits", tmp_path / "sel",
                       tmp_path / "metrics.json")
-    selection_plot.main(tmp_path / "params.yaml", "male", tmp_path / "sel", tmp_path / "plots")
+    # Fig. 5 draws on the eigenface mean in the registered topology.
+    from pipeline.face.io import write_mesh
+    from pipeline.reconstruction.eigenface import Eigenface
+    from pipeline.synth.template import build_template
+    template = build_template(2000)
+    (tmp_path / "faces").mkdir()
+    write_mesh(tmp_path / "faces" / "template.ply", template.vertices, template.faces)
+    pd.DataFrame({"landmark": np.arange(1, 66), "vertex_index": template.landmark_idx}).to_csv(
+        tmp_path / "faces" / "landmark_vertices.csv", index=False)
+    Eigenface(template.vertices, np.zeros((1, template.vertices.size)), np.ones(1)).save(
+        tmp_path / "eigenface" / "male.npz")
+    selection_plot.main(tmp_path / "params.yaml", "male", tmp_path / "sel", tmp_path / "eigenface",
+                        tmp_path / "faces", tmp_path / "plots")
     selection = pd.read_csv(tmp_path / "sel" / "male.csv")
     assert len(selection) == 96 and selection["am_id"].tolist() == table.am_id.tolist()
     assert {"r2", "planted"} <= set(selection.columns)
@@ -180,8 +192,10 @@ def test_select_stage_writes_all_ams_plots_and_metrics(tmp_path):
     assert metrics["truth"]["recall"] > 0.9 and metrics["truth"]["fpr"] < 0.2
     assert (tmp_path / "plots" / "selection_male.png").stat().st_size > 10_000
     assert (tmp_path / "plots" / "selection_male_all.png").is_file()
+    assert (tmp_path / "plots" / "predictable_ams_male.png").stat().st_size > 10_000
     with pytest.raises(ParamsError, match="'female' is not in sfv.genders"):
-        selection_plot.main(tmp_path / "params.yaml", "female", tmp_path / "sel", tmp_path / "plots")
+        selection_plot.main(tmp_path / "params.yaml", "female", tmp_path / "sel", tmp_path / "eigenface",
+                            tmp_path / "faces", tmp_path / "plots")
 
 
 def test_calibration_runs_on_tiny_worlds():

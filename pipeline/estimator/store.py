@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..artifacts import save_npz
 from .estimators import RIDGE_KEY
 from .fusion import fuse, segment_starts
 from .network import StackedVoiceCNN
@@ -77,11 +77,7 @@ def save_repeat(path: Path, result: RepeatResult, *, fingerprint: str, spec: dic
     }
     for key, state in result.networks.items():
         arrays.update({f"{NET_PREFIX}{key}/{name}": value for name, value in state.items()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)
-    os.replace(tmp, path)
+    save_npz(path, **arrays)
 
 
 def load_repeat(path: Path) -> StoredRepeat:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import trimesh
 
+from ..artifacts import write_bytes, write_csv
 from ..dataset import DatasetError
 
 N_LANDMARKS = 65
@@ -45,10 +46,21 @@ def read_scan(path: Path, speaker_id: str, shown_as: str | None = None) -> tuple
     return vertices, faces
 
 
+def read_mesh(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices float64 [T, 3] and triangles int64 [F, 3] of a mesh the pipeline wrote (the template, a reconstruction)."""
+    mesh = trimesh.load(path, process=False)
+    return np.asarray(mesh.vertices, dtype=np.float64), np.asarray(mesh.faces, dtype=np.int64)
+
+
+def read_triangles(path: Path) -> np.ndarray:
+    """The triangles int64 [F, 3] of a mesh the pipeline wrote."""
+    return read_mesh(path)[1]
+
+
 def write_mesh(path: Path, vertices: np.ndarray, faces: np.ndarray) -> None:
     """Binary little-endian PLY, float32 vertices, no timestamps (reproducible bytes)."""
     mesh = trimesh.Trimesh(vertices=np.asarray(vertices, np.float64), faces=faces, process=False)
-    path.write_bytes(trimesh.exchange.ply.export_ply(mesh, encoding="binary", include_attributes=False))
+    write_bytes(trimesh.exchange.ply.export_ply(mesh, encoding="binary", include_attributes=False), path)
 
 
 def read_landmarks(path: Path, speaker_id: str, shown_as: str | None = None,
@@ -106,7 +118,7 @@ def write_faces_csv(path: Path, ids: list[str], vertices: np.ndarray) -> None:
     columns = [f"{axis}{i + 1}" for axis in "xyz" for i in range(n_vertices)]
     table = pd.DataFrame(vertices.transpose(0, 2, 1).reshape(len(ids), -1), columns=columns)
     table.insert(0, "ID", ids)
-    table.to_csv(path, index=False, float_format="%.4f")
+    write_csv(table, path, "%.4f")
 
 
 def read_landmark_vertices(path: Path | None = None, n_landmarks: int = N_LANDMARKS) -> np.ndarray:

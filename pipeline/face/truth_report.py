@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import trimesh
 
 from ..artifacts import read_table
 from .evaluation import in_true_frame, qc_scores, surface_distances
+from .io import read_triangles
 from .rigid import transform
 
 
@@ -52,7 +52,7 @@ def against_truth(report: dict, truth: Path, faces_dir: Path,
         return None
     mapped = in_true_frame(registered, np.load(faces_dir / "to_scan.npy"), poses)
     vertex_error = np.linalg.norm(mapped - true_shapes, axis=2)
-    true_faces = read_faces(truth / "template.ply")
+    true_faces = read_triangles(truth / "template.ply")
     surface = surface_distances(mapped, true_shapes, true_faces)
     regions = pd.read_csv(faces_dir / "template_regions.csv")["region"].to_numpy(str)
     report["register"].update(distribution("vertex_error", vertex_error))
@@ -70,7 +70,3 @@ def distribution(name: str, values: np.ndarray) -> dict[str, float]:
     return {f"{name}_mm": float(values.mean()), f"{name}_p95_mm": float(np.percentile(values, 95)),
             f"{name}_worst_face_mm": float(per_face.max())}
 
-
-def read_faces(path: Path) -> np.ndarray:
-    """The triangles of a mesh file."""
-    return np.asarray(trimesh.load(path, process=False).faces)

@@ -19,6 +19,8 @@ from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.colors import Normalize  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from ..artifacts import write_atomically  # noqa: E402
+
 View = Literal["front", "profile", "three_quarter"]
 
 # Direction from the face towards the camera (+y up, +z out of the face, subject's right -x).
@@ -31,7 +33,7 @@ _CAMERA = {
 SKIN = (0.86, 0.72, 0.62)
 
 
-def _camera_frame(view: View) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def camera_frame(view: View) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(towards camera, screen right, screen up) unit vectors."""
     back = _CAMERA[view]
     right = np.cross([0.0, 1.0, 0.0], back)
@@ -51,7 +53,7 @@ def render_mesh(ax: Axes, vertices: np.ndarray, faces: np.ndarray, *, view: View
     [L, 3] hidden behind the surface in this view are not drawn.
     """
     vertices = np.asarray(vertices, dtype=float)
-    back, right, up = _camera_frame(view)
+    back, right, up = camera_frame(view)
     mesh = trimesh.Trimesh(vertices, faces, process=False)
     screen = np.column_stack([vertices @ right, vertices @ up])
     depth = -(vertices @ back)
@@ -124,6 +126,5 @@ def face_sheet(meshes: Sequence[tuple[np.ndarray, np.ndarray]], *, titles: Seque
 
 def save_figure(figure: Figure, path, dpi: int = 100) -> None:
     """Write a PNG without a software/time stamp (same figure, same bytes) and free it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=dpi, metadata={"Software": None})
+    write_atomically(path, lambda p: figure.savefig(p, format="png", dpi=dpi, metadata={"Software": None}))
     plt.close(figure)

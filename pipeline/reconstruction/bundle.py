@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..artifacts import save_npz
 from ..face.ams import AmTable
 from .eigenface import Eigenface
 from .fit import AmObjective, fit_coefficients
@@ -43,8 +44,7 @@ class FaceFit:
         return model.shapes(beta), beta, values
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, am_id=self.table.am_id, kind=np.array(self.table.kind), label=np.array(self.table.label),
+        save_npz(path, am_id=self.table.am_id, kind=np.array(self.table.kind), label=np.array(self.table.label),
                  landmarks=self.table.landmarks, duplicate_of=self.table.duplicate_of, am_mean=self.am_mean,
                  am_sd=self.am_sd, predictable=self.predictable, ci_u=self.ci_u, guides=self.guides,
                  lam=np.float64(self.lam), landmark_idx=self.landmark_idx, triangles=self.triangles,

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.decomposition import PCA
 
+from ..artifacts import save_npz
+
 
 @dataclass(frozen=True)
 class Eigenface:
@@ -33,11 +35,7 @@ class Eigenface:
         return centred @ self.basis.T / self.stddev
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as handle:
-            np.savez(handle, mean=self.mean, basis=self.basis, stddev=self.stddev)
-        tmp.replace(path)
+        save_npz(path, mean=self.mean, basis=self.basis, stddev=self.stddev)
 
     @classmethod
     def load(cls, path: Path) -> Eigenface:

@@ -119,3 +119,30 @@ def reconstruction_section(metrics: dict, detail: dict, curves: dict[str, pd.Dat
                   table(are.reset_index().rename(columns={"index": "ratio"}), 4, ("ratio",)),
                   f"<h3>{esc(g)}: speakers dropped by SfV's uncertainty</h3>", table(curves[g], 3)]
     return "\n".join(parts)
+
+
+def phonemes_section(gender: str, phonemes: pd.DataFrame, metrics: dict) -> str:
+    """The phoneme analysis of one gender: the ranking, and against the truth where it is known."""
+    head = f"<h3>{esc(gender)}</h3>"
+    if phonemes.empty:
+        return head + paragraph(f"No phoneme analysis: {metrics.get('note', 'no unit analysed')}.", note=True)
+    columns = ["phoneme", "n_speakers", "n_instances", "seconds", "mean_1_minus_ci_u"]
+    ranking = (phonemes[columns].drop_duplicates("phoneme")
+               .sort_values("mean_1_minus_ci_u", ascending=False, kind="stable"))
+    text = paragraph(f"{len(ranking)} units analysed ({metrics.get('speakers_aligned', '?')} of "
+                     f"{metrics.get('speakers', '?')} speakers aligned); best {metrics.get('best')}, "
+                     f"worst {metrics.get('worst')}.")
+    truth = metrics.get("truth")
+    if truth:
+        text += paragraph(f"Against the planted link: mean 1 - CI_u on the {truth['nose_planted_ams']} planted nose "
+                          f"AMs {_fmt(truth['nose_from_nasal'])} from nasal units and "
+                          f"{_fmt(truth['nose_from_plosive'])} from plosives; the best unit on the eye and "
+                          f"brow AMs (none planted) reaches {_fmt(truth['eyes_brows_best_unit'])}.")
+    else:
+        text += paragraph("No ground truth on this root: the analysis cannot be checked against a planted link.",
+                          note=True)
+    return head + text + table(ranking, text_columns=("phoneme",))
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..artifacts import read_table
+from ..artifacts import read_table, write_csv
 from ..config import load_params
 from ..face.ams import measure, read_am_table
 from ..face.io import read_landmark_vertices
@@ -23,9 +23,8 @@ def main(params_path: Path, faces_dir: Path, out: Path) -> None:
     landmark_idx = torch.from_numpy(read_landmark_vertices(faces_dir / "landmark_vertices.csv"))
     with torch.no_grad():
         values = measure(vertices, landmark_idx, table).numpy()
-    out.parent.mkdir(parents=True, exist_ok=True)
     ams = pd.DataFrame(values, columns=[f"am_{i}" for i in table.am_id])
-    pd.concat([speakers, ams], axis=1).to_csv(out, index=False, float_format="%.5f")
+    write_csv(pd.concat([speakers, ams], axis=1), out, "%.5f")
 
 
 if __name__ == "__main__":

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
-from ..artifacts import read_table
+from ..artifacts import read_table, write_json
 from ..config import load_params
 from ..dataset import DatasetError
 from ..reconstruction.eigenface import fit_eigenface
@@ -37,8 +36,7 @@ def main(params_path: Path, faces_dir: Path, splits_dir: Path, out_dir: Path, su
                            "last_component_rms_mm": float(model.stddev[-1] / np.sqrt(n_vertices))}
     for gender, model in models.items():
         model.save(out_dir / f"{gender}.npz")
-    summary_path.parent.mkdir(parents=True, exist_ok=True)
-    summary_path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    write_json(summary, summary_path)
 
 
 if __name__ == "__main__":

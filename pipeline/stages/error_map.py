@@ -7,8 +7,8 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import trimesh
 
+from ..face.io import read_triangles
 from ..plots.error_map import error_map_figure
 from ..plots.render import save_figure
 from ..settings import configured_params
@@ -18,7 +18,7 @@ from . import run
 def main(params_path: Path, gender: str, maps_dir: Path, template: Path, plots_dir: Path) -> None:
     configured_params(params_path, gender)
     stored = np.load(maps_dir / f"{gender}_maps.npz")
-    triangles = np.asarray(trimesh.load(template, process=False).faces)
+    triangles = read_triangles(template)
     maps = list(zip(stored["labels"].tolist(), stored["errors"]))
     figure = error_map_figure(stored["mean_face"], triangles, maps,
                               f"{gender}: per-vertex error of the reconstructions of D_e")

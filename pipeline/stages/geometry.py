@@ -7,17 +7,15 @@ and AMs. Only this report reads <root>/truth; nothing it writes flows into anoth
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import trimesh
 
-from ..artifacts import read_table
+from ..artifacts import read_table, write_csv, write_json
 from ..config import load_params
 from ..face.ams import read_am_table
 from ..face.evaluation import am_summary
+from ..face.io import read_mesh
 from ..face.truth_report import against_truth
 from ..plots.registration import error_figure, fit_figure
 from ..plots.render import save_figure
@@ -53,14 +51,11 @@ def main(params_path: Path, faces_dir: Path, ams_path: Path, out: Path, am_table
                                 "mae_median": float(group["mae"].median()),
                                 "truth_sd_median": float(group["truth_sd"].median())}
                          for kind, group in summary.groupby("kind")}
-    template = trimesh.load(faces_dir / "template.ply", process=False)
-    figure = (error_figure(np.asarray(template.vertices), np.asarray(template.faces), *vertex_errors)
+    figure = (error_figure(*read_mesh(faces_dir / "template.ply"), *vertex_errors)
               if vertex_errors else fit_figure(register_qc))
-    for path in (out, am_table_out, plot):
-        path.parent.mkdir(parents=True, exist_ok=True)
-    summary.to_csv(am_table_out, index=False, float_format="%.4f")
+    write_csv(summary, am_table_out, "%.4f")
     save_figure(figure, plot)
-    out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    write_json(report, out)
 
 
 def _mean(values: pd.Series) -> float | None:

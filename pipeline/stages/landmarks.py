@@ -6,19 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
-from ..config import FaceParams, load_params
-from ..dataset import DatasetError, Speaker, read_manifest, skip_reason
-from ..face.batch import ScanJob, register_scans
-from ..face.io import read_faces_csv, read_landmark_vertices, read_landmarks, read_scan
-from ..face.landmark_qc import LandmarkQC
-from ..face.rigid import transform
-from ..settings import registration_schedule
-from ..synth.template import build_template
+from ..artifacts import save_npy, write_csv
+from ..config import load_params
+from ..dataset import SKIPPED_COLUMNS, DatasetError, read_manifest
+from ..face.landmarking import QC_COLUMNS, landmarks_from_faces_csv, landmarks_from_scans
 from . import run
-
-QC_COLUMNS = ["speaker_id", "gender", "source", "flagged", "flagged_landmarks", "max_residual_mm"]
 
 
 def main(params_path: Path, out: Path, skipped_path: Path) -> None:
@@ -26,84 +19,15 @@ def main(params_path: Path, out: Path, skipped_path: Path) -> None:
     root, face = Path(params.data.root), params.face
     speakers = read_manifest(root)
     if (root / "faces.csv").is_file():
-        rows, points, skipped = _from_faces_csv(root, speakers, face, params.data.on_error)
+        rows, points, skipped = landmarks_from_faces_csv(root, speakers, face, params.data.on_error)
     else:
-        rows, points, skipped = _from_scans(root, speakers, face, params.data.on_error)
+        rows, points, skipped = landmarks_from_scans(root, speakers, face, params.data.on_error)
     if not rows:
         raise DatasetError(f"{root}: no speaker has a usable face (see {skipped_path}).")
     # Written only now, so a failed run leaves no partial output.
-    out.mkdir(parents=True, exist_ok=True)
-    np.save(out / "landmarks.npy", np.asarray(points, dtype=np.float64))
-    pd.DataFrame(rows, columns=QC_COLUMNS).to_csv(out / "landmarks_qc.csv", index=False, float_format="%.3f")
-    skipped_path.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(skipped, columns=["speaker_id", "stage", "reason"]).to_csv(skipped_path, index=False)
-
-
-def _from_faces_csv(root: Path, speakers: list[Speaker], face: FaceParams, on_error: str):
-    ids, vertices = read_faces_csv(root / "faces.csv")
-    landmark_idx = read_landmark_vertices(Path(face.landmark_vertices) if face.landmark_vertices else None)
-    if landmark_idx.max() >= vertices.shape[1]:
-        raise DatasetError(f"{root / 'faces.csv'} has {vertices.shape[1]} vertices per face, but landmark "
-                           f"vertex {int(landmark_idx.max())} is asked for; set face.landmark_vertices "
-                           "to the indices of your topology.")
-    row_of = {sid: i for i, sid in enumerate(ids)}
-    rows, points, skipped = [], [], []
-    for speaker in speakers:
-        if speaker.speaker_id not in row_of:
-            err = DatasetError(f"speaker {speaker.speaker_id}: no row in {root / 'faces.csv'}.")
-            if on_error == "fail":
-                raise err
-            skipped.append((speaker.speaker_id, "landmarks", skip_reason(err)))
-            continue
-        points.append(vertices[row_of[speaker.speaker_id], landmark_idx])
-        rows.append((speaker.speaker_id, speaker.gender, "faces_csv", 0, "", np.nan))
-    return rows, points, skipped
-
-
-def _from_scans(root: Path, speakers: list[Speaker], face: FaceParams, on_error: str):
-    usable: list[tuple[Speaker, np.ndarray | None]] = []
-    skipped = []
-    for speaker in tqdm(speakers, desc="landmarks: check", unit="face"):
-        try:
-            if not speaker.scan:
-                raise DatasetError(f"speaker {speaker.speaker_id}: no scan in the manifest and no faces.csv in {root}.")
-            read_scan(root / speaker.scan, speaker.speaker_id, speaker.scan)
-            annotated = (read_landmarks(root / speaker.landmarks, speaker.speaker_id, speaker.landmarks)
-                         if speaker.landmarks else None)
-            usable.append((speaker, annotated))
-        except DatasetError as err:
-            if on_error == "fail":
-                raise
-            skipped.append((speaker.speaker_id, "landmarks", skip_reason(err)))
-
-    points: list[np.ndarray | None] = [lm for _, lm in usable]
-    source = ["annotated" if lm is not None else "automatic" for lm in points]
-    flagged = [np.zeros(0, dtype=int)] * len(usable)
-    residual = [np.nan] * len(usable)
-    annotated = [i for i, lm in enumerate(points) if lm is not None]
-    if len(annotated) >= 3:
-        qc = LandmarkQC(n_components=face.qc_components, alpha=face.qc_alpha).fit(np.stack([points[i] for i in annotated]))
-        check = qc.check(np.stack([points[i] for i in annotated]))
-        for k, i in enumerate(annotated):
-            flagged[i] = np.flatnonzero(check.flagged[k]) + 1
-            residual[i] = float(check.residual_mm[k].max())
-            if check.flagged[k].mean() > face.qc_max_flagged:
-                points[i], source[i] = None, "automatic (annotation rejected)"
-            else:
-                points[i] = check.cleaned[k]
-
-    automatic = [i for i, lm in enumerate(points) if lm is None]
-    if automatic:
-        template = build_template(face.template_vertices)
-        jobs = [ScanJob(usable[i][0].speaker_id, root / usable[i][0].scan, usable[i][0].scan, None) for i in automatic]
-        fits = register_scans(template.vertices, template.faces, template.landmark_idx, registration_schedule(face),
-                              face.max_distance_mm, jobs)
-        for i, fit in zip(automatic, tqdm(fits, total=len(jobs), desc="landmarks: automatic", unit="scan")):
-            points[i] = transform(fit.vertices[template.landmark_idx], fit.to_scan)
-
-    rows = [(speaker.speaker_id, speaker.gender, source[i], len(flagged[i]), ";".join(map(str, flagged[i])), residual[i])
-            for i, (speaker, _) in enumerate(usable)]
-    return rows, points, skipped
+    save_npy(np.asarray(points, dtype=np.float64), out / "landmarks.npy")
+    write_csv(pd.DataFrame(rows, columns=QC_COLUMNS), out / "landmarks_qc.csv", "%.3f")
+    write_csv(pd.DataFrame(skipped, columns=SKIPPED_COLUMNS), skipped_path, None)
 
 
 if __name__ == "__main__":

@@ -7,17 +7,16 @@ parameter with the defaults filled in, so a run's settings can be read in one pl
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from ..artifacts import write_json
 from ..config import load_params
 from . import run
 
 
 def main(params_path: Path, out: Path) -> None:
     params = load_params(params_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(params.model_dump(mode="json", by_alias=True), indent=2) + "\n")
+    write_json(params.model_dump(mode="json", by_alias=True), out, sort_keys=False)
 
 
 if __name__ == "__main__":

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import trimesh
 
-from ..artifacts import read_table
+from ..artifacts import read_output, read_table, save_npy, write_csv
 from ..config import load_params
 from ..face.ams import read_am_table
-from ..face.io import read_landmark_vertices, write_mesh
+from ..face.io import read_landmark_vertices, read_triangles, write_mesh
 from ..reconstruction.eigenface import Eigenface
 from ..reconstruction.bundle import FaceFit
 from ..reconstruction.targets import am_scale, ensemble_predictions, guiding_ams
@@ -30,14 +29,14 @@ def main(params_path: Path, predictions_dir: Path, selection_dir: Path, eigenfac
     registered = np.load(faces_dir / "registered.npy", mmap_mode="r")
     row_of = {s: i for i, s in enumerate(speakers["speaker_id"])}
     landmark_idx = read_landmark_vertices(faces_dir / "landmark_vertices.csv")
-    triangles = np.asarray(trimesh.load(faces_dir / "template.ply", process=False).faces)
+    triangles = read_triangles(faces_dir / "template.ply")
     for gender in params.sfv.genders:
         model = Eigenface.load(eigenface_dir / f"{gender}.npz")
         ensemble = ensemble_predictions(read_table(predictions_dir / f"{gender}.csv"))
         splits = read_table(splits_dir / f"{gender}.csv")
         held_out = set(splits.loc[splits["split"] == "e", "speaker_id"])
         am_mean, am_sd = am_scale(ams, GENDER_CODES[gender], held_out, am_columns)
-        selection = pd.read_csv(selection_dir / f"{gender}.csv").set_index("am_id").loc[table.am_id]
+        selection = read_output(selection_dir / f"{gender}.csv", "select").set_index("am_id").loc[table.am_id]
         guide = guiding_ams(selection.reset_index(), params.reconstruct.top_k)
         fit = FaceFit(table, am_mean, am_sd, selection["z"].to_numpy() == 1, selection["ci_u"].to_numpy(),
                       np.isin(table.am_id, guide), params.reconstruct.lam, landmark_idx, triangles,
@@ -56,13 +55,11 @@ def main(params_path: Path, predictions_dir: Path, selection_dir: Path, eigenfac
             stale.unlink()
         for speaker, face in zip(mean.index, faces):
             write_mesh(target / f"{speaker}.ply", face, triangles)
-        np.save(target / "errors.npy", errors.astype(np.float32))
-        np.save(target / "coefficients.npy", beta)
-        pd.DataFrame({"speaker_id": mean.index, "uncertainty": speaker_uncertainty, "objective": value,
-                      "vertex_error_mm": errors.mean(axis=1)}).to_csv(target / "speakers.csv", index=False,
-                                                                       float_format="%.6g")
-        pd.DataFrame({"am_id": table.am_id, "guides": fit.guides.astype(int)}).to_csv(target / "guiding_ams.csv",
-                                                                                     index=False)
+        save_npy(errors.astype(np.float32), target / "errors.npy")
+        save_npy(beta, target / "coefficients.npy")
+        write_csv(pd.DataFrame({"speaker_id": mean.index, "uncertainty": speaker_uncertainty, "objective": value,
+                                "vertex_error_mm": errors.mean(axis=1)}), target / "speakers.csv")
+        write_csv(pd.DataFrame({"am_id": table.am_id, "guides": fit.guides.astype(int)}), target / "guiding_ams.csv")
         fit.save(models_dir / f"{gender}.npz")
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..artifacts import read_table
+from ..artifacts import read_table, save_npy, write_csv
 from ..config import load_params
 from ..dataset import DatasetError, read_manifest
 from ..face.batch import ScanJob, register_scans
@@ -67,17 +67,16 @@ def main(params_path: Path, faces_dir: Path) -> None:
         keep = np.array([not row[-1] for row in rows])
         speakers, registered, to_scan = speakers[keep], registered[keep], to_scan[keep]
 
-    faces_dir.mkdir(parents=True, exist_ok=True)
-    np.save(faces_dir / "registered.npy", registered.astype(np.float32))
-    np.save(faces_dir / "to_scan.npy", to_scan)
-    speakers.to_csv(faces_dir / "speakers.csv", index=False)
+    save_npy(registered.astype(np.float32), faces_dir / "registered.npy")
+    save_npy(to_scan, faces_dir / "to_scan.npy")
+    write_csv(speakers, faces_dir / "speakers.csv", None)
     write_mesh(faces_dir / "template.ply", template_vertices, template_faces)
-    pd.DataFrame({"landmark": np.arange(1, len(landmark_idx) + 1), "vertex_index": landmark_idx}).to_csv(
-        faces_dir / "landmark_vertices.csv", index=False)
+    write_csv(pd.DataFrame({"landmark": np.arange(1, len(landmark_idx) + 1), "vertex_index": landmark_idx}),
+              faces_dir / "landmark_vertices.csv", None)
     region_names = np.asarray(REGIONS)[regions] if regions is not None else np.full(len(template_vertices), "")
-    pd.DataFrame({"vertex_index": np.arange(len(template_vertices)), "region": region_names}).to_csv(
-        faces_dir / "template_regions.csv", index=False)
-    pd.DataFrame(rows, columns=QC_COLUMNS).to_csv(faces_dir / "register_qc.csv", index=False, float_format="%.4f")
+    write_csv(pd.DataFrame({"vertex_index": np.arange(len(template_vertices)), "region": region_names}),
+              faces_dir / "template_regions.csv", None)
+    write_csv(pd.DataFrame(rows, columns=QC_COLUMNS), faces_dir / "register_qc.csv", "%.4f")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..artifacts import read_table
+from ..artifacts import read_table, save_npz, write_csv
 from ..config import load_params
 from ..dataset import DatasetError
 from ..estimator.data import load_features, repeat_seed
@@ -55,17 +55,13 @@ def main(params_path: Path, features_dir: Path, faces_dir: Path, splits_dir: Pat
                                          train.batch_size, device)
         outputs[gender] = (result, settings, predicted, ids["e"])
     # Everything is computed before anything is written.
-    for directory in (models_dir, out_dir, log_dir):
-        directory.mkdir(parents=True, exist_ok=True)
     for gender, (result, settings, predicted, held_out) in outputs.items():
-        np.savez(models_dir / f"{gender}.npz", **{f"state/{k}": v for k, v in result.state.items()},
+        save_npz(models_dir / f"{gender}.npz", **{f"state/{k}": v for k, v in result.state.items()},
                  spec=json.dumps({"n_outputs": result.n_outputs, "eval_frames": settings.train.eval_frames,
                                   "best_step": result.best_step}))
         columns = {f"beta_{c + 1}": predicted[:, c] for c in range(predicted.shape[1])}
-        pd.DataFrame({"speaker_id": held_out, **columns}).to_csv(out_dir / f"{gender}.csv", index=False,
-                                                                 float_format="%.6g")
-        pd.DataFrame(result.log, columns=["step", "train_loss", "v1_l2"]).to_csv(log_dir / f"{gender}.csv",
-                                                                                index=False, float_format="%.6g")
+        write_csv(pd.DataFrame({"speaker_id": held_out, **columns}), out_dir / f"{gender}.csv")
+        write_csv(pd.DataFrame(result.log, columns=["step", "train_loss", "v1_l2"]), log_dir / f"{gender}.csv")
 
 
 if __name__ == "__main__":

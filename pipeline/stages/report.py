@@ -1,6 +1,6 @@
 """report stage: reports/index.html, one self-contained page of the whole run.
 
-Dataset, registration QC, selection, reconstruction against baselines, error maps, a 3D
+Dataset, registration QC, selection (with the predictable AMs on the face), phonemes, reconstruction against baselines, error maps, a 3D
 viewer of D_e reconstructions beside their true faces, and the parameters and revision the
 page was made from. It reads only its declared deps (studies such as `sfv power` and the
 synthetic cohort's sheets are in the README and docs/, not here).
@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import soundfile
-import trimesh
 import yaml
 
-from ..artifacts import read_table
+from ..artifacts import read_json, read_table, write_text
 from ..config import load_params
 from ..dataset import read_manifest
+from ..face.io import read_mesh, read_triangles
 from ..report.page import Page, esc, image, paragraph
-from ..report.sections import (dataset_section, reconstruction_section, registration_section,
+from ..report.sections import (dataset_section, phonemes_section, reconstruction_section, registration_section,
                                selection_section)
 from ..report.viewer import viewer_html
 from . import run
@@ -62,7 +62,13 @@ def main(params_path: Path, faces_dir: Path, segments_path: Path, features_dir: 
              *_images(plots, ["registration_error.png"], "registration error"))
     page.add("selection", "Predictable AMs (select)",
              *[selection_section(g, pd.read_csv(reports_dir / "selection" / f"{g}.csv"), metrics.get(g, {}))
-               + "".join(_images(plots, [f"selection_{g}.png"], f"{g} selection")) for g in genders])
+               + "".join(_images(plots, [f"selection_{g}.png", f"predictable_ams_{g}.png"], f"{g} selection"))
+               for g in genders])
+    page.add("phonemes", "Phonemes: which sounds carry which AMs",
+             *[phonemes_section(g, read_table(reports_dir / "phonemes" / f"{g}.csv"),
+                                read_json(reports_dir / "phonemes" / f"{g}.json", "phonemes")[g]["phonemes"])
+               + "".join(_images(plots, [f"phonemes_{g}.png", f"phoneme_am_{g}.png"], f"{g} phonemes"))
+               for g in genders])
     curves = {g: pd.read_csv(reports_dir / "evaluation" / f"{g}.csv") for g in genders}
     page.add("reconstruction", "Reconstruction against baselines (evaluate)",
              reconstruction_section(metrics, detail, curves),
@@ -71,10 +77,7 @@ def main(params_path: Path, faces_dir: Path, segments_path: Path, features_dir: 
              _viewer(faces_dir, reconstructions_dir, genders, params.report.viewer_speakers))
     page.add("parameters", "Parameters", f"<pre>{esc(yaml.safe_dump(params.model_dump(by_alias=True), sort_keys=False))}</pre>")
     html = page.render()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = out_path.with_name(out_path.name + ".partial")
-    partial.write_text(html)
-    partial.replace(out_path)
+    write_text(html, out_path)
 
 
 def _images(plots: Path, names: list[str], alt: str) -> list[str]:
@@ -86,7 +89,7 @@ def _viewer(faces_dir: Path, reconstructions_dir: Path, genders: list[str], per_
     speakers = read_table(faces_dir / "speakers.csv")
     row_of = {s: i for i, s in enumerate(speakers["speaker_id"])}
     registered = np.load(faces_dir / "registered.npy", mmap_mode="r")
-    triangles = np.asarray(trimesh.load(faces_dir / "template.ply", process=False).faces)
+    triangles = read_triangles(faces_dir / "template.ply")
     shown = []
     for g in genders:
         folder = reconstructions_dir / g
@@ -95,8 +98,7 @@ def _viewer(faces_dir: Path, reconstructions_dir: Path, genders: list[str], per_
         order = np.argsort(info["uncertainty"].to_numpy(), kind="stable")
         for rank, i in enumerate(order[:per_gender], start=1):
             sid = info["speaker_id"].iloc[i]
-            mesh = trimesh.load(folder / f"{sid}.ply", process=False)
-            shown.append({"label": f"{g} {sid}", "reconstruction": np.asarray(mesh.vertices, np.float64),
+            shown.append({"label": f"{g} {sid}", "reconstruction": read_mesh(folder / f"{sid}.ply")[0],
                           "truth": np.asarray(registered[row_of[sid]], np.float64), "errors": errors[i],
                           "caption": f"mean per-vertex error {errors[i].mean():.2f} mm; uncertainty rank {rank} "
                                      f"of {len(info)} in D_e (1 = most certain)"})

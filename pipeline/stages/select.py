@@ -6,13 +6,12 @@ roots) go to reports/selection.json; the evaluate stage merges them into reports
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 
 import pandas as pd
 
-from ..artifacts import read_table
+from ..artifacts import read_output, write_csv, write_json
 from ..config import load_params
 from ..dataset import DatasetError
 from ..face.ams import read_am_table
@@ -29,9 +28,9 @@ def main(params_path: Path, predictions_dir: Path, splits_dir: Path, out_dir: Pa
     settings = SelectionSettings(sfv.alpha, sfv.test, sfv.fdr)
     results, metrics = {}, {}
     for gender in sfv.genders:
-        predictions = _read(predictions_dir / f"{gender}.csv")
-        splits = _read(splits_dir / f"{gender}.csv")
-        null = _read(predictions_dir / f"{gender}_permutations.csv")
+        predictions = read_output(predictions_dir / f"{gender}.csv", "train")
+        splits = read_output(splits_dir / f"{gender}.csv", "train")
+        null = read_output(predictions_dir / f"{gender}_permutations.csv", "train")
         first = splits[splits["repeat"] == splits["repeat"].min()]["split"].value_counts()
         try:
             selection = selection_table(predictions, table.am_id, list(table.label), list(table.kind),
@@ -52,17 +51,9 @@ def main(params_path: Path, predictions_dir: Path, splits_dir: Path, out_dir: Pa
             metrics[gender]["truth"] = _finite(truth_scores(selection["z"], selection["planted"]))
         results[gender] = selection
     # Everything is computed before anything is written.
-    out_dir.mkdir(parents=True, exist_ok=True)
     for gender, selection in results.items():
-        selection.to_csv(out_dir / f"{gender}.csv", index=False, float_format="%.6g")
-    metrics_path.parent.mkdir(parents=True, exist_ok=True)
-    metrics_path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-
-
-def _read(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise DatasetError(f"{path}: not found (the train stage writes it)")
-    return read_table(path)
+        write_csv(selection, out_dir / f"{gender}.csv")
+    write_json(metrics, metrics_path)
 
 
 def _finite(values: dict) -> dict:

@@ -8,10 +8,11 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
+from ..artifacts import write_csv
 from ..audio.io import AudioError, load_audio
 from ..audio.vad import SEGMENT_DECIMALS, make_detector, stored_segments
 from ..config import load_params
-from ..dataset import read_manifest, skip_reason
+from ..dataset import SKIPPED_COLUMNS, read_manifest, skip_reason
 from . import run
 
 SKIP_HINT = "Check the recording, or set data.on_error: skip to drop this speaker."
@@ -50,11 +51,9 @@ def main(params_path: Path, segments_path: Path, skipped_path: Path) -> None:
                 raise
             skipped.append((speaker.speaker_id, "vad", skip_reason(err)))
     # Written only now, so a failed run leaves no partial output.
-    segments_path.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows, columns=["speaker_id", "recording", "start_s", "end_s"]).to_csv(
-        segments_path, index=False, float_format=f"%.{SEGMENT_DECIMALS}f")
-    skipped_path.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(skipped, columns=["speaker_id", "stage", "reason"]).to_csv(skipped_path, index=False)
+    write_csv(pd.DataFrame(rows, columns=["speaker_id", "recording", "start_s", "end_s"]), segments_path,
+              f"%.{SEGMENT_DECIMALS}f")
+    write_csv(pd.DataFrame(skipped, columns=SKIPPED_COLUMNS), skipped_path, None)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,159 @@
+"""Stored frames cut by phones: frame times as the features stage kept them, pooling, bad input."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.artifacts import read_table
+from pipeline.audio.features import frames_in_segments
+from pipeline.audio.phones import PHONE_CLASSES, cut_phones, phone_unit, stored_frame_times
+from pipeline.config import load_params
+from pipeline.dataset import DatasetError
+
+PROJECT = Path(__file__).resolve().parents[1]
+HOP = 0.01
+# Two recordings: "a" with 80 frames, "b" with 40 frames (last centre 0.39), two segments each.
+SPANS = {"a": [[0.105, 0.3], [0.5, 0.62]], "b": [[0.0, 0.155], [0.2, 0.3951]]}
+N_FRAMES = {"a": 80, "b": 40}
+
+
+def _segments(spans: dict[str, list[list[float]]]) -> pd.DataFrame:
+    return pd.DataFrame([("s1", rec, start, end) for rec, pairs in spans.items() for start, end in pairs],
+                        columns=["speaker_id", "recording", "start_s", "end_s"])
+
+
+def _masks() -> dict[str, np.ndarray]:
+    return {rec: frames_in_segments(N_FRAMES[rec], HOP, np.array(SPANS[rec])) for rec in SPANS}
+
+
+def _index(counts: dict[str, int]) -> pd.DataFrame:
+    return pd.DataFrame([("s1", rec, n) for rec, n in counts.items()], columns=["speaker_id", "recording", "frames"])
+
+
+def test_frame_times_are_the_frames_speech_frames_kept():
+    masks = _masks()
+    recordings, times = stored_frame_times(_segments(SPANS), _index({r: m.sum() for r, m in masks.items()}), HOP)
+    expected_rec = np.concatenate([np.full(m.sum(), r) for r, m in masks.items()])
+    expected_t = np.concatenate([np.arange(len(m))[m] * HOP for m in masks.values()])
+    assert len(times) == 19 + 12 + 16 + 20
+    assert list(recordings) == list(expected_rec)
+    np.testing.assert_array_equal(times, expected_t)
+
+
+def test_frame_past_the_recording_end_is_dropped_not_an_error():
+    spans = {"b": [[0.2, 0.4049]]}  # selects centre 0.40, i.e. frame 40 of a 40-frame recording
+    stored = frames_in_segments(40, HOP, np.array(spans["b"])).sum()
+    assert stored == 20
+    _, times = stored_frame_times(_segments(spans), _index({"b": stored}), HOP)
+    np.testing.assert_array_equal(times, np.arange(20, 40) * HOP)
+
+
+def test_inconsistent_frame_count_names_speaker_and_recording():
+    masks = _masks()
+    for wrong in (masks["a"].sum() + 1, masks["a"].sum() - 5):  # too many; too few, far from the end
+        with pytest.raises(DatasetError, match=r"speaker s1, recording a: .* stores %d frames" % wrong):
+            stored_frame_times(_segments(SPANS), _index({"a": wrong, "b": masks["b"].sum()}), HOP)
+    with pytest.raises(DatasetError, match=r"speaker s1: .*\['b'\]"):
+        stored_frame_times(_segments(SPANS), _index({"a": masks["a"].sum()}), HOP)
+
+
+def test_boundaries_start_in_end_out():
+    hop = 0.25  # exact in binary, so the centres equal the segment ends exactly
+    _, times = stored_frame_times(_segments({"a": [[0.25, 0.75]]}), _index({"a": 2}), hop)
+    np.testing.assert_array_equal(times, [0.25, 0.5])
+    frames = np.arange(5, dtype=np.float32)[:, None]
+    cut = cut_phones(frames, np.full(5, "a"), np.arange(5) * hop, _alignment([("a", 0.25, 0.75, "M")]),
+                     speaker_id="s1", shown_as="al.csv")
+    np.testing.assert_array_equal(cut["M"].frames[:, 0], [1, 2])
+
+
+def _alignment(rows: list[tuple]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["recording", "start_s", "end_s", "phone"])
+
+
+@pytest.fixture
+def speaker():
+    """20 frames, 10 of a (times 0.0-0.09) then 10 of b; frame value = its row."""
+    recordings = np.array(["a"] * 10 + ["b"] * 10, dtype=object)
+    times = np.r_[np.arange(10), np.arange(10)] * HOP
+    return np.arange(20, dtype=np.float32)[:, None] * [1.0, -1.0], recordings, times
+
+
+ALIGNMENT = [("a", 0.0, 0.025, "sil"), ("a", 0.025, 0.055, "M"), ("a", 0.055, 0.095, "AE1~"),
+             ("b", 0.0, 0.02, "N"), ("b", 0.02, 0.045, "M"), ("b", 0.5, 0.6, "M")]  # the last outside speech
+
+
+def test_pooling_per_phone_and_per_class(speaker):
+    frames, recordings, times = speaker
+    by_phone = cut_phones(frames, recordings, times, _alignment(ALIGNMENT), speaker_id="s1", shown_as="al.csv")
+    assert set(by_phone) == {"M", "AE~", "N"}
+    np.testing.assert_array_equal(by_phone["M"].frames[:, 0], [3, 4, 5, 12, 13, 14])
+    np.testing.assert_array_equal(by_phone["M"].frames[:, 1], [-3, -4, -5, -12, -13, -14])
+    assert by_phone["M"].instances == 2  # the row outside speech does not count
+    assert by_phone["M"].seconds == pytest.approx(0.03 + 0.025)
+    np.testing.assert_array_equal(by_phone["AE~"].frames[:, 0], [6, 7, 8, 9])
+    by_class = cut_phones(frames, recordings, times, _alignment(ALIGNMENT), "class", speaker_id="s1",
+                          shown_as="al.csv")
+    assert set(by_class) == {"nasal", "nasal_vowel"}
+    np.testing.assert_array_equal(by_class["nasal"].frames[:, 0], [3, 4, 5, 10, 11, 12, 13, 14])
+    assert by_class["nasal"].instances == 3
+    assert by_class["nasal"].seconds == pytest.approx(0.03 + 0.02 + 0.025)
+    # Instances stay apart for the statistics: M at 3-5, N at 10-11, M at 12-14.
+    assert [p[:, 0].tolist() for p in by_class["nasal"].pieces()] == [[3, 4, 5], [10, 11], [12, 13, 14]]
+
+
+def test_rounding_overlap_gives_the_shared_frame_to_the_earlier_phone(speaker):
+    rows = [("a", 0.0, 0.0304, "M"), ("a", 0.0296, 0.06, "N")]  # both hold the frame at 0.03
+    cut = cut_phones(*speaker, _alignment(rows), speaker_id="s1", shown_as="al.csv")
+    np.testing.assert_array_equal(cut["M"].frames[:, 0], [0, 1, 2, 3])
+    np.testing.assert_array_equal(cut["N"].frames[:, 0], [4, 5])
+    assert cut["N"].seconds == pytest.approx(0.06 - 0.0304)
+
+
+def test_min_frames_drops_short_instances(speaker):
+    cut = cut_phones(*speaker, _alignment(ALIGNMENT), min_frames=3, speaker_id="s1", shown_as="al.csv")
+    assert cut["M"].instances == 2 and len(cut["M"].frames) == 6 and "N" not in cut
+
+
+@pytest.mark.parametrize("rows, columns, message", [
+    (ALIGNMENT, ["recording", "start_s", "end_s"], r"al\.csv: speaker s1: missing column\(s\) \['phone'\]"),
+    ([("a", 0.03, 0.03, "M")], None, r"al\.csv: speaker s1, line 2: start_s 0.03 is not before end_s 0.03"),
+    ([("a", 0.0, 0.02, "M"), ("c", 0.0, 0.02, "M")], None, r"line 3: recording 'c' is not one of .*\['a', 'b'\]"),
+    ([("a", "0.0", "x", "M")], None, r"line 2: start_s and end_s must be numbers"),
+    ([("a", 0.0, 0.05, "M"), ("b", 0.0, 0.05, "M"), ("a", 0.04, 0.06, "N")], None,
+     r"lines 2 and 4: the phones overlap by 0.010 s"),
+])
+def test_bad_alignment_is_a_dataset_error(speaker, rows, columns, message):
+    table = _alignment(rows)
+    with pytest.raises(DatasetError, match=message):
+        cut_phones(*speaker, table[columns] if columns else table, speaker_id="s1", shown_as="al.csv")
+
+
+def test_phone_units_and_classes():
+    assert [phone_unit(p) for p in ("AH1", "ae~", " sil ", "SPN", "XX")] == ["AH", "AE~", None, None, "XX"]
+    assert [phone_unit(p, "class") for p in ("M", "NG", "AE~", "IY", "UW", "B", "K", "S", "XX")] == [
+        "nasal", "nasal", "nasal_vowel", "front_vowel", "back_vowel", "plosive_voiced", "plosive_voiceless",
+        "fricative_voiceless", None]
+    phones = [p for members in PHONE_CLASSES.values() for p in members]
+    assert len(phones) == len(set(phones)) == 39 + 15  # CMU's 39 ARPAbet phones and 15 nasalised vowels
+    with pytest.raises(ValueError, match="by must be"):
+        phone_unit("M", "word")
+
+
+@pytest.mark.skipif(not ((PROJECT / "data/synthetic/alignments").is_dir() and (PROJECT / "data/features").is_dir()),
+                    reason="no synthetic alignments or features (run dvc repro)")
+def test_real_speaker_pools_most_of_its_stored_frames():
+    index = read_table(PROJECT / "data/features/index.csv")
+    sid = index.speaker_id.iloc[0]
+    segments = read_table(PROJECT / "data/vad/segments.csv")
+    hop_s = load_params(PROJECT / "params.yaml").audio.hop_ms / 1000.0
+    recordings, times = stored_frame_times(segments[segments.speaker_id == sid], index[index.speaker_id == sid], hop_s)
+    frames = np.load(PROJECT / f"data/features/{sid}.npy")
+    assert len(frames) == len(times)
+    path = PROJECT / f"data/synthetic/alignments/{sid}.csv"
+    cut = cut_phones(frames, recordings, times, read_table(path), speaker_id=sid, shown_as=str(path))
+    pooled = sum(len(unit.frames) for unit in cut.values())
+    assert 0.5 * len(frames) < pooled <= len(frames)
