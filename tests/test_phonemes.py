@@ -109,3 +109,10 @@ def test_no_pools_give_an_empty_table():
     splits = make_splits([f"s{i}" for i in range(30)], 2, 0, "male", 0.1)
     empty = phoneme_table({}, splits, pd.DataFrame(), table, 3, 1, 0.05)
     assert empty.empty and "mean_1_minus_ci_u" in empty.columns
+
+
+def test_a_root_without_alignments_says_why():
+    from pipeline.selection.phonemes import COLUMNS, phoneme_metrics as _metrics
+    empty = pd.DataFrame(columns=COLUMNS)
+    assert "no speaker has an alignment file" in _metrics(empty, 0, 0, 40, 0.8)["note"]
+    assert "80%" in _metrics(empty, 5, 40, 40, 0.8)["note"]

@@ -10,6 +10,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 from ..audio.phones import unit_family  # noqa: E402
 
@@ -36,9 +37,8 @@ def ranking_figure(ranking: pd.DataFrame | None, title: str, note: str | None = 
     ax.set_yticks(y, ranking["phoneme"], fontsize=7)
     ax.axvline(0.0, color="black", linewidth=0.8)
     ax.set_xlabel("mean 1 - CI_u over all AMs (> 0: better than chance)")
-    for family in dict.fromkeys(families):
-        ax.bar(0, 0, color=_COLOURS[family], label=family)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(handles=[Patch(color=_COLOURS[f], label=f) for f in dict.fromkeys(families)], fontsize=7,
+              loc="lower right")
     ax.set_title(title, fontsize=10)
     figure.tight_layout()
     return figure

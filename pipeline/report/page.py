@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import base64
 import html
+import subprocess
 from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
 
 import pandas as pd
 
@@ -73,3 +76,16 @@ class Page:
                 f"<title>{esc(self.title)}</title><style>{CSS}</style></head>\n"
                 f'<body><h1>{esc(self.title)}</h1><p class="meta">{self.meta}</p><nav>{nav}</nav>\n{body}\n'
                 f"</body></html>\n")
+
+
+def revision_note(directory: Path) -> str:
+    """The git commit of `directory` (and whether the work tree differs from it), and the DVC and sfv versions."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=directory, capture_output=True, text=True,
+                                  check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+    commit = git("rev-parse", "--short", "HEAD") or "no git commit"
+    dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
+    return esc(f"Made from git {commit}{dirty} with DVC {version('dvc')}, sfv {version('sfv')}.")

@@ -149,3 +149,18 @@ def planted_check(table: pd.DataFrame, planted: pd.Series, families: pd.Series) 
 
 def _float(value) -> float | None:
     return None if value is None or pd.isna(value) else float(value)
+
+
+def phoneme_metrics(long: pd.DataFrame, n_units_seen: int, n_aligned: int, n_speakers: int, min_share: float) -> dict:
+    """Best and worst unit by mean 1 - CI_u, or a note saying why there is none."""
+    if long.empty:
+        why = ("no speaker has an alignment file (<root>/alignments/<speaker_id>.csv; docs/phonemes.md)"
+               if n_aligned == 0 else
+               f"no phone reaches the minimum number of instances in {min_share:.0%} of the speakers")
+        return {"n_phonemes": 0, "speakers_aligned": n_aligned, "speakers": n_speakers, "note": why}
+    ranking = unit_ranking(long)
+    return {"n_phonemes": len(ranking), "units_seen": n_units_seen, "speakers_aligned": n_aligned,
+            "speakers": n_speakers,
+            "best": str(ranking["phoneme"].iloc[0]), "best_1_minus_ci_u": float(ranking["mean_1_minus_ci_u"].iloc[0]),
+            "worst": str(ranking["phoneme"].iloc[-1]),
+            "worst_1_minus_ci_u": float(ranking["mean_1_minus_ci_u"].iloc[-1])}

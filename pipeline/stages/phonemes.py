@@ -24,7 +24,7 @@ from ..estimator.data import load_features
 from ..face.ams import read_am_table
 from ..plots.phonemes import group_heatmap, ranking_figure
 from ..plots.render import save_figure
-from ..selection.phonemes import group_matrix, phoneme_table, planted_check, unit_ranking
+from ..selection.phonemes import group_matrix, phoneme_metrics, phoneme_table, planted_check, unit_ranking
 from ..settings import GENDER_CODES, configured_params
 from . import run
 
@@ -64,7 +64,7 @@ def main(params_path: Path, gender: str, features_dir: Path, segments_path: Path
     with tqdm(total=len(units), desc=f"phonemes {gender}: units", unit="unit") as bar:
         long = phoneme_table(pools, splits, targets, table, settings.min_instances,
                              settings.min_speakers * len(speakers), params.sfv.alpha, bar.update)
-    metrics = _metrics(long, len(units), len(pools), len(speakers), settings.min_speakers)
+    metrics = phoneme_metrics(long, len(units), len(pools), len(speakers), settings.min_speakers)
     oracle_path = root / "truth" / "oracle.csv"
     if not long.empty and oracle_path.is_file():
         oracle = pd.read_csv(oracle_path).set_index("am_id")
@@ -86,21 +86,6 @@ def _read_alignment(path: Path, speaker_id: str) -> pd.DataFrame:
         return pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise DatasetError(f"speaker {speaker_id}: {path} cannot be read as CSV ({err}).") from None
-
-
-def _metrics(long: pd.DataFrame, n_units_seen: int, n_aligned: int, n_speakers: int, min_share: float) -> dict:
-    """Best and worst unit by mean 1 - CI_u, or a note saying why there is none."""
-    if long.empty:
-        why = ("no speaker has an alignment file (<root>/alignments/<speaker_id>.csv; docs/phonemes.md)"
-               if n_aligned == 0 else
-               f"no phone reaches the minimum number of instances in {min_share:.0%} of the speakers")
-        return {"n_phonemes": 0, "speakers_aligned": n_aligned, "speakers": n_speakers, "note": why}
-    ranking = unit_ranking(long)
-    return {"n_phonemes": len(ranking), "units_seen": n_units_seen, "speakers_aligned": n_aligned,
-            "speakers": n_speakers,
-            "best": str(ranking["phoneme"].iloc[0]), "best_1_minus_ci_u": float(ranking["mean_1_minus_ci_u"].iloc[0]),
-            "worst": str(ranking["phoneme"].iloc[-1]),
-            "worst_1_minus_ci_u": float(ranking["mean_1_minus_ci_u"].iloc[-1])}
 
 
 if __name__ == "__main__":

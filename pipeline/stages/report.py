@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +20,7 @@ from ..artifacts import read_json, read_table, write_text
 from ..config import load_params
 from ..dataset import read_manifest
 from ..face.io import read_mesh, read_triangles
-from ..report.page import Page, esc, image, paragraph
+from ..report.page import Page, esc, image, paragraph, revision_note
 from ..report.sections import (dataset_section, phonemes_section, reconstruction_section, registration_section,
                                selection_section)
 from ..report.viewer import viewer_html
@@ -53,7 +51,7 @@ def main(params_path: Path, faces_dir: Path, segments_path: Path, features_dir: 
     geometry = json.loads(geometry_path.read_text()) if geometry_path.is_file() else None
     plots = reports_dir / "plots"
 
-    page = Page("sfv report: shape from voice", _revision(params_path))
+    page = Page("sfv report: shape from voice", revision_note(params_path.resolve().parent))
     page.add("dataset", "Dataset", dataset_section(table, durations, speech, used, skipped))
     page.add("registration", "Registration QC",
              registration_section(read_table(faces_dir / "register_qc.csv"),
@@ -74,7 +72,7 @@ def main(params_path: Path, faces_dir: Path, segments_path: Path, features_dir: 
              reconstruction_section(metrics, detail, curves),
              *_images(plots, [f"error_map_{g}.png" for g in genders], "error map"))
     page.add("viewer", "3D viewer: D_e reconstructions and true faces",
-             _viewer(faces_dir, reconstructions_dir, genders, params.report.viewer_speakers))
+             _viewer(faces, faces_dir, reconstructions_dir, genders, params.report.viewer_speakers))
     page.add("parameters", "Parameters", f"<pre>{esc(yaml.safe_dump(params.model_dump(by_alias=True), sort_keys=False))}</pre>")
     html = page.render()
     write_text(html, out_path)
@@ -84,9 +82,9 @@ def _images(plots: Path, names: list[str], alt: str) -> list[str]:
     return [image((plots / n).read_bytes(), f"{alt}: {n}") for n in names if (plots / n).is_file()]
 
 
-def _viewer(faces_dir: Path, reconstructions_dir: Path, genders: list[str], per_gender: int) -> str:
-    """The `per_gender` most certain D_e speakers of each gender."""
-    speakers = read_table(faces_dir / "speakers.csv")
+def _viewer(speakers: pd.DataFrame, faces_dir: Path, reconstructions_dir: Path, genders: list[str],
+            per_gender: int) -> str:
+    """The `per_gender` most certain D_e speakers of each gender (speakers: data/faces/speakers.csv)."""
     row_of = {s: i for i, s in enumerate(speakers["speaker_id"])}
     registered = np.load(faces_dir / "registered.npy", mmap_mode="r")
     triangles = read_triangles(faces_dir / "template.ply")
@@ -106,19 +104,6 @@ def _viewer(faces_dir: Path, reconstructions_dir: Path, genders: list[str], per_
         return paragraph("No reconstruction to show.")
     vmax = float(np.ceil(2 * np.percentile(np.concatenate([f["errors"] for f in shown]), 98)) / 2)
     return viewer_html(triangles, shown, max(vmax, 0.5))
-
-
-def _revision(params_path: Path) -> str:
-    """git commit (and whether the work tree differs from it) and the DVC version."""
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(["git", *args], cwd=params_path.resolve().parent, capture_output=True, text=True,
-                                  check=True).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return ""
-    commit = git("rev-parse", "--short", "HEAD") or "no git commit"
-    dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
-    return esc(f"Made from git {commit}{dirty} with DVC {version('dvc')}, sfv {version('sfv')}.")
 
 
 if __name__ == "__main__":
