@@ -85,6 +85,9 @@ class SynthParams(_Section):
         8, description="faces shown on reports/synth/faces.png")
     seconds: Annotated[float, Field(ge=4, le=600)] = Field(
         10.0, description="length of each recording (s), silences included, ≥ 2 s of speech (the source had ~120)")
+    recordings: Annotated[int, Field(ge=1, le=20)] = Field(
+        2, description="recordings per speaker, each starting at a different phrase of the script "
+                       "(the phonatory module's v′ is another recording of the same speaker)")
     coupling: Annotated[float, Field(ge=0, le=2)] = Field(
         1.6, description="planted voice–face link strength: 0 = null world, 1 = the link table's strengths, > 1 more")
     planted: tuple[LinkGroup, ...] = Field(

@@ -2,6 +2,7 @@
 import hashlib
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import librosa
@@ -14,6 +15,7 @@ from scipy.io import wavfile
 
 from pipeline.config import ParamsError
 from pipeline.stages.synth import main as synth_main
+from pipeline.synth.cohort import ScanSettings, VoiceSettings, simulate_person
 from pipeline.synth.shape_model import FACTOR_NAMES
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -56,15 +58,20 @@ def test_layout_and_manifest(small_root):
     assert manifest.speaker_id.is_unique
     for row in manifest.itertuples():
         assert (root / row.scan).is_file() and (root / row.landmarks).is_file()
-        rate, audio = wavfile.read(root / row.audio)
-        assert rate == 16000 and audio.dtype == np.int16 and audio.ndim == 1
-        assert len(audio) == 6 * 16000  # synth.seconds, silences included
+        recordings = row.audio.split(";")  # synth.recordings default 2
+        assert recordings == [f"audio/{row.speaker_id}.wav", f"audio/{row.speaker_id}_2.wav"]
         alignment = pd.read_csv(root / "alignments" / f"{row.speaker_id}.csv")
         assert list(alignment.columns) == ["recording", "start_s", "end_s", "phone"]
-        assert (alignment.recording == row.audio).all()
-        assert alignment.start_s.iloc[0] == 0 and alignment.end_s.iloc[-1] == pytest.approx(6.0)
-        np.testing.assert_allclose(alignment.start_s.iloc[1:].to_numpy(), alignment.end_s.iloc[:-1].to_numpy(), atol=1e-4)
-        assert alignment.phone.iloc[0] == "sil" and alignment.phone.iloc[-1] == "sil"
+        assert list(alignment.recording.unique()) == recordings
+        for path, phones in alignment.groupby("recording", sort=False):
+            rate, audio = wavfile.read(root / path)
+            assert rate == 16000 and audio.dtype == np.int16 and audio.ndim == 1
+            assert len(audio) == 6 * 16000  # synth.seconds, silences included
+            assert phones.start_s.iloc[0] == 0 and phones.end_s.iloc[-1] == pytest.approx(6.0)
+            np.testing.assert_allclose(phones.start_s.iloc[1:].to_numpy(), phones.end_s.iloc[:-1].to_numpy(), atol=1e-4)
+            assert phones.phone.iloc[0] == "sil" and phones.phone.iloc[-1] == "sil"
+        first, second = (list(p.phone[p.phone != "sil"])[:5] for _, p in alignment.groupby("recording", sort=False))
+        assert first != second  # each recording reads its own part of the script
     for name in ("shapes.npy", "landmarks.npy", "poses.npy", "factors.csv", "ams.csv", "speakers.csv",
                  "annotations.csv", "template.ply", "template_landmarks.csv", "template_regions.csv",
                  "latents.csv", "oracle.csv"):
@@ -123,13 +130,15 @@ def test_recordings_have_adult_f0_by_sex_and_the_drawn_snr(small_root):
     root = small_root / "root"
     latents = pd.read_csv(root / "truth" / "latents.csv").set_index("speaker_id")
     for row in pd.read_csv(root / "manifest.csv").itertuples():
-        rate, audio = wavfile.read(root / row.audio)
+        first = row.audio.split(";")[0]  # truth's snr_db is the first recording's
+        rate, audio = wavfile.read(root / first)
         audio = audio.astype(float) / 32767
         track, voiced, _ = librosa.pyin(audio, fmin=60, fmax=400, sr=rate, frame_length=1024)
         f0 = np.nanmedian(track[voiced])
         assert f0 == pytest.approx(latents.f0_hz[row.speaker_id], rel=0.08)
         assert (70 <= f0 <= 180) if row.gender == "M" else (140 <= f0 <= 300), (row.speaker_id, f0)
         alignment = pd.read_csv(root / "alignments" / f"{row.speaker_id}.csv")
+        alignment = alignment[alignment.recording == first]
         lead = audio[: int(alignment.end_s.iloc[0] * rate)]
         speech = audio[int(alignment.end_s.iloc[0] * rate): int(alignment.start_s.iloc[-1] * rate)]
         snr = 10 * np.log10(np.mean(speech ** 2) / np.mean(lead ** 2) - 1)  # the lead is noise only
@@ -147,6 +156,18 @@ def test_null_world_keeps_the_faces_and_cuts_the_link(small_root, tmp_path):
     assert pd.read_csv(small_root / "root" / "truth" / "oracle.csv").planted.sum() > 10
 
 
+def test_adding_recordings_keeps_the_face_and_the_first_recording(shape_model):
+    voice = VoiceSettings(seconds=5.0, coupling=1.6)
+    one = simulate_person(shape_model, "F0001", "F", 0, 3, ScanSettings(vertices=(3000, 3000)), voice)
+    three = simulate_person(shape_model, "F0001", "F", 0, 3, ScanSettings(vertices=(3000, 3000)),
+                            replace(voice, recordings=3))
+    assert len(one.recordings) == 1 and len(three.recordings) == 3
+    np.testing.assert_array_equal(one.vertices, three.vertices)
+    np.testing.assert_array_equal(one.recordings[0].audio, three.recordings[0].audio)
+    starts = [[p for p, _, _ in r.phones if p != "sil"][:4] for r in three.recordings]
+    assert len({tuple(s) for s in starts}) == 3  # phrases 0, 1 and 3 of the script
+
+
 @pytest.mark.parametrize("bad, key", [
     ({"synth": {"speakers": {"male": 0, "female": 3}}}, "synth.speakers.male"),
     ({"synth": {"speakers": {"male": -2, "female": 3}}}, "synth.speakers.male"),
@@ -158,6 +179,7 @@ def test_null_world_keeps_the_faces_and_cuts_the_link(small_root, tmp_path):
     ({"synth": {"planted": ["nose"]}}, "synth.planted"),
     ({"synth": {"coupling": -0.1}}, "synth.coupling"),
     ({"synth": {"seconds": 2}}, "synth.seconds"),
+    ({"synth": {"recordings": 0}}, "synth.recordings"),
 ])
 def test_bad_params_are_errors_that_name_the_key(tmp_path, bad, key):
     params = _write_params(tmp_path / "params.yaml", bad)

@@ -32,7 +32,7 @@ def scan_settings(synth: SynthParams) -> ScanSettings:
 
 
 def voice_settings(synth: SynthParams) -> VoiceSettings:
-    return VoiceSettings(seconds=synth.seconds, coupling=synth.coupling, planted=synth.planted,
+    return VoiceSettings(seconds=synth.seconds, recordings=synth.recordings, coupling=synth.coupling, planted=synth.planted,
                          snr_db=synth.snr_db, reverb=synth.reverb, silence_s=synth.silence_s)
 
 
@@ -73,9 +73,11 @@ def main(params_path: Path, root: Path, sheet: Path, voices: Path) -> None:
     save_figure(figure, sheet, dpi=110)
 
     heard = _sheet_rows(speakers, synth.sheet_voices)
+    first = {i: people[i].manifest_row["audio"].split(";")[0] for i in heard}  # the sheet shows first recordings
     alignments = {i: pd.read_csv(root / "alignments" / f"{speakers.speaker_id[i]}.csv") for i in heard}
+    alignments = {i: a[a.recording == first[i]] for i, a in alignments.items()}
     figure = voice_sheet(
-        [(read_audio(root / people[i].manifest_row["audio"]), SAMPLE_RATE,
+        [(read_audio(root / first[i]), SAMPLE_RATE,
           list(alignments[i][["phone", "start_s", "end_s"]].itertuples(index=False))) for i in heard],
         titles=[f"{speakers.speaker_id[i]} ({'male' if speakers.gender[i] == 'M' else 'female'}), "
                 f"SNR {people[i].snr_db:.0f} dB" for i in heard],

@@ -12,7 +12,7 @@ import numpy as np
 from .link import LINK_GROUPS, draw_latents, voice_params
 from .scans import Annotation, Scan, annotate_landmarks, simulate_scan
 from .shape_model import ShapeModel
-from .speech import SAMPLE_RATE, VoiceParams, apply_channel, script_for, synthesize
+from .speech import SAMPLE_RATE, SCRIPT, VoiceParams, apply_channel, script_for, synthesize
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class VoiceSettings:
     """The recording and the planted link (see README, synth.seconds ... synth.silence_s)."""
 
     seconds: float = 20.0
+    recordings: int = 1
     coupling: float = 1.0
     planted: tuple[str, ...] = LINK_GROUPS
     snr_db: tuple[float, float] = (15.0, 35.0)
@@ -58,7 +59,7 @@ class Person:
     scan: Scan
     annotation: Annotation
     latents: np.ndarray  # [len(link.LATENTS)] voice parameters
-    recording: Recording
+    recordings: tuple[Recording, ...]  # each a reading of a different part of the script
 
 
 def speaker_ids(n_male: int, n_female: int) -> list[tuple[str, str]]:
@@ -72,8 +73,8 @@ def simulate_person(model: ShapeModel, speaker_id: str, sex: str, index: int, se
                     settings: ScanSettings, voice: VoiceSettings) -> Person:
     """The person at position `index` of the cohort drawn with `seed`.
 
-    The face is drawn first, then its scan, annotation, voice and recording, so changing a
-    voice setting never changes a face.
+    The face is drawn first, then its scan, annotation, voice and recordings, so changing a
+    voice setting never changes a face, and adding recordings never changes the first ones.
     """
     rng = np.random.default_rng([seed, index])
     factors, vertices = model.sample_face(rng, sex)
@@ -95,17 +96,22 @@ def simulate_person(model: ShapeModel, speaker_id: str, sex: str, index: int, se
         mislabel_mm=settings.mislabel_mm,
     )
     latents = draw_latents(model, factors, sex, rng, voice.coupling, voice.planted)[0]
-    return Person(speaker_id, sex, factors, vertices, scan, annotation, latents,
-                  record(voice_params(latents), rng, voice))
+    params = voice_params(latents)
+    recordings = tuple(record(params, rng, voice, part) for part in range(voice.recordings))
+    return Person(speaker_id, sex, factors, vertices, scan, annotation, latents, recordings)
 
 
-def record(params: VoiceParams, rng: np.random.Generator, voice: VoiceSettings) -> Recording:
-    """One reading of the script through a random recording channel, `voice.seconds` long."""
+def record(params: VoiceParams, rng: np.random.Generator, voice: VoiceSettings, part: int = 0) -> Recording:
+    """One reading of the script through a random recording channel, `voice.seconds` long.
+
+    Recording `part` of `voice.recordings` starts at its own phrase of the script, so two
+    recordings of a speaker are different utterances, not one utterance twice."""
     total = int(round(voice.seconds * SAMPLE_RATE))
     lead = int(round(rng.uniform(*voice.silence_s) * SAMPLE_RATE))
     trail = int(round(rng.uniform(*voice.silence_s) * SAMPLE_RATE))
     speech_n = total - lead - trail
-    phones = script_for(speech_n / SAMPLE_RATE, params.rate)
+    phones = script_for(speech_n / SAMPLE_RATE, params.rate,
+                        first_phrase=part * len(SCRIPT) // max(1, voice.recordings))
     dry = synthesize(phones, params, rng)
     reverb = rng.uniform(0.1, 0.3) if rng.random() < voice.reverb else 0.0
     audio, snr = apply_channel(

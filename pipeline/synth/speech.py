@@ -84,7 +84,7 @@ PHONES: dict[str, Phone] = {
 _DURATION_S = {"vowel": 0.11, "nasal_vowel": 0.13, "nasal": 0.07, "fricative": 0.10, "plosive": 0.08}
 
 # The read text, one phrase a line (ARPAbet-like; '~' marks a nasalised vowel).
-_SCRIPT = (
+SCRIPT = (
     "M AE~ N IY S AE~ NG AH S AO NG",      # many sang a song
     "SH IY S IY Z F AA IH V B IH G D AO G Z",  # she sees five big dogs
     "AH K AE T T UH K HH ER HH AE T",      # a cat took her hat
@@ -96,7 +96,7 @@ _SCRIPT = (
 def read_script() -> list[tuple[str, float]]:
     """The fixed read text as (phone, nominal duration s), phrases separated by pauses."""
     phones: list[tuple[str, float]] = []
-    for i, phrase in enumerate(_SCRIPT):
+    for i, phrase in enumerate(SCRIPT):
         words = phrase.split()
         for j, label in enumerate(words):
             kind = PHONES[label].kind
@@ -106,9 +106,12 @@ def read_script() -> list[tuple[str, float]]:
     return phones
 
 
-def script_for(seconds: float, rate: float = 1.0) -> list[tuple[str, float]]:
-    """The script at `rate`, repeated and cut after a pause, scaled to last exactly `seconds`."""
+def script_for(seconds: float, rate: float = 1.0, first_phrase: int = 0) -> list[tuple[str, float]]:
+    """The script at `rate` from phrase `first_phrase` on, repeated and cut after a pause,
+    scaled to last exactly `seconds`."""
     script = [(p, d / rate) for p, d in read_script()]
+    starts = [0] + [i + 1 for i, (p, _) in enumerate(script) if p == "sil"][:-1]
+    script = script[starts[first_phrase % len(starts)]:] + script[:starts[first_phrase % len(starts)]]
     phones: list[tuple[str, float]] = []
     while not phones or sum(d for _, d in phones) < seconds:
         for p, d in script:

@@ -42,19 +42,28 @@ def read_audio(path: Path) -> np.ndarray:
     return wavfile.read(path)[1].astype(np.float64) / 32767.0
 
 
+def recording_paths(speaker_id: str, n: int) -> list[str]:
+    """audio/<id>.wav, then audio/<id>_2.wav, ...: a first recording keeps its name whatever n is."""
+    return [f"audio/{speaker_id}.wav"] + [f"audio/{speaker_id}_{k}.wav" for k in range(2, n + 1)]
+
+
 def write_person(root: Path, person: Person) -> dict[str, str]:
-    """Write one person's recording, alignment, scan and annotation; return their manifest row."""
+    """Write one person's recordings, alignment, scan and annotation; return their manifest row
+    (several recordings `;`-separated, as the layout allows)."""
     sid = person.speaker_id
-    paths = {"audio": f"audio/{sid}.wav", "scan": f"scans/{sid}.ply", "landmarks": f"landmarks/{sid}.csv"}
+    audio = recording_paths(sid, len(person.recordings))
+    paths = {"scan": f"scans/{sid}.ply", "landmarks": f"landmarks/{sid}.csv"}
     for folder in ("audio", "scans", "landmarks", "alignments"):
         (root / folder).mkdir(exist_ok=True)
-    write_audio(root / paths["audio"], person.recording.audio)
-    pd.DataFrame([(paths["audio"], start, end, phone) for phone, start, end in person.recording.phones],
-                 columns=["recording", "start_s", "end_s", "phone"]).to_csv(
+    rows = []
+    for path, recording in zip(audio, person.recordings):
+        write_audio(root / path, recording.audio)
+        rows += [(path, start, end, phone) for phone, start, end in recording.phones]
+    pd.DataFrame(rows, columns=["recording", "start_s", "end_s", "phone"]).to_csv(
         root / "alignments" / f"{sid}.csv", index=False, float_format="%.5f")
     write_mesh(root / paths["scan"], person.scan.vertices, person.scan.faces)
     write_landmarks(root / paths["landmarks"], person.annotation.points)
-    return {"speaker_id": sid, "gender": person.sex, **paths}
+    return {"speaker_id": sid, "gender": person.sex, "audio": ";".join(audio), **paths}
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,7 @@ class Written:
     pose: np.ndarray
     annotation: Annotation
     latents: np.ndarray
-    snr_db: float
+    snr_db: float  # of the first recording
 
 
 def write_people(root: Path, model: ShapeModel, cohort: list[tuple[str, str]], seed: int,
@@ -91,7 +100,7 @@ def _simulate_and_write(model: ShapeModel, job) -> Written:
     person = simulate_person(model, speaker_id, sex, index, seed, settings, voice)
     row = write_person(root, person)
     return Written(row, person.factors, person.vertices.astype(np.float32), person.scan.pose,
-                   person.annotation, person.latents, person.recording.snr_db)
+                   person.annotation, person.latents, person.recordings[0].snr_db)
 
 
 def write_truth(root: Path, template: Template, speakers: pd.DataFrame, factors: np.ndarray,
