@@ -274,6 +274,59 @@ def bench_train(repeats: int, steps: int, frames: int, batch: int, n_ams: int, s
     }
 
 
+def bench_phonatory(repeats: int, steps: int, frames: int, seed: int) -> dict:
+    """The phonatory pre-training step (encoder + module at the default `phonatory:` settings)
+    beside the estimator's step (shared CNN, batch 64), and R stacked copies of the
+    pre-training step against the same R one after the other."""
+    import torch
+
+    from .estimator.phonatory import PhonatorySettings, alpha_bar, beta_schedule
+    from .estimator.pretrain import make_module, pretrain_step
+    from .estimator.training import make_network, sgd_step
+
+    settings = PhonatorySettings()
+    rng = np.random.default_rng(seed)
+    n_mels, n_ams = 64, 96
+    bars = torch.from_numpy(alpha_bar(beta_schedule(settings.timesteps))).float()
+
+    def timed(step, n_steps: int) -> float:
+        step()  # warm-up
+        t0 = time.perf_counter()
+        for _ in range(n_steps):
+            step()
+        return (time.perf_counter() - t0) / n_steps
+
+    def pretraining(copies: int) -> float:
+        net = make_network(copies, n_ams, n_mels, "shared", list(range(copies)))
+        unet = make_module(copies, net.widths[-1], settings, list(range(copies)))
+        optimiser = torch.optim.Adam([*net.body.parameters(), *unet.parameters()], lr=settings.lr)
+        b = settings.batch_size
+        batch = (rng.standard_normal((b, copies, n_mels, frames), dtype=np.float32),
+                 rng.standard_normal((b, copies, settings.crop_samples), dtype=np.float32),
+                 rng.integers(0, settings.timesteps, (b, copies)),
+                 rng.standard_normal((b, copies, settings.crop_samples), dtype=np.float32))
+        return timed(lambda: pretrain_step(net, unet, optimiser, batch, bars, torch.device("cpu"), 5.0), steps)
+
+    net = make_network(1, n_ams, n_mels, "shared", [0])
+    optimiser = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    x = torch.from_numpy(rng.standard_normal((64, 1, n_mels, frames), dtype=np.float32))
+    y = torch.from_numpy(rng.standard_normal((64, 1, n_ams), dtype=np.float32))
+    estimator = timed(lambda: sgd_step(net, optimiser, x, y, False, 5.0), steps)
+    one = pretraining(1)
+    stacked = pretraining(repeats)
+    module_parameters = sum(p.numel() for p in make_module(1, net.widths[-1], settings, [0]).parameters())
+    return {
+        "steps": steps, "frames": frames, "repeats": repeats, "threads": torch.get_num_threads(),
+        "settings": {"batch_size": settings.batch_size, "crop_samples": settings.crop_samples,
+                     "widths": list(settings.widths), "tokens": settings.tokens, "timesteps": settings.timesteps},
+        "module_parameters": module_parameters,
+        "estimator_s_per_step": estimator, "pretraining_s_per_step": one,
+        "pretraining_over_estimator": one / estimator,
+        "stacked_s_per_step": stacked, "sequential_s_per_step": one * repeats,
+        "stacked_speedup": one * repeats / stacked,
+    }
+
+
 def bench_reconstruct(faces: int, top_k: int, seed: int) -> dict:
     """The batched AM-guided fit of all faces at once against scipy's L-BFGS-B fitting the same
     faces one at a time (same objective, torch gradients), on synthetic faces of one sex."""

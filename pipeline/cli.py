@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from .artifacts import write_json
-from .benchmarks import bench_audio, bench_geometry, bench_permutations, bench_reconstruct, bench_synth, bench_train
+from .benchmarks import (bench_audio, bench_geometry, bench_permutations, bench_phonatory, bench_reconstruct,
+                         bench_synth, bench_train)
 from .config import ParamsError
 from .predict import PredictError
 
@@ -46,6 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--ams", type=int, default=96)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", type=str, default="reports/bench.json")
+    phon = commands.add_parser("bench-phonatory", help="benchmark the phonatory pre-training step against the "
+                               "estimator's step, and stacked against sequential copies")
+    phon.add_argument("--repeats", type=int, default=4)
+    phon.add_argument("--steps", type=int, default=3)
+    phon.add_argument("--frames", type=int, default=350)
+    phon.add_argument("--seed", type=int, default=0)
+    phon.add_argument("--out", type=str, default="reports/bench.json")
     recon = commands.add_parser("bench-reconstruct", help="benchmark the batched AM-guided fit against per-face scipy")
     recon.add_argument("--faces", type=int, default=100)
     recon.add_argument("--top-k", type=int, default=10)
@@ -120,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
             _power(args)
         elif args.command == "bench-train":
             _report(args.out, "train", bench_train(args.repeats, args.steps, args.frames, args.batch, args.ams, args.seed))
+        elif args.command == "bench-phonatory":
+            _report(args.out, "phonatory", bench_phonatory(args.repeats, args.steps, args.frames, args.seed))
     except (ParamsError, PredictError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -203,6 +203,9 @@ class SfvParams(_Section):
         0.0, description="CNN: β of β-NLL (0 = the plain Gaussian NLL)")
     mean_warmup_steps: Annotated[int, Field(ge=0)] = Field(
         0, description="CNN: the first steps train the mean heads alone (squared error)")
+    phonatory: bool = Field(
+        False, description="CNN: pre-train the encoder with the source's phonatory module on D_t first "
+                           "(the `phonatory:` section; docs/training.md)")
     evaluation_share: Annotated[float, Field(gt=0, lt=0.5)] = Field(
         0.1, description="share of speakers in the fixed evaluation set D_e")
     alpha: Annotated[float, Field(gt=0, lt=0.5)] = Field(0.05, description="level of the one-sided tests")
@@ -219,6 +222,9 @@ class SfvParams(_Section):
         _ordered_range(*self.segment_s, "segment_s")
         if not self.genders or len(set(self.genders)) != len(self.genders):
             raise ValueError("genders: give male and/or female, each once")
+        if self.phonatory and self.estimator == "stats_ridge":
+            raise ValueError("phonatory: the phonatory module trains the CNN's encoder, and stats_ridge has none; "
+                             "use estimator: shared (or per_am) with test: corrected")
         if self.test == "permutation":
             if self.estimator != "stats_ridge":
                 raise ValueError(f"test: permutation refits the estimator {self.permutations} times per repeat, "
@@ -271,6 +277,44 @@ class PhonemesParams(_Section):
         0.8, description="a unit is analysed when at least this share of the gender's speakers has it")
 
 
+class PhonatoryParams(_Section):
+    steps: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        200, description="pre-training steps of encoder + module on D_t, per repeat (source: 60,000)")
+    weight: Annotated[float, Field(ge=0, le=100)] = Field(
+        0.0, description="weight of the ε-loss beside the NLL while the heads train (0: pre-training only, as "
+                         "the source; > 0 needs estimator shared and encoder trainable)")
+    encoder: Literal["trainable", "frozen"] = Field(
+        "trainable", description="the encoder while the heads train after pre-training")
+    batch_size: Annotated[int, Field(ge=1, le=4096)] = Field(16, description="pairs (v, v′) per pre-training step")
+    lr: Annotated[float, Field(gt=0, le=1)] = Field(0.001, description="Adam learning rate of the pre-training")
+    crop_samples: Annotated[int, Field(ge=64, le=160_000)] = Field(
+        2048, description="length of the waveform crop x₀ (samples at 16 kHz); a multiple of 4^(levels − 1)")
+    timesteps: Annotated[int, Field(ge=2, le=10_000)] = Field(1000, description="diffusion steps T")
+    schedule: Literal["linear", "cosine"] = Field(
+        "linear", description="β schedule: Ho et al.'s linear, or Nichol & Dhariwal's cosine")
+    beta_range: tuple[Annotated[float, Field(gt=0, lt=1)], Annotated[float, Field(gt=0, lt=1)]] = Field(
+        (0.0001, 0.02), description="linear schedule: [β_1, β_T] (Ho et al.)")
+    widths: tuple[Annotated[int, Field(ge=4, le=1024)], ...] = Field(
+        (16, 32, 64), description="U-Net channels per level (each a multiple of 4; two levels or more)")
+    tokens: Annotated[int, Field(ge=1, le=256)] = Field(
+        8, description="cross-attention tokens projected from the voice code e")
+    checkpoint_every: Annotated[int, Field(ge=1)] = Field(
+        50, description="pre-training steps between saved checkpoints (resuming)")
+
+    @model_validator(mode="after")
+    def _shape(self) -> PhonatoryParams:
+        _ordered_range(*self.beta_range, "beta_range")
+        if len(self.widths) < 2 or any(w % 4 for w in self.widths):
+            raise ValueError(f"widths: {list(self.widths)}; give two levels or more, each a multiple of 4")
+        multiple = 4 ** (len(self.widths) - 1)
+        if self.crop_samples % multiple:
+            raise ValueError(f"crop_samples: {self.crop_samples} is not a multiple of {multiple} "
+                             f"(4^(levels − 1) for {len(self.widths)} levels)")
+        if self.weight > 0 and self.encoder == "frozen":
+            raise ValueError("weight: the ε-loss beside the NLL trains the encoder, which encoder: frozen keeps fixed")
+        return self
+
+
 class ReportParams(_Section):
     viewer_speakers: Annotated[int, Field(ge=1, le=50)] = Field(
         3, description="D_e speakers per gender in the report's 3D viewer, the most certain first")
@@ -295,7 +339,16 @@ class Params(_Section):
         EvaluateParams(), description="evaluation and the regression baseline (docs/reconstruction.md)")
     phonemes: PhonemesParams = Field(
         PhonemesParams(), description="the phoneme analysis from <root>/alignments (docs/phonemes.md)")
+    phonatory: PhonatoryParams = Field(
+        PhonatoryParams(), description="the phonatory module, on with sfv.phonatory (docs/training.md)")
     report: ReportParams = Field(ReportParams(), description="the HTML report reports/index.html (docs/cli.md)")
+
+    @model_validator(mode="after")
+    def _phonatory(self) -> Params:
+        if self.sfv.phonatory and self.phonatory.weight > 0 and self.sfv.estimator != "shared":
+            raise ValueError("phonatory.weight > 0 keeps one module per encoder while the heads train, which "
+                             "only estimator: shared has (per_am would need one per AM)")
+        return self
 
 
 def _format(err: ValidationError, source: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from .config import FaceParams, Params, ParamsError, load_params
+from .estimator.phonatory import PhonatorySettings
 from .estimator.training import TrainSettings
 from .face.register import Stage
 
@@ -23,7 +24,16 @@ def train_settings(params: Params) -> TrainSettings:
                          weight_decay=sfv.weight_decay, warmup_steps=sfv.warmup_steps,
                          clip_norm=sfv.clip_norm, eval_every=sfv.eval_every, length_seed=params.seed,
                          time_mask_frames=sfv.time_mask_frames, band_mask=sfv.band_mask, dropout=sfv.dropout,
-                         beta_nll=sfv.beta_nll, mean_warmup_steps=sfv.mean_warmup_steps)
+                         beta_nll=sfv.beta_nll, mean_warmup_steps=sfv.mean_warmup_steps,
+                         phonatory=phonatory_settings(params) if sfv.phonatory else None)
+
+
+def phonatory_settings(params: Params) -> PhonatorySettings:
+    p = params.phonatory
+    return PhonatorySettings(steps=p.steps, weight=p.weight, encoder=p.encoder, batch_size=p.batch_size, lr=p.lr,
+                             crop_samples=p.crop_samples, timesteps=p.timesteps, schedule=p.schedule,
+                             beta_range=tuple(p.beta_range), widths=tuple(p.widths), tokens=p.tokens,
+                             checkpoint_every=p.checkpoint_every)
 
 
 def registration_schedule(face: FaceParams) -> tuple[Stage, ...]:

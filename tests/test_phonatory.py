@@ -1,6 +1,7 @@
 """The phonatory module: its loss and forward process, that it learns from the code, that it
 trains the encoder on D_t alone, and that a crashed pre-training resumes to the same bytes."""
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,7 @@ from pipeline.estimator.network import StackedVoiceCNN
 from pipeline.estimator.phonatory import (PhonatorySettings, StackedPhonatoryUNet, alpha_bar, beta_schedule,
                                           diffuse, epsilon_loss, timestep_embedding)
 from pipeline.estimator.pretrain import Checkpoint, PairBatches, make_module, pair, phonatory_loss, pretrain
-from pipeline.estimator.training import RepeatData, TrainSettings, train_group
+from pipeline.estimator.training import TrainSettings, train_group
 
 N_MELS = 8
 TINY = PhonatorySettings(steps=6, batch_size=6, lr=3e-3, crop_samples=64, timesteps=50, widths=(8, 16),
@@ -209,3 +210,23 @@ def test_unet_shapes_and_bad_widths():
         unet(torch.randn(2, 3, 40), torch.zeros(2, 3, dtype=torch.long), torch.randn(2, 3, 24))
     with pytest.raises(ValueError, match="widths"):
         StackedPhonatoryUNet(1, 24, (6, 16))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"sfv": {"phonatory": True}}, "stats_ridge has none"),
+    ({"sfv": {"phonatory": True, "estimator": "per_am", "test": "corrected"}, "phonatory": {"weight": 1.0}},
+     "only estimator: shared"),
+    ({"phonatory": {"crop_samples": 1000}}, "multiple of 16"),
+    ({"phonatory": {"widths": [16]}}, "two levels"),
+    ({"phonatory": {"weight": 0.5, "encoder": "frozen"}}, "frozen keeps fixed"),
+])
+def test_bad_phonatory_params_are_refused(tmp_path, change, message):
+    import yaml
+
+    from pipeline.config import ParamsError, load_params
+    raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+    for section, values in change.items():
+        raw[section].update(values)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(ParamsError, match=message):
+        load_params(tmp_path / "params.yaml")

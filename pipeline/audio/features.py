@@ -77,3 +77,10 @@ def speech_frames(log_mel: np.ndarray, hop_s: float, segments: np.ndarray) -> np
     `sfv predict` and in the voice-only worlds alike."""
     speech = frames_in_segments(len(log_mel), hop_s, segments)
     return normalise(log_mel, speech)[speech]
+
+
+def speech_samples(wave: np.ndarray, sample_rate: int, segments: np.ndarray) -> np.ndarray:
+    """The samples of one recording inside its speech segments, joined in time order (the
+    waveform counterpart of `speech_frames`)."""
+    spans = np.round(np.asarray(segments, dtype=float).reshape(-1, 2) * sample_rate).astype(int)
+    return np.concatenate([wave[max(0, a):max(0, b)] for a, b in spans] or [wave[:0]]).astype(np.float32)

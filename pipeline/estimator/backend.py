@@ -11,23 +11,28 @@ from typing import Callable
 import torch
 
 from .estimators import fit_group, progress_units
+from .pretrain import Checkpoint
 from .training import RepeatData, RepeatResult, TrainSettings
 
 OnDone = Callable[[list[RepeatResult]], None]
 
 
 def run_local(groups: list[list[RepeatData]], settings: TrainSettings, device: torch.device,
-              on_done: OnDone, progress: Callable[[int], None] | None = None) -> None:
-    for group in groups:
-        on_done(fit_group(group, settings, device, progress))
+              on_done: OnDone, progress: Callable[[int], None] | None = None,
+              checkpoints: list[Checkpoint | None] | None = None) -> None:
+    for group, checkpoint in zip(groups, checkpoints or [None] * len(groups)):
+        on_done(fit_group(group, settings, device, progress, checkpoint))
 
 
 def run_ray(groups: list[list[RepeatData]], settings: TrainSettings, device: torch.device,
-            on_done: OnDone, progress: Callable[[int], None] | None = None) -> None:
+            on_done: OnDone, progress: Callable[[int], None] | None = None,
+            checkpoints: list[Checkpoint | None] | None = None) -> None:
     """One Ray task per group on the cluster of RAY_ADDRESS (a local Ray when unset).
 
     Each task asks for as many CPUs as torch uses here (and a GPU when training on one), so
-    the cluster places it where it fits and its arithmetic matches the local backend.
+    the cluster places it where it fits and its arithmetic matches the local backend. A task
+    may run on another machine, so it keeps no phonatory checkpoint: a group that did not
+    finish pre-trains again.
     """
     try:
         import ray

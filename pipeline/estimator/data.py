@@ -6,7 +6,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tqdm import tqdm
+
 from ..artifacts import read_table
+from ..audio.features import speech_samples
+from ..audio.io import load_audio
 from .splits import GENDER_CODE
 from .training import RepeatData
 
@@ -27,6 +31,22 @@ def load_features(features_dir: Path) -> dict[str, list[np.ndarray]]:
     return out
 
 
+def load_waveforms(root: Path, segments: pd.DataFrame, speakers: list[str], sample_rate: int
+                   ) -> dict[str, list[np.ndarray]]:
+    """Each speaker's speech samples per recording (float32, VAD segments only), in the order
+    the features stage stored the recordings: the phonatory module's v′."""
+    out: dict[str, list[np.ndarray]] = {}
+    wanted = set(speakers)
+    for speaker_id, rows in tqdm(segments[segments.speaker_id.isin(wanted)].groupby("speaker_id", sort=False),
+                                 total=len(wanted), desc="waveforms", unit="speaker"):
+        waves = []
+        for recording, spans in rows.groupby("recording", sort=False):
+            wave = load_audio(root / recording, sample_rate, speaker_id=speaker_id, shown_as=recording)
+            waves.append(speech_samples(wave, sample_rate, spans[["start_s", "end_s"]].to_numpy()))
+        out[speaker_id] = [w for w in waves if len(w)]
+    return out
+
+
 def standardiser(targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and SD (ddof=1) per AM of training targets [n_t, K]; a constant AM gets SD 1."""
     mean = targets.mean(axis=0)
@@ -35,11 +55,13 @@ def standardiser(targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def repeat_data(repeat: int, seed: int, split: dict[str, str], features: dict[str, list[np.ndarray]],
-                targets: pd.DataFrame) -> tuple[RepeatData, np.ndarray, np.ndarray]:
+                targets: pd.DataFrame, waveforms: dict[str, list[np.ndarray]] | None = None
+                ) -> tuple[RepeatData, np.ndarray, np.ndarray]:
     """The repeat's training and scoring data, and the D_t mean and SD used to z-score it.
 
     `split` maps speaker_id -> t | v1 | v2 | e; `targets` is indexed by speaker_id (raw AMs).
-    Only D_t speakers enter the standardiser.
+    Only D_t speakers enter the standardiser, and only their `waveforms` (the phonatory
+    module's targets) are passed on.
     """
     train_ids = [s for s, part in split.items() if part == "t"]
     scored = [s for s, part in split.items() if part != "t"]
@@ -51,5 +73,6 @@ def repeat_data(repeat: int, seed: int, split: dict[str, str], features: dict[st
         scored_ids=scored, scored_splits=[split[s] for s in scored],
         scored_recordings=[features[s] for s in scored], scored_targets=z(scored),
         train_recordings=[features[s] for s in train_ids],
+        train_waveforms=[waveforms[s] for s in train_ids] if waveforms is not None else [],
     )
     return data, mean, sd

@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .pretrain import Checkpoint
 from .ridge import StatsRidge
 from .statistics import speaker_statistics
 from .training import RepeatData, RepeatResult, TrainSettings, train_group as train_cnn_group
@@ -27,16 +28,21 @@ def is_cnn(estimator: str) -> bool:
 
 
 def progress_units(settings: TrainSettings, n_repeats: int) -> int:
-    """The units of progress one group reports: its steps (CNN) or its repeats (ridge)."""
-    return settings.iterations if is_cnn(settings.estimator) else n_repeats
+    """The units of progress one group reports: its steps, pre-training included (CNN), or
+    its repeats (ridge)."""
+    if not is_cnn(settings.estimator):
+        return n_repeats
+    return settings.iterations + (settings.phonatory.steps if settings.phonatory else 0)
 
 
 def fit_group(repeats: list[RepeatData], settings: TrainSettings, device: torch.device,
-              progress: Callable[[int], None] | None = None) -> list[RepeatResult]:
+              progress: Callable[[int], None] | None = None, checkpoint: Checkpoint | None = None
+              ) -> list[RepeatResult]:
     """Train or fit the estimators of a group of repeats (progress: one unit per CNN step,
-    or per fitted repeat for the ridge)."""
+    or per fitted repeat for the ridge; `checkpoint`: where the phonatory pre-training of
+    this group is saved and resumed)."""
     if is_cnn(settings.estimator):
-        return train_cnn_group(repeats, settings, device, progress)
+        return train_cnn_group(repeats, settings, device, progress, checkpoint)
     if settings.estimator != "stats_ridge":
         raise ValueError(f"unknown estimator {settings.estimator!r} (one of {', '.join(ESTIMATORS)})")
     # The repeats of a group share their speakers' recording lists: statistics once per speaker.

@@ -45,6 +45,7 @@ class StackedVoiceCNN(nn.Module):
     def __init__(self, copies: int, n_outputs: int, n_mels: int = 64, widths: tuple[int, ...] = WIDTHS):
         super().__init__()
         self.copies, self.n_outputs, self.n_mels, self.widths = copies, n_outputs, n_mels, tuple(widths)
+        self.frozen_body = False
         layers: list[nn.Module] = []
         channels = n_mels
         for width in self.widths:
@@ -61,14 +62,30 @@ class StackedVoiceCNN(nn.Module):
         """keep [B, M, channels], if given, multiplies the pooled features (dropout with masks
         the caller draws from each copy's own generator, so a copy's training does not depend
         on its group or on torch's global random state)."""
-        batch, copies, n_mels, frames = x.shape
-        features = self.body(x.reshape(batch, copies * n_mels, frames)).mean(dim=2)  # global average pool
-        features = features.reshape(batch, copies, -1)
+        features = self.encode(x)
         if keep is not None:
             features = features * keep
         mean = torch.einsum("bmc,mco->bmo", features, self.mean_weight) + self.mean_bias
         log_var = torch.einsum("bmc,mco->bmo", features, self.var_weight) + self.var_bias
         return mean, log_var.clamp(*LOG_VAR_RANGE)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The voice code e [B, M, channels]: the globally pooled features the heads read
+        (and the phonatory module is conditioned on)."""
+        batch, copies, n_mels, frames = x.shape
+        return self.body(x.reshape(batch, copies * n_mels, frames)).mean(dim=2).reshape(batch, copies, -1)
+
+    def freeze_body(self) -> None:
+        """Keep the encoder as it is: no gradients, and BatchNorm on its running statistics."""
+        self.body.requires_grad_(False)
+        self.frozen_body = True
+        self.body.eval()
+
+    def train(self, mode: bool = True) -> StackedVoiceCNN:
+        super().train(mode)
+        if self.frozen_body:
+            self.body.eval()
+        return self
 
     def reset_parameters(self, seeds: list[int]) -> None:
         """Initialise copy m from its own seed, so a copy's start does not depend on its group.
@@ -113,6 +130,18 @@ class StackedVoiceCNN(nn.Module):
         with torch.no_grad():
             for name, tensor in state.items():
                 copy_view(name, own[name], self.copies)[m].copy_(tensor)
+
+
+def clip_per_copy(modules: list[nn.Module], copies: int, max_norm: float) -> None:
+    """Clip each copy's gradient norm over `modules` on its own, as if it were trained alone
+    (every stacked parameter is copy-major in its leading dimension)."""
+    grads = [p.grad for module in modules for p in module.parameters() if p.grad is not None]
+    if not grads:
+        return
+    squared = sum(g.reshape(copies, -1).pow(2).sum(dim=1) for g in grads)
+    scale = (max_norm / (squared.sqrt() + 1e-6)).clamp(max=1.0)
+    for grad in grads:
+        grad.view(copies, -1).mul_(scale.view(-1, 1))
 
 
 def copy_view(name: str, tensor: torch.Tensor, copies: int) -> torch.Tensor:

@@ -32,12 +32,12 @@ NORM_GROUPS = 4  # GroupNorm groups per copy
 class PhonatorySettings:
     """The module and its pre-training (params.yaml `phonatory:`; docs/training.md)."""
 
-    steps: int = 300  # pre-training steps of encoder + module on D_t (source: 60,000)
+    steps: int = 200  # pre-training steps of encoder + module on D_t (source: 60,000)
     weight: float = 0.0  # weight of the ε-loss beside the NLL while the heads train (0 = pre-training only)
     encoder: str = "trainable"  # 'trainable' | 'frozen': the encoder while the heads train
-    batch_size: int = 32
+    batch_size: int = 16
     lr: float = 1e-3  # Adam, pre-training
-    crop_samples: int = 4096  # waveform crop x₀ (samples at 16 kHz)
+    crop_samples: int = 2048  # waveform crop x₀ (samples at 16 kHz: 128 ms)
     timesteps: int = 1000  # T
     schedule: str = "linear"  # 'linear' (Ho et al.) | 'cosine' (Nichol & Dhariwal 2021)
     beta_range: tuple[float, float] = (1e-4, 0.02)  # linear schedule: β_1, β_T

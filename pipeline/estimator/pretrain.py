@@ -124,19 +124,25 @@ def pretrain(net: StackedVoiceCNN, unet: StackedPhonatoryUNet, batches: PairBatc
     if progress and done:
         progress(done)
     for step in range(done + 1, settings.steps + 1):
-        net.train()
-        unet.train()
-        loss = phonatory_loss(net, unet, batches.draw(), alpha_bars, device)
-        optimiser.zero_grad(set_to_none=True)
-        loss.sum().backward()
-        clip_per_copy([net.body, unet], net.copies, clip_norm)
-        optimiser.step()
-        losses[step - 1] = loss.detach().cpu().numpy()
+        losses[step - 1] = pretrain_step(net, unet, optimiser, batches.draw(), alpha_bars, device, clip_norm)
         if progress:
             progress(1)
         if checkpoint and (step % settings.checkpoint_every == 0 or step == settings.steps):
             _save(checkpoint, step, net, unet, optimiser, batches, losses)
     return losses
+
+
+def pretrain_step(net: StackedVoiceCNN, unet: StackedPhonatoryUNet, optimiser: torch.optim.Optimizer, batch,
+                  alpha_bars: torch.Tensor, device: torch.device, clip_norm: float) -> np.ndarray:
+    """One step of encoder and module on the ε-loss; returns each copy's loss [R]."""
+    net.train()
+    unet.train()
+    loss = phonatory_loss(net, unet, batch, alpha_bars, device)
+    optimiser.zero_grad(set_to_none=True)
+    loss.sum().backward()
+    clip_per_copy([net.body, unet], net.copies, clip_norm)
+    optimiser.step()
+    return loss.detach().cpu().numpy()
 
 
 def _save(checkpoint: Checkpoint, step: int, net, unet, optimiser, batches: PairBatches, losses: np.ndarray) -> None:

@@ -18,6 +18,7 @@ from .backend import BACKENDS
 from .data import repeat_data, repeat_seed
 from .estimators import is_cnn, progress_units
 from .network import WIDTHS
+from .pretrain import Checkpoint
 from .store import array_digest, fingerprint, save_repeat, stored_fingerprint
 from .training import TrainSettings
 
@@ -28,15 +29,18 @@ PREDICTION_COLUMNS = ["repeat", "split", "speaker_id", "am_id", "mean", "var", "
 
 def train_repeats(settings: TrainSettings, device: torch.device, gender: str, splits: pd.DataFrame,
                   features: dict[str, list[np.ndarray]], targets: pd.DataFrame, am_ids: np.ndarray,
-                  models_dir: Path, *, seed: int, requested_group_size: int = 0, backend: str = "local") -> None:
+                  models_dir: Path, *, seed: int, requested_group_size: int = 0, backend: str = "local",
+                  waveforms: dict[str, list[np.ndarray]] | None = None) -> None:
     """Train every repeat of `splits` whose stored result is missing or stale, in fixed groups,
-    and drop the files of repeats beyond the last."""
+    and drop the files of repeats beyond the last (`waveforms`: each speaker's speech samples,
+    for the phonatory module)."""
     repeats = int(splits["repeat"].max())
     # The ridge's results do not depend on its grouping: groups of 10 share the speakers'
     # statistics, and the fingerprint leaves the size out, so a longer run keeps the first repeats.
     size = group_size(requested_group_size, repeats, device) if is_cnn(settings.estimator) else RIDGE_GROUP
     prints = {}
-    data_digest = {s: array_digest(*features[s], targets.loc[s].to_numpy(np.float64)) for s in targets.index}
+    data_digest = {s: array_digest(*features[s], *(waveforms or {}).get(s, []), targets.loc[s].to_numpy(np.float64))
+                   for s in targets.index}
     for r, rows in splits.groupby("repeat"):
         split = dict(zip(rows["speaker_id"], rows["split"]))
         prints[r] = fingerprint({"settings": asdict(settings), "seed": seed, "gender": gender,
@@ -49,6 +53,10 @@ def train_repeats(settings: TrainSettings, device: torch.device, gender: str, sp
     # Groups are fixed chunks of 1..N, so a resumed run stacks exactly the same networks.
     chunks = [list(range(start, min(start + size, repeats + 1))) for start in range(1, repeats + 1, size)]
     todo = [c for c in chunks if any(stored_fingerprint(repeat_path(models_dir, r)) != prints[r] for r in c)]
+    keep = {checkpoint_path(models_dir, c) for c in todo}
+    for path in models_dir.glob("phonatory_*.pt"):  # a checkpoint of another chunking or of a finished group
+        if path not in keep:
+            path.unlink()
     if not todo:
         return
     context = {}
@@ -56,7 +64,7 @@ def train_repeats(settings: TrainSettings, device: torch.device, gender: str, sp
     def build(r: int):
         rows = splits[splits["repeat"] == r]
         split = dict(zip(rows["speaker_id"], rows["split"]))
-        data, mean, sd = repeat_data(r, repeat_seed(seed, gender, r), split, features, targets)
+        data, mean, sd = repeat_data(r, repeat_seed(seed, gender, r), split, features, targets, waveforms)
         context[r] = (data, mean, sd)
         return data
 
@@ -73,11 +81,20 @@ def train_repeats(settings: TrainSettings, device: torch.device, gender: str, sp
             save_repeat(repeat_path(models_dir, result.repeat), result, fingerprint=prints[result.repeat],
                         spec=spec, am_ids=am_ids, target_mean=mean, target_sd=sd,
                         scored_ids=data.scored_ids, scored_splits=data.scored_splits)
+        checkpoint_path(models_dir, [r.repeat for r in results]).unlink(missing_ok=True)
         bar.set_postfix(saved=f"repeat {results[-1].repeat}")
 
+    checkpoints = None
+    if settings.phonatory and backend == "local":
+        checkpoints = [Checkpoint(checkpoint_path(models_dir, c), fingerprint([prints[r] for r in c])) for c in todo]
     with tqdm(total=sum(progress_units(settings, len(g)) for g in groups), desc=f"train {gender}",
               unit="step" if is_cnn(settings.estimator) else "repeat", smoothing=0.1) as bar:
-        BACKENDS[backend](groups, settings, device, save, bar.update)
+        BACKENDS[backend](groups, settings, device, save, bar.update, checkpoints=checkpoints)
+
+
+def checkpoint_path(models_dir: Path, repeats: list[int]) -> Path:
+    """Where the phonatory pre-training of the group of `repeats` is saved until the group is."""
+    return models_dir / f"phonatory_{repeats[0]:03d}-{repeats[-1]:03d}.pt"
 
 
 def group_size(requested: int, repeats: int, device) -> int:
@@ -115,6 +132,17 @@ def predictions_table(stored, targets: pd.DataFrame) -> pd.DataFrame:
 def training_log(stored) -> pd.DataFrame:
     rows = [(rep.repeat, int(step), nll, mse) for rep in stored for step, nll, mse in rep.log]
     return pd.DataFrame(rows, columns=["repeat", "step", "train_loss", "v1_mse"])
+
+
+def pretraining_log(stored, every: int = 10) -> pd.DataFrame:
+    """The phonatory ε-loss of every repeat, averaged over blocks of `every` steps (empty
+    without the module)."""
+    rows = []
+    for rep in stored:
+        loss = rep.pretrain_loss
+        for start in range(0, len(loss), every):
+            rows.append((rep.repeat, min(start + every, len(loss)), float(loss[start:start + every].mean())))
+    return pd.DataFrame(rows, columns=["repeat", "step", "epsilon_loss"])
 
 
 def repeat_path(models_dir: Path, repeat: int) -> Path:

@@ -58,6 +58,7 @@ class StoredRepeat:
     n_segments: np.ndarray  # [n_s]
     best_step: np.ndarray  # [K]
     log: np.ndarray  # [n_evals, 3] step, train NLL, D_v1 MSE
+    pretrain_loss: np.ndarray  # [steps] phonatory ε-loss per pre-training step (empty without it)
     network_of_am: np.ndarray  # [K] key into networks
     networks: dict[str, dict[str, np.ndarray]]
 
@@ -74,6 +75,7 @@ def save_repeat(path: Path, result: RepeatResult, *, fingerprint: str, spec: dic
         "mean_z": result.mean_z, "var_z": result.var_z, "n_segments": result.n_segments,
         "best_step": result.best_step, "log": np.array(result.log, dtype=np.float64).reshape(-1, 3),
         "network_of_am": np.array(result.network_of_am, dtype=str),
+        "pretrain_loss": np.asarray(result.pretrain_loss, np.float64),
     }
     for key, state in result.networks.items():
         arrays.update({f"{NET_PREFIX}{key}/{name}": value for name, value in state.items()})
@@ -92,6 +94,7 @@ def load_repeat(path: Path) -> StoredRepeat:
             am_ids=z["am_ids"], target_mean=z["target_mean"], target_sd=z["target_sd"],
             scored_ids=z["scored_ids"], scored_splits=z["scored_splits"], mean_z=z["mean_z"],
             var_z=z["var_z"], n_segments=z["n_segments"], best_step=z["best_step"], log=z["log"],
+            pretrain_loss=z["pretrain_loss"],
             network_of_am=z["network_of_am"], networks=networks)
 
 

@@ -18,7 +18,9 @@ import numpy as np
 import torch
 
 from .fusion import fuse, segment_starts
-from .network import StackedVoiceCNN, copy_view
+from .network import StackedVoiceCNN, clip_per_copy
+from .phonatory import PhonatorySettings, alpha_bar, beta_schedule
+from .pretrain import Checkpoint, PairBatches, make_module, phonatory_loss, pretrain
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class TrainSettings:
     dropout: float = 0.0
     beta_nll: float = 0.0
     mean_warmup_steps: int = 0
+    phonatory: PhonatorySettings | None = None  # the source's phonatory module (None = off)
 
     @property
     def eval_frames(self) -> int:
@@ -64,6 +67,7 @@ class RepeatData:
     scored_recordings: list[list[np.ndarray]]  # each speaker's recordings [frames, n_mels]
     scored_targets: np.ndarray  # [n_s, K] z-scale (D_v1 rows select the step)
     train_recordings: list[list[np.ndarray]] = field(default_factory=list)  # D_t speakers' recordings, apart
+    train_waveforms: list[list[np.ndarray]] = field(default_factory=list)  # their speech samples (phonatory module)
 
 
 @dataclass
@@ -76,6 +80,7 @@ class RepeatResult:
     networks: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # weights by key
     network_of_am: list[str] = field(default_factory=list)  # [K] key into networks
     log: list[tuple[int, float, float]] = field(default_factory=list)  # (step, train loss, D_v1 MSE)
+    pretrain_loss: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [steps] phonatory ε-loss
 
 
 def gaussian_nll(mean: torch.Tensor, log_var: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -115,21 +120,27 @@ def crop(frames: np.ndarray, start: int, length: int) -> np.ndarray:
 
 
 def train_group(repeats: list[RepeatData], settings: TrainSettings, device: torch.device,
-                progress: Callable[[int], None] | None = None) -> list[RepeatResult]:
-    """Train the networks of `repeats` side by side as one stacked network."""
+                progress: Callable[[int], None] | None = None,
+                checkpoint: Checkpoint | None = None) -> list[RepeatResult]:
+    """Train the networks of `repeats` side by side as one stacked network (with the
+    phonatory module: after pre-training their encoders on D_t, resumable from `checkpoint`)."""
     n_repeats = len(repeats)
     n_ams = repeats[0].train_targets.shape[1]
     n_mels = repeats[0].train_features[0].shape[1]
     per_am = settings.estimator == "per_am"
     net = make_network(n_repeats, n_ams, n_mels, settings.estimator, [r.seed for r in repeats]).to(device)
     copies_per_repeat = n_ams if per_am else 1
-    optimiser = torch.optim.SGD(net.parameters(), lr=settings.lr, momentum=settings.momentum,
-                                weight_decay=settings.weight_decay)
+    auxiliary, pretrain_loss = None, np.zeros((0, n_repeats))
+    if settings.phonatory:
+        auxiliary, pretrain_loss = _pretrained(net, repeats, settings, device, checkpoint, progress)
+    optimiser = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=settings.lr,
+                                momentum=settings.momentum, weight_decay=settings.weight_decay)
     samplers = [np.random.default_rng(r.seed) for r in repeats]
     lengths = np.random.default_rng(settings.length_seed)
     results = [RepeatResult(r.repeat, np.zeros((len(r.scored_ids), n_ams)), np.zeros((len(r.scored_ids), n_ams)),
                             np.zeros(len(r.scored_ids), dtype=np.int64), np.zeros(n_ams, dtype=np.int64),
-                            network_of_am=[""] * n_ams) for r in repeats]
+                            network_of_am=[""] * n_ams, pretrain_loss=pretrain_loss[:, i])
+               for i, r in enumerate(repeats)]
     best_error = np.full((n_repeats, n_ams), np.inf)
     running = np.zeros(n_repeats)
     since_log = 0
@@ -150,7 +161,8 @@ def train_group(repeats: list[RepeatData], settings: TrainSettings, device: torc
             group["lr"] = settings.lr * min(1.0, step / max(1, settings.warmup_steps))
         nll = sgd_step(net, optimiser, torch.from_numpy(x).to(device), torch.from_numpy(y).to(device),
                        per_am, settings.clip_norm, settings.beta_nll, mean_only=step <= settings.mean_warmup_steps,
-                       keep=torch.from_numpy(keep.reshape(settings.batch_size, net.copies, -1)).to(device))
+                       keep=torch.from_numpy(keep.reshape(settings.batch_size, net.copies, -1)).to(device),
+                       auxiliary=auxiliary)
         running += nll.mean(dim=1).cpu().numpy()
         since_log += 1
         if progress:
@@ -185,14 +197,55 @@ def make_network(n_repeats: int, n_ams: int, n_mels: int, estimator: str, seeds:
     return net
 
 
+@dataclass
+class Auxiliary:
+    """The phonatory ε-loss kept beside the NLL while the heads train (phonatory.weight > 0):
+    its own batches, and the module with its own Adam."""
+
+    loss: Callable[[], torch.Tensor]  # -> ε-loss per copy [R]
+    weight: float
+    module: torch.nn.Module
+    optimiser: torch.optim.Optimizer
+
+
+def _pretrained(net: StackedVoiceCNN, repeats: list[RepeatData], settings: TrainSettings, device: torch.device,
+                checkpoint: Checkpoint | None, progress: Callable[[int], None] | None
+                ) -> tuple[Auxiliary | None, np.ndarray]:
+    """Pre-train the encoders of `net` with the phonatory module on each repeat's D_t; per_am
+    pre-trains one encoder per repeat and starts every AM network of the repeat from it."""
+    phonatory = settings.phonatory
+    seeds = [r.seed for r in repeats]
+    per_am = settings.estimator == "per_am"
+    encoder = make_network(len(repeats), 1, net.n_mels, "shared", seeds).to(device) if per_am else net
+    module = make_module(len(repeats), encoder.widths[-1], phonatory, seeds).to(device)
+    batches = PairBatches([r.train_recordings for r in repeats], [r.train_waveforms for r in repeats], seeds,
+                          settings.length_seed, settings.segment_frames, phonatory)
+    losses = pretrain(encoder, module, batches, phonatory, device, settings.clip_norm, checkpoint, progress)
+    if per_am:
+        n_ams = net.copies // len(repeats)
+        for r in range(len(repeats)):
+            body = {n: t for n, t in encoder.copy_state(r).items() if n.startswith("body.")}
+            for k in range(n_ams):
+                net.load_copy(r * n_ams + k, body)
+    if phonatory.encoder == "frozen":
+        net.freeze_body()
+    if phonatory.weight <= 0 or phonatory.encoder == "frozen":
+        return None, losses
+    alpha_bars = torch.from_numpy(alpha_bar(beta_schedule(phonatory.timesteps, phonatory.schedule,
+                                                          phonatory.beta_range))).float().to(device)
+    return Auxiliary(lambda: phonatory_loss(net, module, batches.draw(), alpha_bars, device), phonatory.weight,
+                     module, torch.optim.Adam(module.parameters(), lr=phonatory.lr)), losses
+
+
 def sgd_step(net: StackedVoiceCNN, optimiser: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
              per_am: bool, clip_norm: float, beta: float = 0.0, mean_only: bool = False,
-             keep: torch.Tensor | None = None) -> torch.Tensor:
+             keep: torch.Tensor | None = None, auxiliary: Auxiliary | None = None) -> torch.Tensor:
     """One training step on batches x [B, R, n_mels, T], y [B, R, K]; returns the NLL [R, K].
 
     beta > 0 weights each element's NLL by G^beta (detached); mean_only trains the mean
     heads alone on the squared error (the NLL at G = 1); keep [B, copies, channels] are the
-    dropout multipliers of the pooled features."""
+    dropout multipliers of the pooled features; `auxiliary` adds the weighted phonatory
+    ε-loss of each copy."""
     net.train()
     n_repeats, n_ams = y.shape[1], y.shape[2]
     mean, log_var = _forward(net, x, n_repeats, n_ams, per_am, keep)
@@ -207,10 +260,18 @@ def sgd_step(net: StackedVoiceCNN, optimiser: torch.optim.Optimizer, x: torch.Te
     per_copy = objective.mean(dim=0)
     # A shared backbone averages its AMs' losses; per-AM networks each take their own.
     loss = per_copy.sum() if per_am else per_copy.mean(dim=1).sum()
+    modules: list[torch.nn.Module] = [net]
+    if auxiliary:
+        auxiliary.module.train()
+        loss = loss + auxiliary.weight * auxiliary.loss().sum()
+        modules.append(auxiliary.module)
+        auxiliary.optimiser.zero_grad(set_to_none=True)
     optimiser.zero_grad(set_to_none=True)
     loss.backward()
-    _clip_per_copy(net, clip_norm)
+    clip_per_copy(modules, net.copies, clip_norm)
     optimiser.step()
+    if auxiliary:
+        auxiliary.optimiser.step()
     return nll
 
 
@@ -221,16 +282,6 @@ def _forward(net: StackedVoiceCNN, x: torch.Tensor, n_repeats: int, n_ams: int,
         x = x.repeat_interleave(n_ams, dim=1)
     mean, log_var = net(x, keep)
     return mean.reshape(x.shape[0], n_repeats, n_ams), log_var.reshape(x.shape[0], n_repeats, n_ams)
-
-
-def _clip_per_copy(net: StackedVoiceCNN, max_norm: float) -> None:
-    """Clip each copy's gradient norm on its own, as if it were trained alone."""
-    grads = [(name, p.grad) for name, p in net.named_parameters() if p.grad is not None]
-    squared = sum(copy_view(n, g, net.copies).reshape(net.copies, -1).pow(2).sum(dim=1) for n, g in grads)
-    scale = (max_norm / (squared.sqrt() + 1e-6)).clamp(max=1.0)
-    for name, grad in grads:
-        view = copy_view(name, grad, net.copies)
-        view.mul_(scale.view(-1, *([1] * (view.dim() - 1))))
 
 
 def _predict_scored(net: StackedVoiceCNN, repeats: list[RepeatData], settings: TrainSettings,
