@@ -36,8 +36,9 @@ def _params(path: Path, root: Path, **audio) -> Path:
     return path
 
 
-def _truth(root: Path, speaker_id: str) -> np.ndarray:
+def _truth(root: Path, speaker_id: str, recording: str) -> np.ndarray:
     alignment = pd.read_csv(root / "alignments" / f"{speaker_id}.csv")
+    alignment = alignment[alignment.recording == recording]
     return alignment[alignment.phone != "sil"][["start_s", "end_s"]].to_numpy()
 
 
@@ -45,10 +46,12 @@ def test_vad_agrees_with_the_synthesiser_alignments(root):
     silero = SileroVad()
     scores = {"silero": [], "energy": []}
     for row in pd.read_csv(root / "manifest.csv").itertuples():
-        wave, rate = soundfile.read(root / row.audio, dtype="float32")
-        truth = _truth(root, row.speaker_id)
-        scores["silero"].append(frame_f1(truth, silero(wave), len(wave) / rate))
-        scores["energy"].append(frame_f1(truth, energy_vad(wave, rate), len(wave) / rate))
+        for recording in row.audio.split(";"):  # synth.recordings: 2 by default
+            wave, rate = soundfile.read(root / recording, dtype="float32")
+            truth = _truth(root, row.speaker_id, recording)
+            scores["silero"].append(frame_f1(truth, silero(wave), len(wave) / rate))
+            scores["energy"].append(frame_f1(truth, energy_vad(wave, rate), len(wave) / rate))
+    assert len(scores["silero"]) == 12
     assert np.mean(scores["silero"]) >= 0.9
     assert np.mean(scores["energy"]) >= 0.9
 
@@ -62,13 +65,16 @@ def test_stages_write_segments_and_normalised_features(root, tmp_path):
     features_main(params, tmp_path / "segments.csv", tmp_path / "features")
     index = pd.read_csv(tmp_path / "features" / "index.csv")
     assert list(index.columns) == ["speaker_id", "recording", "frames"]
-    for row in index.itertuples():
-        x = np.load(tmp_path / "features" / f"{row.speaker_id}.npy")
-        assert x.dtype == np.float32 and x.shape == (row.frames, 64)
-        np.testing.assert_allclose(x.mean(0), 0.0, atol=1e-3)
-        np.testing.assert_allclose(x.std(0), 1.0, atol=1e-2)
-        speech_s = (segments[segments.speaker_id == row.speaker_id].eval("end_s - start_s")).sum()
-        assert abs(row.frames / 100 - speech_s) < 0.05 * speech_s
+    assert (index.groupby("speaker_id").size() == 2).all()  # synth.recordings: 2
+    for speaker_id, rows in index.groupby("speaker_id"):
+        x = np.load(tmp_path / "features" / f"{speaker_id}.npy")
+        assert x.dtype == np.float32 and x.shape == (rows.frames.sum(), 64)
+        for part, row in zip(np.split(x, np.cumsum(rows.frames)[:-1]), rows.itertuples()):
+            np.testing.assert_allclose(part.mean(0), 0.0, atol=1e-3)  # normalised per recording
+            np.testing.assert_allclose(part.std(0), 1.0, atol=1e-2)
+            mine = segments[(segments.speaker_id == speaker_id) & (segments.recording == row.recording)]
+            speech_s = mine.eval("end_s - start_s").sum()
+            assert abs(row.frames / 100 - speech_s) < 0.05 * speech_s
 
 
 def _copy(root: Path, tmp: Path) -> Path:
@@ -133,8 +139,9 @@ def test_bad_recordings_fail_or_are_skipped(root, tmp_path, damage, message):
 
 def test_too_little_speech_is_warned_about(root, tmp_path, capsys):
     copy = _copy(root, tmp_path)
-    wave, rate = soundfile.read(copy / "audio" / "M0001.wav", dtype="float32")
-    soundfile.write(copy / "audio" / "M0001.wav", wave[:int(2.5 * rate)], rate)  # under 2.5 s of speech
+    for name, seconds in (("M0001.wav", 1.5), ("M0001_2.wav", 1.0)):  # under 2.5 s of speech in all
+        wave, rate = soundfile.read(copy / "audio" / name, dtype="float32")
+        soundfile.write(copy / "audio" / name, wave[:int(seconds * rate)], rate)
     vad_main(_params(tmp_path / "p.yaml", copy, vad="energy"), tmp_path / "s.csv", tmp_path / "k.csv")
     err = capsys.readouterr().err
     assert "warning: speaker M0001 has" in err and "less than one training segment" in err
