@@ -123,8 +123,9 @@ def test_predict_reproduces_the_pipeline_reconstruction(project, tmp_path):
     work, run = project
     gender, speaker = _guided_speaker(work)
     voice = work / "data/synthetic/audio" / f"{speaker}.wav"
+    second = work / "data/synthetic/audio" / f"{speaker}_2.wav"  # the pipeline used both recordings
     out, ams = tmp_path / "face.ply", tmp_path / "ams.json"
-    done = run("sfv", "predict", str(voice), "--gender", gender, "--models", "models", "-o", str(out),
+    done = run("sfv", "predict", str(voice), str(second), "--gender", gender, "--models", "models", "-o", str(out),
                "--json", str(ams))
     assert "guide the face" in done.stdout
     predicted = np.asarray(trimesh.load(out, process=False).vertices)
@@ -243,6 +244,7 @@ def _own_root(project_dir: Path) -> Path:
     scan.unlink()
     manifest.loc[0, "audio"] = f"audio/{first}.flac"
     alignment = pd.read_csv(root / "alignments" / f"{first}.csv")
+    alignment = alignment[alignment.recording == f"audio/{first}.wav"]  # this speaker keeps one recording
     alignment.assign(recording=f"audio/{first}.flac").to_csv(root / "alignments" / f"{first}.csv", index=False)
     manifest.loc[1, "scan"] = f"scans/{second}.obj"
     manifest.loc[2, "landmarks"] = ""
