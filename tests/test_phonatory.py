@@ -13,6 +13,7 @@ from pipeline.estimator.network import StackedVoiceCNN
 from pipeline.estimator.phonatory import (PhonatorySettings, StackedPhonatoryUNet, alpha_bar, beta_schedule,
                                           diffuse, epsilon_loss, timestep_embedding)
 from pipeline.estimator.pretrain import Checkpoint, PairBatches, make_module, pair, phonatory_loss, pretrain
+from pipeline.estimator.protocol import result_settings
 from pipeline.estimator.training import TrainSettings, train_group
 
 N_MELS = 8
@@ -187,6 +188,13 @@ def test_a_crash_mid_pretraining_resumes_to_identical_results(tmp_path):
     net, unet, batches = fresh()
     other = pretrain(net, unet, batches, TINY, torch.device("cpu"), 5.0, Checkpoint(checkpoint.path, "group-2"))
     np.testing.assert_array_equal(other, straight)
+
+
+def test_the_checkpoint_interval_is_not_part_of_a_repeats_identity():
+    with_module = TrainSettings(iterations=10, batch_size=4, segment_frames=(20, 30), phonatory=TINY)
+    assert result_settings(with_module) == result_settings(replace(with_module, phonatory=replace(TINY, checkpoint_every=3)))
+    assert result_settings(with_module) != result_settings(replace(with_module, phonatory=replace(TINY, steps=7)))
+    assert with_module.phonatory.checkpoint_every == 2  # the settings themselves are left whole
 
 
 def test_a_copy_pretrains_the_same_alone_or_stacked():

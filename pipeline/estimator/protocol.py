@@ -43,7 +43,7 @@ def train_repeats(settings: TrainSettings, device: torch.device, gender: str, sp
                    for s in targets.index}
     for r, rows in splits.groupby("repeat"):
         split = dict(zip(rows["speaker_id"], rows["split"]))
-        prints[r] = fingerprint({"settings": asdict(settings), "seed": seed, "gender": gender,
+        prints[r] = fingerprint({"settings": result_settings(settings), "seed": seed, "gender": gender,
                                  "repeat": r, "group_size": size if is_cnn(settings.estimator) else None,
                                  "split": split,
                                  "data": [data_digest[s] for s in sorted(split)]})
@@ -90,6 +90,15 @@ def train_repeats(settings: TrainSettings, device: torch.device, gender: str, sp
     with tqdm(total=sum(progress_units(settings, len(g)) for g in groups), desc=f"train {gender}",
               unit="step" if is_cnn(settings.estimator) else "repeat", smoothing=0.1) as bar:
         BACKENDS[backend](groups, settings, device, save, bar.update, checkpoints=checkpoints)
+
+
+def result_settings(settings: TrainSettings) -> dict:
+    """The settings a repeat's result depends on, for its fingerprint: the checkpoint interval
+    only says how often pre-training is saved, so changing it keeps the stored repeats."""
+    parts = asdict(settings)
+    if parts["phonatory"]:
+        del parts["phonatory"]["checkpoint_every"]
+    return parts
 
 
 def checkpoint_path(models_dir: Path, repeats: list[int]) -> Path:
