@@ -35,6 +35,7 @@ bench: $(BIN)/.sfv-installed
 	$(BIN)/sfv bench-geometry --out reports/bench.json
 	$(BIN)/sfv bench-train --out reports/bench.json
 	$(BIN)/sfv bench-reconstruct --out reports/bench.json
+	$(BIN)/sfv bench-phonatory --out reports/bench.json
 	$(BIN)/sfv bench-permutations --out reports/bench.json
 
 clean-venv:
