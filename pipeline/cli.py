@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     phon = commands.add_parser("bench-phonatory", help="benchmark the phonatory pre-training step against the "
                                "estimator's step, and stacked against sequential copies")
     phon.add_argument("--repeats", type=int, default=4)
-    phon.add_argument("--steps", type=int, default=3)
+    phon.add_argument("--steps", type=int, default=30)
     phon.add_argument("--frames", type=int, default=350)
     phon.add_argument("--seed", type=int, default=0)
     phon.add_argument("--out", type=str, default="reports/bench.json")

@@ -238,3 +238,16 @@ def test_bad_phonatory_params_are_refused(tmp_path, change, message):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     with pytest.raises(ParamsError, match=message):
         load_params(tmp_path / "params.yaml")
+
+
+def test_the_benchmark_runs_at_the_default_settings():
+    """`sfv bench-phonatory` (docs/benchmarks.md) times the default module and encoder; at a
+    tiny scale it must run and report its ratios from its own timings."""
+    from pipeline.benchmarks import bench_phonatory
+
+    out = bench_phonatory(repeats=2, steps=1, frames=40, seed=0)
+    assert out["settings"]["crop_samples"] == PhonatorySettings().crop_samples
+    assert out["module_parameters"] > 100_000
+    assert out["sequential_s_per_step"] == pytest.approx(2 * out["pretraining_s_per_step"])
+    assert out["stacked_speedup"] == pytest.approx(out["sequential_s_per_step"] / out["stacked_s_per_step"])
+    assert out["pretraining_over_estimator"] > 0
