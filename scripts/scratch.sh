@@ -22,5 +22,8 @@ scratch_run() {  # name, then the -S settings on top of the workspace's current 
   sed -i "/^$name: /d" "$here/reports/experiments/wall_time.txt" 2>/dev/null || true
   echo "$name: $(( $(date +%s) - start )) s" | tee -a "$here/reports/experiments/wall_time.txt"
   cp -r reports/metrics.json reports/selection.json "$here/reports/experiments/$name/"
-  if [ -d reports/phonatory ]; then cp -r reports/phonatory "$here/reports/experiments/$name/"; fi
+  # the pre-training losses, when the run pre-trained (with the module off they are headers only)
+  if [ -n "$(tail -q -n +2 reports/phonatory/*.csv 2>/dev/null)" ]; then
+    cp -r reports/phonatory "$here/reports/experiments/$name/"
+  fi
 }
