@@ -11,3 +11,4 @@ scratch_run recon_top5 -S reconstruct.top_k=5
 dvc metrics diff --targets reports/metrics.json | tee "$here/reports/experiments/recon_top5/metrics_diff.txt"
 scratch_run phonemes_by_phone -S reconstruct.top_k=10 -S phonemes.by=phone
 cp -r reports/phonemes "$here/reports/experiments/phonemes_by_phone/"
+scratch_run repeats100 -S phonemes.by=class -S sfv.repeats=100
