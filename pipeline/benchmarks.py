@@ -17,25 +17,27 @@ def bench_synth(people: int, vertices: int, seed: int) -> str:
 
     import trimesh
 
+    from .config import default_params
+    from .face.template import build_template
     from .synth.cohort import ScanSettings, VoiceSettings, record, simulate_person
     from .synth.link import draw_latents, voice_params
     from .synth.shape_model import build_shape_model
-    from .synth.template import build_template
     from .synth.writer import write_person
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     template = build_template(vertices)
     timings["template (once)"] = time.perf_counter() - t0
-    model = build_shape_model(template)
-    settings = ScanSettings()
+    synth = default_params().synth
+    model = build_shape_model(template, synth.residual_mm)
+    settings = ScanSettings.from_params(synth)
     rng = np.random.default_rng(seed)
 
     t0 = time.perf_counter()
     faces = [model.sample_face(rng, "F")[1] for _ in range(people)]
     timings["factors + face (solved, fold-checked), per person"] = (time.perf_counter() - t0) / people
 
-    voice = VoiceSettings()
+    voice = VoiceSettings.from_params(synth)
     t0 = time.perf_counter()
     for _ in range(people):
         record(voice_params(draw_latents(model, model.sample_factors(rng, "F", 1), "F", rng, 1.0)[0]), rng, voice)
@@ -70,8 +72,10 @@ def bench_audio(recordings: int, seconds: float, seed: int) -> dict:
     import librosa
     import torch
 
-    from .audio.features import LogMel, log_mel_batch
+    from .audio.features import log_mel_batch
+    from .audio.frontend import FrontEnd
     from .audio.vad import SileroVad, energy_vad
+    from .config import default_params
     from .synth.speech import SAMPLE_RATE, VoiceParams, apply_channel, script_for, synthesize
 
     rng = np.random.default_rng(seed)
@@ -89,20 +93,22 @@ def bench_audio(recordings: int, seconds: float, seed: int) -> dict:
             y=wave, sr=SAMPLE_RATE, n_fft=512, hop_length=160, win_length=400, center=True,
             pad_mode="constant", n_mels=64), ref=1.0, amin=1e-10, top_db=None)
     librosa_s = time.perf_counter() - t0
-    extractor = LogMel()
+    audio = default_params().audio
+    extractor = FrontEnd.from_params(audio).extractor(torch.device("cpu"))
     log_mel_batch(waves[:2], extractor, torch.device("cpu"))  # warm-up
     t0 = time.perf_counter()
     log_mel_batch(waves, extractor, torch.device("cpu"))
     ours_s = time.perf_counter() - t0
 
-    silero = SileroVad()
+    silero = SileroVad(audio.vad_threshold, audio.min_speech_s, audio.min_silence_s)
     t0 = time.perf_counter()
     for wave in waves:
         silero(wave)
     silero_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     for wave in waves:
-        energy_vad(wave, SAMPLE_RATE)
+        energy_vad(wave, SAMPLE_RATE, threshold_db=audio.energy_threshold_db, min_speech_s=audio.min_speech_s,
+                   min_silence_s=audio.min_silence_s)
     energy_s = time.perf_counter() - t0
     return {
         "audio_seconds": audio_s, "torch_threads": threads,
@@ -120,15 +126,17 @@ def bench_geometry(scans: int, faces: int, seed: int) -> dict:
     import torch
     import trimesh
 
+    from .config import default_params
     from .face.ams import default_am_table, measure
-    from .face.register import TemplateFitter
+    from .face.register import RegistrationSettings, TemplateFitter
     from .face.rigid import invert, rigid_fit, transform
+    from .face.template import build_template
     from .synth.scans import annotate_landmarks, simulate_scan
     from .synth.shape_model import build_shape_model
-    from .synth.template import build_template
 
-    template = build_template(6790)
-    model = build_shape_model(template)
+    defaults = default_params()
+    template = build_template(defaults.face.template_vertices)
+    model = build_shape_model(template, defaults.synth.residual_mm)
     rng = np.random.default_rng(seed)
     cases = []
     for i in range(scans):
@@ -145,7 +153,8 @@ def bench_geometry(scans: int, faces: int, seed: int) -> dict:
         _, distance, _ = trimesh.proximity.closest_point(trimesh.Trimesh(true, template.faces, process=False), mapped)
         return float(np.linalg.norm(mapped - true, axis=1).mean()), float(distance.mean())
 
-    fitter = TemplateFitter(template.vertices, template.faces, template.landmark_idx)
+    fitter = TemplateFitter(template.vertices, template.faces, template.landmark_idx,
+                            RegistrationSettings.from_params(defaults.face))
     results: dict[str, dict[str, list[float]]] = {"ours": {}, "trimesh_nricp_amberg": {}}
     for true, scan, landmarks in cases:
         t0 = time.perf_counter()
@@ -206,37 +215,37 @@ def bench_train(repeats: int, steps: int, frames: int, batch: int, n_ams: int, s
     generator = torch.Generator().manual_seed(seed)
     n_mels = 64
 
-    def step_seconds(copies: int, estimator: str, outputs: int, n_steps: int, frames: int = frames,
+    def step_seconds(copies: int, per_am: bool, outputs: int, n_steps: int, frames: int = frames,
                      batch: int = batch) -> float:
-        net = make_network(copies, outputs, n_mels, estimator, list(range(copies)))
+        net = make_network(copies, outputs, n_mels, per_am, list(range(copies)))
         optimiser = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
         x = torch.randn(batch, copies, n_mels, frames, generator=generator)
         y = torch.randn(batch, copies, outputs, generator=generator)
-        sgd_step(net, optimiser, x, y, estimator == "per_am", 5.0)  # warm-up
+        sgd_step(net, optimiser, x, y, per_am, 5.0)  # warm-up
         t0 = time.perf_counter()
         for _ in range(n_steps):
-            sgd_step(net, optimiser, x, y, estimator == "per_am", 5.0)
+            sgd_step(net, optimiser, x, y, per_am, 5.0)
         return (time.perf_counter() - t0) / n_steps
 
-    def step_flops(estimator: str, outputs: int, length: int, batch_size: int) -> float:
+    def step_flops(per_am: bool, outputs: int, length: int, batch_size: int) -> float:
         """FLOPs of one training step of one network (forward and backward)."""
-        net = make_network(1, outputs, n_mels, estimator, [0])
+        net = make_network(1, outputs, n_mels, per_am, [0])
         optimiser = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
         x = torch.randn(batch_size, 1, n_mels, length, generator=generator)
         y = torch.randn(batch_size, 1, outputs, generator=generator)
         with FlopCounterMode(display=False) as counter:
-            sgd_step(net, optimiser, x, y, estimator == "per_am", 5.0)
+            sgd_step(net, optimiser, x, y, per_am, 5.0)
         return float(counter.get_total_flops())
 
-    batched = step_seconds(repeats, "shared", n_ams, steps)
-    one = [step_seconds(1, "shared", n_ams, steps) for _ in range(repeats)]
+    batched = step_seconds(repeats, False, n_ams, steps)
+    one = [step_seconds(1, False, n_ams, steps) for _ in range(repeats)]
     sequential = float(np.sum(one))
     # The same comparison where each network's step is tiny, so per-model overhead dominates.
     small = {"frames": 100, "batch": 8}
-    small_batched = step_seconds(repeats, "shared", n_ams, steps, **small)
-    small_sequential = float(np.sum([step_seconds(1, "shared", n_ams, steps, **small) for _ in range(repeats)]))
-    per_am = step_seconds(1, "per_am", n_ams, 1)  # the n_ams networks of one repeat, stacked
-    flops = step_flops("shared", n_ams, frames, batch)
+    small_batched = step_seconds(repeats, False, n_ams, steps, **small)
+    small_sequential = float(np.sum([step_seconds(1, False, n_ams, steps, **small) for _ in range(repeats)]))
+    per_am = step_seconds(1, True, n_ams, 1)  # the n_ams networks of one repeat, stacked
+    flops = step_flops(False, n_ams, frames, batch)
 
     size = 2048
     a, b = torch.randn(size, size, generator=generator), torch.randn(size, size, generator=generator)
@@ -248,8 +257,8 @@ def bench_train(repeats: int, steps: int, frames: int, batch: int, n_ams: int, s
 
     achieved = flops * repeats / min(batched, sequential)  # the faster way of training R networks
     source_frames, source_batch = 700, 64  # the source's 7-s segments, batch 64
-    source_flops = step_flops("shared", n_ams, source_frames, source_batch)
-    per_am_flops = step_flops("per_am", 1, source_frames, source_batch)
+    source_flops = step_flops(False, n_ams, source_frames, source_batch)
+    per_am_flops = step_flops(True, 1, source_frames, source_batch)
     runs = 5000 * 100 * 2  # steps x repeats x genders (1,026 speakers split by gender)
     totals = {"shared": source_flops * runs, "per_am": per_am_flops * n_ams * runs}
     share = achieved / matmul
@@ -280,14 +289,16 @@ def bench_phonatory(repeats: int, steps: int, frames: int, seed: int) -> dict:
     pre-training step against the same R one after the other."""
     import torch
 
+    from .config import default_params
     from .estimator.phonatory import PhonatorySettings, alpha_bar, beta_schedule
     from .estimator.pretrain import make_module, pretrain_step
     from .estimator.training import make_network, sgd_step
 
-    settings = PhonatorySettings()
+    settings = PhonatorySettings.from_params(default_params().phonatory)
     rng = np.random.default_rng(seed)
     n_mels, n_ams = 64, 96
-    bars = torch.from_numpy(alpha_bar(beta_schedule(settings.timesteps))).float()
+    bars = torch.from_numpy(alpha_bar(beta_schedule(settings.timesteps, settings.schedule,
+                                                    settings.beta_range))).float()
 
     def timed(step, n_steps: int) -> float:
         step()  # warm-up
@@ -297,7 +308,7 @@ def bench_phonatory(repeats: int, steps: int, frames: int, seed: int) -> dict:
         return (time.perf_counter() - t0) / n_steps
 
     def pretraining(copies: int) -> float:
-        net = make_network(copies, n_ams, n_mels, "shared", list(range(copies)))
+        net = make_network(copies, n_ams, n_mels, False, list(range(copies)))
         unet = make_module(copies, net.widths[-1], settings, list(range(copies)))
         optimiser = torch.optim.Adam([*net.body.parameters(), *unet.parameters()], lr=settings.lr)
         b = settings.batch_size
@@ -307,7 +318,7 @@ def bench_phonatory(repeats: int, steps: int, frames: int, seed: int) -> dict:
                  rng.standard_normal((b, copies, settings.crop_samples), dtype=np.float32))
         return timed(lambda: pretrain_step(net, unet, optimiser, batch, bars, torch.device("cpu"), 5.0), steps)
 
-    net = make_network(1, n_ams, n_mels, "shared", [0])
+    net = make_network(1, n_ams, n_mels, False, [0])
     optimiser = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     x = torch.from_numpy(rng.standard_normal((64, 1, n_mels, frames), dtype=np.float32))
     y = torch.from_numpy(rng.standard_normal((64, 1, n_ams), dtype=np.float32))
@@ -333,17 +344,19 @@ def bench_reconstruct(faces: int, top_k: int, seed: int) -> dict:
     import torch
     from scipy.optimize import minimize
 
+    from .config import default_params
     from .face.ams import default_am_table, measure
+    from .face.template import build_template
     from .reconstruction.eigenface import fit_eigenface
     from .reconstruction.fit import AmObjective, fit_coefficients
     from .synth.shape_model import build_shape_model
-    from .synth.template import build_template
 
-    template = build_template()
-    model_faces = build_shape_model(template)
+    defaults = default_params()
+    template = build_template(defaults.synth.vertices)
+    model_faces = build_shape_model(template, defaults.synth.residual_mm)
     rng = np.random.default_rng(seed)
     cohort = np.stack([model_faces.sample_face(rng, "F")[1] for _ in range(120 + faces)])
-    model = fit_eigenface(cohort[:120])
+    model = fit_eigenface(cohort[:120], defaults.reconstruct.variance_share, defaults.reconstruct.max_components)
     table = default_am_table()
     idx = torch.from_numpy(template.landmark_idx)
     with torch.no_grad():

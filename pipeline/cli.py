@@ -9,8 +9,7 @@ from pathlib import Path
 from .artifacts import write_json
 from .benchmarks import (bench_audio, bench_geometry, bench_permutations, bench_phonatory, bench_reconstruct,
                          bench_synth, bench_train)
-from .config import ParamsError
-from .predict import PredictError
+from .errors import ParamsError, PredictError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,9 +165,9 @@ def _params_doc(out: Path, check: bool) -> int:
 
 def _predict(args) -> None:
     """Predict, then write the mesh and the JSON only once everything has succeeded."""
+    from .device import device_for
     from .face.io import write_mesh
     from .predict import predict_voice
-    from .settings import device_for
 
     result = predict_voice(list(args.voices), args.gender, args.models, device_for(args.device))
     rows = result.table()
@@ -195,25 +194,24 @@ def _predict(args) -> None:
 
 def _calibrate(args) -> None:
     """Train the calibration worlds and write their test results (see docs/selection.md)."""
-    from dataclasses import replace
-
     from tqdm import tqdm
 
-    from .config import load_params
+    from .cohort import Gender
+    from .config import load_params, with_values
+    from .device import device_for
+    from .estimator.registry import estimator_class
     from .selection.calibration import CalibrationSettings, calibrate
-    from .settings import device_for, train_settings
 
     params = load_params(args.params)
-    train = replace(train_settings(params), iterations=args.iterations,
-                    segment_frames=tuple(int(round(s * 1000 / params.audio.hop_ms)) for s in args.segment_s))
-    settings = CalibrationSettings(args.speakers, args.seconds, args.sex, tuple(sorted(args.repeats)),
-                                   args.null_worlds, params.sfv.alpha, params.seed,
+    params = with_values(params, "sfv", {"iterations": args.iterations, "segment_s": list(args.segment_s)},
+                         "sfv calibrate --iterations/--segment-s")
+    estimator = estimator_class(params.sfv.estimator).from_params(params)  # sfv.test is not used here
+    settings = CalibrationSettings(args.speakers, args.seconds, Gender.from_code(args.sex), tuple(sorted(args.repeats)),
+                                   args.null_worlds, params.sfv.alpha, params.sfv.evaluation_share, params.seed,
                                    params.synth.coupling if args.coupling is None else args.coupling)
-    from .estimator.estimators import progress_units
-
-    total = progress_units(train, 1) * max(settings.repeats) * (settings.null_worlds + 1)
-    with tqdm(total=total, desc="calibrate", unit="step") as bar:
-        result = calibrate(settings, train, device_for(params.device), bar.update)
+    total = estimator.progress_units(1) * max(settings.repeats) * (settings.null_worlds + 1)
+    with tqdm(total=total, desc="calibrate", unit=estimator.progress_unit) as bar:
+        result = calibrate(settings, estimator, params, device_for(params.device), bar.update)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_json(result, out)
@@ -224,23 +222,24 @@ def _power(args) -> None:
     """Run the power study and write its results (see docs/estimators.md)."""
     from tqdm import tqdm
 
+    from .cohort import Gender
     from .config import load_params
+    from .device import device_for
     from .selection.power import PowerSettings, estimator_variant, markdown_table, power_study
-    from .settings import device_for, train_settings
 
     params = load_params(args.params)
-    base = train_settings(params)
     specs = args.estimators or ["stats_ridge=stats_ridge", "shared=shared"]
     try:
-        estimators = dict(estimator_variant(spec, base) for spec in specs)
+        estimators = dict(estimator_variant(spec, params) for spec in specs)
     except ValueError as err:
         raise ParamsError(f"--estimator: {err}") from None
-    settings = PowerSettings(args.speakers, args.seconds, tuple(args.sexes), tuple(sorted(args.repeats)),
-                             args.null_worlds, params.sfv.alpha, params.sfv.permutations, params.seed,
+    settings = PowerSettings(args.speakers, args.seconds, tuple(Gender.from_code(s) for s in args.sexes),
+                             tuple(sorted(args.repeats)), args.null_worlds, params.sfv.alpha, params.sfv.permutations,
+                             params.sfv.evaluation_share, params.seed,
                              params.synth.coupling if args.coupling is None else args.coupling)
-    total = len(settings.sexes) * (1 + settings.null_worlds) * len(estimators) * max(settings.repeats)
+    total = len(settings.genders) * (1 + settings.null_worlds) * len(estimators) * max(settings.repeats)
     with tqdm(total=total, desc="power", unit="repeat") as bar:
-        result = power_study(settings, estimators, device_for(params.device), bar.update)
+        result = power_study(settings, estimators, params, device_for(params.device), bar.update)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_json(result, out)

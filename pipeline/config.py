@@ -12,12 +12,11 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .errors import ParamsError
+
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
 
-
-class ParamsError(ValueError):
-    """A params file that does not validate; the message names every bad key."""
 
 
 class _Section(BaseModel):
@@ -364,6 +363,19 @@ def _format(err: ValidationError, source: str) -> str:
         got = "" if silent else f" (got {e['input']!r})"
         lines.append(f"  {where}: {msg}{got}")
     return "\n".join(lines)
+
+
+def default_params() -> Params:
+    """Every parameter at its default: the one place defaults live (tests and tools start here)."""
+    return Params()
+
+
+def with_values(params: Params, section: str, values: dict, source: str) -> Params:
+    """`params` with some keys of one section replaced, validated like params.yaml (`source`
+    names where the values came from in an error)."""
+    raw = params.model_dump(mode="json", by_alias=True)
+    raw[section].update(values)
+    return parse_params(raw, source)
 
 
 def parse_params(raw: dict | None, source: str = "params") -> Params:

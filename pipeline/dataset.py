@@ -7,14 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from .cohort import GENDER_CODES
+from .errors import DatasetError
+
 MANIFEST_COLUMNS = ("speaker_id", "gender", "audio", "scan", "landmarks")
-GENDERS = ("M", "F")
-
-
-class DatasetError(ValueError):
-    """A dataset root that does not follow the layout; the message names speaker and file."""
-
-
 SKIPPED_COLUMNS = ["speaker_id", "stage", "reason"]  # reports/skipped*.csv
 
 
@@ -53,7 +49,7 @@ def read_manifest(root: str | Path) -> list[Speaker]:
         if sid in seen:
             raise DatasetError(f"{path}, line {line}: speaker {sid} appears more than once.")
         seen.add(sid)
-        if row.gender not in GENDERS:
+        if row.gender not in GENDER_CODES:
             raise DatasetError(f"{path}, line {line}: speaker {sid} has gender {row.gender!r}; expected M or F.")
         audio = tuple(p.strip() for p in row.audio.split(";") if p.strip())
         for column, value in [("audio", a) for a in audio] + [("scan", row.scan.strip()),

@@ -17,13 +17,13 @@ from sklearn.decomposition import PCA
 from sklearn.linear_model import BayesianRidge
 
 from pipeline.estimator.ridge import ALPHAS, StatsRidge, _basis, _shrinkage, select_and_predict
-from pipeline.estimator.splits import make_splits
 from pipeline.estimator.statistics import speaker_statistics
 from pipeline.face.ams import default_am_table
+from pipeline.face.template import build_template
+from pipeline.splits import make_splits
 from pipeline.synth.cohort import VoiceSettings
 from pipeline.synth.link import LINK_GROUPS, oracle
 from pipeline.synth.shape_model import build_shape_model
-from pipeline.synth.template import build_template
 from pipeline.synth.voices import voice_cohort
 
 

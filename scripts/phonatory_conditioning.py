@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from pipeline.settings import phonatory_settings, train_settings
 
 from pipeline.artifacts import read_table
 from pipeline.config import load_params
@@ -30,7 +31,6 @@ from pipeline.estimator.data import load_features, load_waveforms, repeat_seed
 from pipeline.estimator.phonatory import alpha_bar, beta_schedule, diffuse, epsilon_loss
 from pipeline.estimator.pretrain import PairBatches, make_module, pretrain
 from pipeline.estimator.training import make_network
-from pipeline.settings import phonatory_settings, train_settings
 
 
 def held_out_losses(net, unet, batches: PairBatches, alpha_bars: torch.Tensor, n_batches: int,

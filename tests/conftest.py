@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from pipeline.face.template import build_template
 from pipeline.synth.shape_model import build_shape_model
-from pipeline.synth.template import build_template
 
 
 @pytest.fixture(scope="session")

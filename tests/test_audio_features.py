@@ -6,7 +6,8 @@ import soundfile
 import torch
 
 from pipeline.audio.features import LogMel, frames_in_segments, log_mel_batch, normalise
-from pipeline.audio.io import AudioError, load_audio
+from pipeline.audio.io import load_audio
+from pipeline.errors import AudioError
 from pipeline.synth.speech import VoiceParams, apply_channel, script_for, synthesize
 
 

@@ -7,9 +7,9 @@ import torch
 from pipeline.estimator.data import repeat_data, standardiser
 from pipeline.estimator.fusion import fuse, segment_starts
 from pipeline.estimator.network import StackedVoiceCNN
-from pipeline.estimator.splits import make_splits
 from pipeline.estimator.training import RepeatData, TrainSettings, gaussian_nll, train_group
 from pipeline.face.ams import default_am_table
+from pipeline.splits import make_splits
 from pipeline.synth.cohort import VoiceSettings
 from pipeline.synth.link import oracle
 from pipeline.synth.voices import voice_cohort
@@ -127,8 +127,8 @@ def strong_cohort():
     vocal-tract link alone), with their true AMs and the oracle's r2."""
     voice = VoiceSettings(seconds=5.0, coupling=1.6, planted=("vocal_tract",))
     cohort = voice_cohort(160, "M", voice, seed=11)
+    from pipeline.face.template import build_template
     from pipeline.synth.shape_model import build_shape_model
-    from pipeline.synth.template import build_template
     table = default_am_table()
     r2 = oracle(build_shape_model(build_template()), table, 1.6, ("vocal_tract",),
                 np.random.default_rng(1), 2000)["r2_male"].to_numpy()

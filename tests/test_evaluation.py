@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.reconstruction.evaluation import (CMP_RATIOS, OUTER_EYES, cmp_ratios, face_distances, matching_1v2, paired_gain,
-                                                matching_interval, most_certain, ratio_errors, region_means,
-                                                vertex_errors)
 from pipeline.estimator.training import TrainSettings
-from pipeline.reconstruction.regression import (RegressionSettings, load_network, predict_coefficients,
-                                                regression_loss, train_regression)
+from pipeline.reconstruction.evaluation import (CMP_RATIOS, OUTER_EYES, cmp_ratios, face_distances, matching_1v2,
+                                                matching_interval, most_certain, paired_gain, ratio_errors,
+                                                region_means, vertex_errors)
+from pipeline.reconstruction.regression import (RegressionSettings, load_network, predict_coefficients, regression_loss,
+                                                train_regression)
 
 
 def test_vertex_errors_and_region_means_by_hand():

@@ -4,7 +4,7 @@ import pytest
 import torch
 import trimesh
 
-from pipeline.dataset import DatasetError
+from pipeline.errors import DatasetError
 from pipeline.face.ams import default_am_table, measure
 from pipeline.face.io import read_faces_csv, read_landmark_vertices, read_landmarks, read_scan, write_faces_csv
 from pipeline.face.landmark_qc import LandmarkQC

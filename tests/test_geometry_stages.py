@@ -6,20 +6,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import trimesh
 import torch
+import trimesh
 import yaml
 
-from pipeline.dataset import DatasetError
+from pipeline.errors import DatasetError
 from pipeline.face.ams import default_am_table, measure
 from pipeline.face.io import write_faces_csv
 from pipeline.face.rigid import transform as apply_pose
-from pipeline.synth.scans import random_pose
 from pipeline.stages.ams import main as ams_main
 from pipeline.stages.geometry import main as geometry_main
 from pipeline.stages.landmarks import main as landmarks_main
 from pipeline.stages.register import main as register_main
 from pipeline.stages.synth import main as synth_main
+from pipeline.synth.scans import random_pose
 
 SMALL = {
     "seed": 4,

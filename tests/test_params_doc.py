@@ -5,7 +5,8 @@ import pytest
 import yaml
 
 from pipeline import params_doc
-from pipeline.config import ParamsError, load_params, parse_params
+from pipeline.config import load_params, parse_params
+from pipeline.errors import ParamsError
 
 ROOT = Path(__file__).resolve().parents[1]
 

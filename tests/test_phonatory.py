@@ -10,8 +10,8 @@ import torch
 
 from pipeline.estimator.data import repeat_data
 from pipeline.estimator.network import StackedVoiceCNN
-from pipeline.estimator.phonatory import (PhonatorySettings, StackedPhonatoryUNet, alpha_bar, beta_schedule,
-                                          diffuse, epsilon_loss, timestep_embedding)
+from pipeline.estimator.phonatory import (PhonatorySettings, StackedPhonatoryUNet, alpha_bar, beta_schedule, diffuse,
+                                          epsilon_loss, timestep_embedding)
 from pipeline.estimator.pretrain import Checkpoint, PairBatches, make_module, pair, phonatory_loss, pretrain
 from pipeline.estimator.protocol import result_settings
 from pipeline.estimator.training import TrainSettings, train_group
@@ -231,7 +231,8 @@ def test_unet_shapes_and_bad_widths():
 def test_bad_phonatory_params_are_refused(tmp_path, change, message):
     import yaml
 
-    from pipeline.config import ParamsError, load_params
+    from pipeline.config import load_params
+    from pipeline.errors import ParamsError
     raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
     for section, values in change.items():
         raw[section].update(values)

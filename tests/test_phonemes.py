@@ -6,14 +6,14 @@ import torch
 
 from pipeline.audio.features import LogMel, frames_in_segments, speech_frames
 from pipeline.audio.phones import cut_phones, unit_family
-from pipeline.estimator.splits import make_splits
 from pipeline.face.ams import default_am_table, measure_landmarks
+from pipeline.face.template import build_template
 from pipeline.selection.phonemes import am_groups, group_matrix, phoneme_table, unit_ranking, unit_ratios
+from pipeline.splits import make_splits
 from pipeline.synth.cohort import VoiceSettings, record
 from pipeline.synth.link import draw_latents, voice_params
 from pipeline.synth.shape_model import build_shape_model
 from pipeline.synth.speech import SAMPLE_RATE
-from pipeline.synth.template import build_template
 
 
 def test_am_groups_follow_the_landmark_scheme():
@@ -112,7 +112,8 @@ def test_no_pools_give_an_empty_table():
 
 
 def test_a_root_without_alignments_says_why():
-    from pipeline.selection.phonemes import COLUMNS, phoneme_metrics as _metrics
+    from pipeline.selection.phonemes import COLUMNS
+    from pipeline.selection.phonemes import phoneme_metrics as _metrics
     empty = pd.DataFrame(columns=COLUMNS)
     assert "no speaker has an alignment file" in _metrics(empty, 0, 0, 40, 0.8)["note"]
     assert "80%" in _metrics(empty, 5, 40, 40, 0.8)["note"]

@@ -11,7 +11,7 @@ from pipeline.artifacts import read_table
 from pipeline.audio.features import frames_in_segments
 from pipeline.audio.phones import PHONE_CLASSES, cut_phones, phone_unit, stored_frame_times
 from pipeline.config import load_params
-from pipeline.dataset import DatasetError
+from pipeline.errors import DatasetError
 
 PROJECT = Path(__file__).resolve().parents[1]
 HOP = 0.01

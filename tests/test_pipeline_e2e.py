@@ -15,7 +15,6 @@ import pytest
 import soundfile
 import trimesh
 import yaml
-
 from test_synth_stage import PROJECT, SMALL
 
 pytestmark = pytest.mark.e2e

@@ -10,6 +10,7 @@ import pytest  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 
 from pipeline.face.ams import default_am_table  # noqa: E402
+from pipeline.face.template import build_template  # noqa: E402
 from pipeline.plots.predictable_ams import (  # noqa: E402
     COLORBAR_LABEL,
     NO_AM,
@@ -17,7 +18,6 @@ from pipeline.plots.predictable_ams import (  # noqa: E402
     am_segments,
     predictable_ams_figure,
 )
-from pipeline.synth.template import build_template  # noqa: E402
 
 
 @pytest.fixture(scope="module")

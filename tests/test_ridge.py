@@ -2,18 +2,18 @@
 import numpy as np
 import pandas as pd
 import pytest
+from pipeline.estimator.estimators import fit_ridge_repeat
 
 from pipeline.estimator.data import repeat_data
-from pipeline.estimator.estimators import fit_ridge_repeat
 from pipeline.estimator.ridge import RepeatRows, StatsRidge, mean_ratios
-from pipeline.estimator.splits import make_splits
 from pipeline.estimator.statistics import speaker_statistics, statistic_names
 from pipeline.face.ams import default_am_table
+from pipeline.face.template import build_template
 from pipeline.selection.significance import permutation_test
+from pipeline.splits import make_splits
 from pipeline.synth.cohort import VoiceSettings
 from pipeline.synth.link import oracle
 from pipeline.synth.shape_model import build_shape_model
-from pipeline.synth.template import build_template
 from pipeline.synth.voices import voice_cohort
 
 

@@ -7,11 +7,11 @@ import pytest
 import yaml
 from scipy import stats
 
+from pipeline.errors import ParamsError
 from pipeline.face.ams import default_am_table
 from pipeline.selection.ratios import error_ratios
 from pipeline.selection.significance import benjamini_hochberg, corrected_test, decide, paper_test
 from pipeline.selection.table import SelectionSettings, nmse_summary, selection_table, truth_scores
-from pipeline.config import ParamsError
 from pipeline.stages import select as select_stage
 from pipeline.stages import selection_plot
 
@@ -160,8 +160,8 @@ def test_select_stage_writes_all_ams_plots_and_metrics(tmp_path):
                       tmp_path / "metrics.json")
     # Fig. 5 draws on the eigenface mean in the registered topology.
     from pipeline.face.io import write_mesh
+    from pipeline.face.template import build_template
     from pipeline.reconstruction.eigenface import Eigenface
-    from pipeline.synth.template import build_template
     template = build_template(2000)
     (tmp_path / "faces").mkdir()
     write_mesh(tmp_path / "faces" / "template.ply", template.vertices, template.faces)

@@ -13,7 +13,7 @@ import trimesh
 import yaml
 from scipy.io import wavfile
 
-from pipeline.config import ParamsError
+from pipeline.errors import ParamsError
 from pipeline.stages.synth import main as synth_main
 from pipeline.synth.cohort import ScanSettings, VoiceSettings, simulate_person
 from pipeline.synth.shape_model import FACTOR_NAMES

@@ -3,7 +3,7 @@ import torch
 import trimesh
 
 from pipeline.face.ams import default_am_table, measure
-from pipeline.synth.template import N_LANDMARKS, REGIONS, build_template, landmark_uv
+from pipeline.face.template import N_LANDMARKS, REGIONS, build_template, landmark_uv
 
 
 def _mesh(t):

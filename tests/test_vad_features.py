@@ -10,9 +10,8 @@ import pytest
 import soundfile
 import yaml
 
-from pipeline.audio.io import AudioError
 from pipeline.audio.vad import SileroVad, energy_vad, frame_f1
-from pipeline.dataset import DatasetError
+from pipeline.errors import AudioError, DatasetError
 from pipeline.stages.features import main as features_main
 from pipeline.stages.synth import main as synth_main
 from pipeline.stages.vad import main as vad_main

@@ -15,8 +15,7 @@ LOG_FLOOR = 1e-10  # power floor before the log, as librosa.power_to_db(amin=1e-
 class LogMel(torch.nn.Module):
     """Waves [B, n] -> log-mel power in dB [B, frames, n_mels], frames = 1 + n // hop."""
 
-    def __init__(self, sample_rate: int = 16000, n_mels: int = 64, window_ms: float = 25.0,
-                 hop_ms: float = 10.0) -> None:
+    def __init__(self, sample_rate: int, n_mels: int, window_ms: float, hop_ms: float) -> None:
         super().__init__()
         self.win_length = int(round(window_ms * sample_rate / 1000))
         self.hop_length = int(round(hop_ms * sample_rate / 1000))

@@ -7,11 +7,9 @@ import librosa
 import numpy as np
 import soundfile
 
+from ..errors import AudioError
+
 MIN_SAMPLE_RATE = 8000
-
-
-class AudioError(ValueError):
-    """A recording that cannot be used; the message names the speaker and the file."""
 
 
 def load_audio(path: str | Path, sample_rate: int = 16000, *, speaker_id: str = "?",

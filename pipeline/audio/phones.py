@@ -11,7 +11,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 import pandas as pd
 
-from ..dataset import DatasetError
+from ..errors import DatasetError
 
 Unit = Literal["phone", "class"]
 ALIGNMENT_COLUMNS = ("recording", "start_s", "end_s", "phone")

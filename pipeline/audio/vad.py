@@ -11,8 +11,8 @@ import torch
 SEGMENT_DECIMALS = 3  # segments are stored in milliseconds
 
 
-def energy_vad(audio: np.ndarray, sample_rate: int, *, threshold_db: float = 6.0,
-               min_speech_s: float = 0.1, min_silence_s: float = 0.2, frame_ms: float = 20.0) -> np.ndarray:
+def energy_vad(audio: np.ndarray, sample_rate: int, *, threshold_db: float, min_speech_s: float,
+               min_silence_s: float, frame_ms: float = 20.0) -> np.ndarray:
     """Segments where the frame energy is `threshold_db` above the recording's noise floor
     (the 10th percentile of frame energies); gaps shorter than `min_silence_s` are bridged and
     segments shorter than `min_speech_s` dropped."""
@@ -35,7 +35,7 @@ class SileroVad:
 
     sample_rate = 16000
 
-    def __init__(self, threshold: float = 0.5, min_speech_s: float = 0.25, min_silence_s: float = 0.1) -> None:
+    def __init__(self, threshold: float, min_speech_s: float, min_silence_s: float) -> None:
         threads = torch.get_num_threads()
         from silero_vad import get_speech_timestamps, load_silero_vad
 

@@ -1,6 +1,6 @@
 """Where groups of repeats train: in this process, or as Ray tasks on a cluster.
 
-Both backends run the same `fit_group` on the same groups with the same torch thread
+Both backends run the same `VoiceEstimator.fit` on the same groups with the same torch thread
 count, so they give the same numbers; Ray only decides where each group runs. A group's
 results are handed to `on_done` as soon as it finishes, so they are saved before the next.
 """
@@ -10,21 +10,19 @@ from typing import Callable
 
 import torch
 
-from .estimators import fit_group, progress_units
-from .pretrain import Checkpoint
-from .training import RepeatData, RepeatResult, TrainSettings
+from .base import Checkpoint, RepeatData, RepeatResult, VoiceEstimator
 
 OnDone = Callable[[list[RepeatResult]], None]
 
 
-def run_local(groups: list[list[RepeatData]], settings: TrainSettings, device: torch.device,
+def run_local(groups: list[list[RepeatData]], estimator: VoiceEstimator, device: torch.device,
               on_done: OnDone, progress: Callable[[int], None] | None = None,
               checkpoints: list[Checkpoint | None] | None = None) -> None:
     for group, checkpoint in zip(groups, checkpoints or [None] * len(groups)):
-        on_done(fit_group(group, settings, device, progress, checkpoint))
+        on_done(estimator.fit(group, device, progress, checkpoint))
 
 
-def run_ray(groups: list[list[RepeatData]], settings: TrainSettings, device: torch.device,
+def run_ray(groups: list[list[RepeatData]], estimator: VoiceEstimator, device: torch.device,
             on_done: OnDone, progress: Callable[[int], None] | None = None,
             checkpoints: list[Checkpoint | None] | None = None) -> None:
     """One Ray task per group on the cluster of RAY_ADDRESS (a local Ray when unset).
@@ -45,14 +43,14 @@ def run_ray(groups: list[list[RepeatData]], settings: TrainSettings, device: tor
     try:
         task = ray.remote(_train_task).options(num_cpus=min(threads, _cluster_cpus(ray)),
                                                num_gpus=1 if device.type == "cuda" else 0)
-        pending = {task.remote(group, settings, device.type, threads): len(group) for group in groups}
+        pending = {task.remote(group, estimator, device.type, threads): len(group) for group in groups}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
                 size = pending.pop(ref)
                 on_done(ray.get(ref))
                 if progress:
-                    progress(progress_units(settings, size))
+                    progress(estimator.progress_units(size))
     finally:
         if started_here:
             ray.shutdown()
@@ -62,10 +60,10 @@ def _cluster_cpus(ray) -> int:
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
-def _train_task(group: list[RepeatData], settings: TrainSettings, device_type: str,
+def _train_task(group: list[RepeatData], estimator: VoiceEstimator, device_type: str,
                 threads: int) -> list[RepeatResult]:
     torch.set_num_threads(threads)
-    return fit_group(group, settings, torch.device(device_type))
+    return estimator.fit(group, torch.device(device_type))
 
 
 BACKENDS = {"local": run_local, "ray": run_ray}

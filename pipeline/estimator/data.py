@@ -5,19 +5,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from tqdm import tqdm
 
 from ..artifacts import read_table
 from ..audio.features import speech_samples
 from ..audio.io import load_audio
-from .splits import GENDER_CODE
-from .training import RepeatData
-
-
-def repeat_seed(seed: int, gender: str, repeat: int) -> int:
-    """The seed of one repeat's weights and batches, independent of every other repeat."""
-    return int(np.random.SeedSequence([seed, GENDER_CODE[gender], repeat]).generate_state(1)[0])
+from .base import RepeatData
 
 
 def load_features(features_dir: Path) -> dict[str, list[np.ndarray]]:

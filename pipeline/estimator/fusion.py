@@ -1,4 +1,5 @@
-"""Whole-recording prediction from segment predictions, by inverse-variance weighting."""
+"""Whole-recording prediction: a recording cut into segments, and their predictions fused by
+inverse-variance weighting."""
 from __future__ import annotations
 
 import numpy as np
@@ -30,3 +31,11 @@ def segment_starts(n_frames: int, length: int) -> np.ndarray:
     if n_frames - (starts[-1] + length) >= length // 2:
         starts = np.append(starts, n_frames - length)
     return starts.astype(np.int64)
+
+
+def crop(frames: np.ndarray, start: int, length: int) -> np.ndarray:
+    """frames[start:start + length] as [n_mels, length]; a recording shorter than `length` is
+    repeated end to end (the network needs one length per batch)."""
+    if len(frames) < length:
+        frames = np.tile(frames, (int(np.ceil(length / len(frames))) + 1, 1))
+    return frames[start:start + length].T

@@ -42,7 +42,7 @@ class StackedVoiceCNN(nn.Module):
     forward(x [B, M, n_mels, T]) -> (mean [B, M, n_outputs], log_var [B, M, n_outputs]).
     """
 
-    def __init__(self, copies: int, n_outputs: int, n_mels: int = 64, widths: tuple[int, ...] = WIDTHS):
+    def __init__(self, copies: int, n_outputs: int, n_mels: int, widths: tuple[int, ...] = WIDTHS):
         super().__init__()
         self.copies, self.n_outputs, self.n_mels, self.widths = copies, n_outputs, n_mels, tuple(widths)
         self.frozen_body = False

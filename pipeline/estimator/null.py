@@ -6,7 +6,7 @@ whole protocol (the same splits, fit on D_t, choice on D_v1, D_v2 ratio, mean ov
 repeats) on B shufflings gives B draws of the statistic under that null; ranking the
 observed one among them is an exact one-sided test for any N, with no assumption about how
 the repeats depend on each other. Only the ridge can be refitted B x N times in seconds; for
-the CNN the table is empty and `sfv.test: permutation` is refused at load.
+the CNN the table is empty and `sfv.test: permutation` is refused (base.VoiceEstimator.check).
 """
 from __future__ import annotations
 
@@ -14,28 +14,26 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .estimators import is_cnn
 from .ridge import RepeatRows, mean_ratios
-from .splits import GENDER_CODE
 from .statistics import speaker_statistics
 
 COLUMNS = ["permutation", "am_id", "mean_ratio"]
 
 
-def permutation_seed(seed: int, gender: str) -> int:
-    """The shuffling stream of one gender, apart from every repeat's and the regression's."""
-    return int(np.random.SeedSequence([seed, GENDER_CODE[gender], 0, 1]).generate_state(1)[0])
+def empty_null() -> pd.DataFrame:
+    """The table of an estimator without a permutation null, or of B = 0."""
+    return pd.DataFrame(columns=COLUMNS)
 
 
 def permutation_table(splits: pd.DataFrame, features: dict[str, list[np.ndarray]], targets: pd.DataFrame,
-                      estimator: str, permutations: int, seed: int, desc: str = "permutations") -> pd.DataFrame:
+                      permutations: int, seed: int, desc: str) -> pd.DataFrame:
     """Rows (permutation, am_id, mean_ratio): permutation 0 is the observed AMs, 1..B shuffled.
 
     `splits` has the train stage's layout (repeat, speaker_id, split); `targets` (raw AMs,
     columns am_<id>) is indexed by speaker_id. D_e speakers take no part.
     """
-    if is_cnn(estimator) or permutations == 0:
-        return pd.DataFrame(columns=COLUMNS)
+    if permutations == 0:
+        return empty_null()
     pool = sorted(set(splits.loc[splits["split"] != "e", "speaker_id"]))
     row = {s: i for i, s in enumerate(pool)}
     repeats = []

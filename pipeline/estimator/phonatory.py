@@ -23,6 +23,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..config import PhonatoryParams
+
 DOWN = 4  # each U-Net level divides the length by this
 TIME_DIM = 64  # width of the sinusoidal timestep embedding
 NORM_GROUPS = 4  # GroupNorm groups per copy
@@ -30,23 +32,28 @@ NORM_GROUPS = 4  # GroupNorm groups per copy
 
 @dataclass(frozen=True)
 class PhonatorySettings:
-    """The module and its pre-training (params.yaml `phonatory:`; docs/training.md)."""
+    """The module and its pre-training (params.yaml `phonatory:`, where every default lives;
+    docs/training.md)."""
 
-    steps: int = 200  # pre-training steps of encoder + module on D_t (source: 60,000)
-    weight: float = 0.0  # weight of the ε-loss beside the NLL while the heads train (0 = pre-training only)
-    encoder: str = "trainable"  # 'trainable' | 'frozen': the encoder while the heads train
-    batch_size: int = 16
-    lr: float = 1e-3  # Adam, pre-training
-    crop_samples: int = 2048  # waveform crop x₀ (samples at 16 kHz: 128 ms)
-    timesteps: int = 1000  # T
-    schedule: str = "linear"  # 'linear' (Ho et al.) | 'cosine' (Nichol & Dhariwal 2021)
-    beta_range: tuple[float, float] = (1e-4, 0.02)  # linear schedule: β_1, β_T
-    widths: tuple[int, ...] = (16, 32, 64)  # U-Net channels per level
-    tokens: int = 8  # cross-attention tokens projected from e
-    checkpoint_every: int = 50  # pre-training steps between saved checkpoints
+    steps: int  # pre-training steps of encoder + module on D_t
+    weight: float  # weight of the ε-loss beside the NLL while the heads train (0 = pre-training only)
+    encoder: str  # 'trainable' | 'frozen': the encoder while the heads train
+    batch_size: int
+    lr: float  # Adam, pre-training
+    crop_samples: int  # waveform crop x₀ (samples at 16 kHz)
+    timesteps: int  # T
+    schedule: str  # 'linear' (Ho et al.) | 'cosine' (Nichol & Dhariwal 2021)
+    beta_range: tuple[float, float]  # linear schedule: β_1, β_T
+    widths: tuple[int, ...]  # U-Net channels per level
+    tokens: int  # cross-attention tokens projected from e
+    checkpoint_every: int  # pre-training steps between saved checkpoints
+
+    @classmethod
+    def from_params(cls, phonatory: PhonatoryParams) -> PhonatorySettings:
+        return cls(**phonatory.model_dump())
 
 
-def beta_schedule(timesteps: int, kind: str = "linear", beta_range: tuple[float, float] = (1e-4, 0.02)) -> np.ndarray:
+def beta_schedule(timesteps: int, kind: str, beta_range: tuple[float, float]) -> np.ndarray:
     """β_1..β_T: Ho et al.'s linear schedule, or Nichol & Dhariwal's cosine schedule."""
     if kind == "linear":
         return np.linspace(beta_range[0], beta_range[1], timesteps, dtype=np.float64)
@@ -142,7 +149,7 @@ class StackedPhonatoryUNet(nn.Module):
     """M copies of ε_θ(x_t, t, e). forward(x_t [B, M, L], t [B, M], code [B, M, code_dim])
     -> predicted noise [B, M, L]; L must be a multiple of 4^(levels − 1)."""
 
-    def __init__(self, copies: int, code_dim: int, widths: tuple[int, ...] = (16, 32, 64), tokens: int = 8):
+    def __init__(self, copies: int, code_dim: int, widths: tuple[int, ...], tokens: int):
         super().__init__()
         if len(widths) < 2 or any(w % NORM_GROUPS for w in widths):
             raise ValueError(f"widths {widths}: at least two levels, each a multiple of {NORM_GROUPS}")

@@ -10,27 +10,18 @@ trains the same in any group, and a checkpoint (weights, Adam state, generator s
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
 from ..artifacts import write_bytes
+from .base import Checkpoint
 from .network import StackedVoiceCNN, clip_per_copy
-from .phonatory import (PhonatorySettings, StackedPhonatoryUNet, alpha_bar, beta_schedule, diffuse,
-                        epsilon_loss, standardise_crops)
+from .phonatory import (PhonatorySettings, StackedPhonatoryUNet, alpha_bar, beta_schedule, diffuse, epsilon_loss,
+                        standardise_crops)
 
 STREAM = 0x50484F4E  # the phonatory stream of a repeat's seed, apart from its CNN batches
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """Where a group's pre-training is saved, and what it must match to be resumed."""
-
-    path: Path
-    fingerprint: str
 
 
 def pair(mels: list[np.ndarray], waves: list[np.ndarray], rng: np.random.Generator, frames: int,

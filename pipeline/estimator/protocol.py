@@ -6,7 +6,6 @@ fixed chunks of 1..N, so a resumed run stacks exactly the same networks.
 """
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -14,39 +13,35 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from ..audio.frontend import FrontEnd
+from ..cohort import Gender
+from ..seeds import repeat_seed
+from ..splits import Splits
 from .backend import BACKENDS
-from .data import repeat_data, repeat_seed
-from .estimators import is_cnn, progress_units
-from .network import WIDTHS
-from .pretrain import Checkpoint
+from .base import Checkpoint, VoiceEstimator
+from .data import repeat_data
 from .store import array_digest, fingerprint, save_repeat, stored_fingerprint
-from .training import TrainSettings
 
-RIDGE_GROUP = 10
 PREDICTION_COLUMNS = ["repeat", "split", "speaker_id", "am_id", "mean", "var", "mean_z", "var_z",
                       "n_segments", "step", "target", "target_z"]
 
 
-def train_repeats(settings: TrainSettings, device: torch.device, gender: str, splits: pd.DataFrame,
+def train_repeats(estimator: VoiceEstimator, device: torch.device, gender: Gender, splits: Splits,
                   features: dict[str, list[np.ndarray]], targets: pd.DataFrame, am_ids: np.ndarray,
-                  models_dir: Path, *, seed: int, requested_group_size: int = 0, backend: str = "local",
+                  models_dir: Path, front_end: FrontEnd, *, seed: int, requested_group_size: int, backend: str,
                   waveforms: dict[str, list[np.ndarray]] | None = None) -> None:
-    """Train every repeat of `splits` whose stored result is missing or stale, in fixed groups,
+    """Fit every repeat of `splits` whose stored result is missing or stale, in fixed groups,
     and drop the files of repeats beyond the last (`waveforms`: each speaker's speech samples,
-    for the phonatory module)."""
-    repeats = int(splits["repeat"].max())
-    # The ridge's results do not depend on its grouping: groups of 10 share the speakers'
-    # statistics, and the fingerprint leaves the size out, so a longer run keeps the first repeats.
-    size = group_size(requested_group_size, repeats, device) if is_cnn(settings.estimator) else RIDGE_GROUP
-    prints = {}
+    for the phonatory module; `front_end`: stored with each repeat, for `sfv predict`)."""
+    repeats = splits.n_repeats
+    size = estimator.group_size(requested_group_size, repeats, device)
     data_digest = {s: array_digest(*features[s], *(waveforms or {}).get(s, []), targets.loc[s].to_numpy(np.float64))
                    for s in targets.index}
-    for r, rows in splits.groupby("repeat"):
-        split = dict(zip(rows["speaker_id"], rows["split"]))
-        prints[r] = fingerprint({"settings": result_settings(settings), "seed": seed, "gender": gender,
-                                 "repeat": r, "group_size": size if is_cnn(settings.estimator) else None,
-                                 "split": split,
-                                 "data": [data_digest[s] for s in sorted(split)]})
+    prints = {}
+    for r in range(1, repeats + 1):
+        split = splits.repeat(r)
+        prints[r] = fingerprint({"estimator": estimator.fingerprint(size), "seed": seed, "gender": str(gender),
+                                 "repeat": r, "split": split, "data": [data_digest[s] for s in sorted(split)]})
     for path in models_dir.glob("repeat_*.npz"):
         if int(path.stem.removeprefix("repeat_")) > repeats:
             path.unlink()
@@ -62,57 +57,32 @@ def train_repeats(settings: TrainSettings, device: torch.device, gender: str, sp
     context = {}
 
     def build(r: int):
-        rows = splits[splits["repeat"] == r]
-        split = dict(zip(rows["speaker_id"], rows["split"]))
-        data, mean, sd = repeat_data(r, repeat_seed(seed, gender, r), split, features, targets, waveforms)
+        data, mean, sd = repeat_data(r, repeat_seed(seed, gender, r), splits.repeat(r), features, targets, waveforms)
         context[r] = (data, mean, sd)
         return data
 
     groups = [[build(r) for r in chunk] for chunk in todo]
-    n_mels = groups[0][0].train_features[0].shape[1]
-    spec = {"n_mels": n_mels, "estimator": settings.estimator}
-    if is_cnn(settings.estimator):
-        spec.update({"n_outputs": 1 if settings.estimator == "per_am" else len(am_ids), "widths": list(WIDTHS),
-                     "eval_frames": settings.eval_frames})
 
     def save(results) -> None:
         for result in results:
             data, mean, sd = context.pop(result.repeat)
-            save_repeat(repeat_path(models_dir, result.repeat), result, fingerprint=prints[result.repeat],
-                        spec=spec, am_ids=am_ids, target_mean=mean, target_sd=sd,
-                        scored_ids=data.scored_ids, scored_splits=data.scored_splits)
+            save_repeat(repeat_path(models_dir, result.repeat), result, estimator=estimator.name,
+                        fingerprint=prints[result.repeat], front_end=front_end, am_ids=am_ids, target_mean=mean,
+                        target_sd=sd, scored_ids=data.scored_ids, scored_splits=data.scored_splits)
         checkpoint_path(models_dir, [r.repeat for r in results]).unlink(missing_ok=True)
         bar.set_postfix(saved=f"repeat {results[-1].repeat}")
 
-    checkpoints = None
-    if settings.phonatory and backend == "local":
-        checkpoints = [Checkpoint(checkpoint_path(models_dir, c), fingerprint([prints[r] for r in c])) for c in todo]
-    with tqdm(total=sum(progress_units(settings, len(g)) for g in groups), desc=f"train {gender}",
-              unit="step" if is_cnn(settings.estimator) else "repeat", smoothing=0.1) as bar:
-        BACKENDS[backend](groups, settings, device, save, bar.update, checkpoints=checkpoints)
-
-
-def result_settings(settings: TrainSettings) -> dict:
-    """The settings a repeat's result depends on, for its fingerprint: the checkpoint interval
-    only says how often pre-training is saved, so changing it keeps the stored repeats."""
-    parts = asdict(settings)
-    if parts["phonatory"]:
-        del parts["phonatory"]["checkpoint_every"]
-    return parts
+    # A task on Ray may run on another machine, so only the local backend keeps checkpoints.
+    checkpoints = ([Checkpoint(checkpoint_path(models_dir, c), fingerprint([prints[r] for r in c])) for c in todo]
+                   if backend == "local" else None)
+    with tqdm(total=sum(estimator.progress_units(len(g)) for g in groups), desc=f"train {gender}",
+              unit=estimator.progress_unit, smoothing=0.1) as bar:
+        BACKENDS[backend](groups, estimator, device, save, bar.update, checkpoints=checkpoints)
 
 
 def checkpoint_path(models_dir: Path, repeats: list[int]) -> Path:
     """Where the phonatory pre-training of the group of `repeats` is saved until the group is."""
     return models_dir / f"phonatory_{repeats[0]:03d}-{repeats[-1]:03d}.pt"
-
-
-def group_size(requested: int, repeats: int, device) -> int:
-    """Repeats per stacked network; 0 = auto. On a CPU one network at a time is fastest (a
-    grouped convolution there costs more than the separate ones, see docs/benchmarks.md); on
-    a GPU stacking is what fills the device."""
-    if requested:
-        return requested
-    return min(repeats, 25) if device.type == "cuda" else 1
 
 
 def predictions_table(stored, targets: pd.DataFrame) -> pd.DataFrame:
@@ -131,7 +101,7 @@ def predictions_table(stored, targets: pd.DataFrame) -> pd.DataFrame:
             "mean_z": rep.mean_z.ravel(),
             "var_z": rep.var_z.ravel(),
             "n_segments": np.repeat(rep.n_segments, k),
-            "step": np.tile(rep.best_step, n_s),
+            "step": np.tile(rep.choice, n_s),
             "target": raw_targets.ravel(),
             "target_z": ((raw_targets - rep.target_mean) / rep.target_sd).ravel(),
         }))

@@ -11,76 +11,63 @@ same data whatever group it is in.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import torch
 
-from .fusion import fuse, segment_starts
+from ..config import Params
+from .base import Checkpoint, RepeatData, RepeatResult
+from .cnn_model import CnnModel
+from .fusion import crop, fuse, segment_starts
 from .network import StackedVoiceCNN, clip_per_copy
 from .phonatory import PhonatorySettings, alpha_bar, beta_schedule
-from .pretrain import Checkpoint, PairBatches, make_module, phonatory_loss, pretrain
+from .pretrain import PairBatches, make_module, phonatory_loss, pretrain
 
 
 @dataclass(frozen=True)
 class TrainSettings:
+    """SGD training of a voice CNN (the AM estimators and the regression baseline); every
+    value comes from params.yaml's sfv: section (`from_params`), where the defaults live."""
+
     iterations: int
     batch_size: int
     segment_frames: tuple[int, int]  # training segment length range, frames
-    estimator: str = "shared"  # 'shared' | 'per_am'
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    warmup_steps: int = 50
-    clip_norm: float = 5.0
-    eval_every: int = 50
-    length_seed: int = 0
-    # Against memorising ~100 training voices (README "Estimators"): masks that hide a stretch
+    lr: float
+    momentum: float
+    weight_decay: float
+    warmup_steps: int
+    clip_norm: float
+    eval_every: int
+    length_seed: int
+    # Against memorising ~100 training voices (docs/training.md): masks that hide a stretch
     # of frames or a run of bands in each training segment (SpecAugment; never a pitch or
     # tract-length warp, which would destroy the cue), dropout before the heads, beta-NLL
     # (Seitzer et al. 2022: each AM's loss weighted by its detached G^beta, so hard AMs are not
     # given up by inflating G), and a warm-up that trains the mean heads alone (MSE, G = 1).
-    time_mask_frames: int = 0  # longest masked stretch of frames (one mask per segment; 0 = none)
-    band_mask: int = 0  # widest masked run of mel bands (one mask per segment; 0 = none)
-    dropout: float = 0.0
-    beta_nll: float = 0.0
-    mean_warmup_steps: int = 0
-    phonatory: PhonatorySettings | None = None  # the source's phonatory module (None = off)
+    time_mask_frames: int  # longest masked stretch of frames (one mask per segment; 0 = none)
+    band_mask: int  # widest masked run of mel bands (one mask per segment; 0 = none)
+    dropout: float
+    beta_nll: float
+    mean_warmup_steps: int
+    phonatory: PhonatorySettings | None  # the source's phonatory module (None = off)
+
+    @classmethod
+    def from_params(cls, params: Params) -> TrainSettings:
+        sfv = params.sfv
+        frames = tuple(int(round(s * 1000.0 / params.audio.hop_ms)) for s in sfv.segment_s)
+        return cls(iterations=sfv.iterations, batch_size=sfv.batch_size, segment_frames=frames, lr=sfv.lr,
+                   momentum=sfv.momentum, weight_decay=sfv.weight_decay, warmup_steps=sfv.warmup_steps,
+                   clip_norm=sfv.clip_norm, eval_every=sfv.eval_every, length_seed=params.seed,
+                   time_mask_frames=sfv.time_mask_frames, band_mask=sfv.band_mask, dropout=sfv.dropout,
+                   beta_nll=sfv.beta_nll, mean_warmup_steps=sfv.mean_warmup_steps,
+                   phonatory=PhonatorySettings.from_params(params.phonatory) if sfv.phonatory else None)
 
     @property
     def eval_frames(self) -> int:
         """Segment length for whole-recording prediction: the middle of the training range."""
         return int(round(sum(self.segment_frames) / 2))
-
-
-@dataclass(frozen=True)
-class RepeatData:
-    """What one repeat trains and scores on; targets are z-scored with this repeat's D_t."""
-
-    repeat: int
-    seed: int
-    train_features: list[np.ndarray]  # D_t speakers' frames [frames, n_mels], recordings joined
-    train_targets: np.ndarray  # [n_t, K] z-scale
-    scored_ids: list[str]  # D_v1, D_v2, D_e speakers
-    scored_splits: list[str]
-    scored_recordings: list[list[np.ndarray]]  # each speaker's recordings [frames, n_mels]
-    scored_targets: np.ndarray  # [n_s, K] z-scale (D_v1 rows select the step)
-    train_recordings: list[list[np.ndarray]] = field(default_factory=list)  # D_t speakers' recordings, apart
-    train_waveforms: list[list[np.ndarray]] = field(default_factory=list)  # their speech samples (phonatory module)
-
-
-@dataclass
-class RepeatResult:
-    repeat: int
-    mean_z: np.ndarray  # [n_s, K] fused predictions at each AM's selected step
-    var_z: np.ndarray  # [n_s, K] calibrated uncertainty L * w
-    n_segments: np.ndarray  # [n_s]
-    best_step: np.ndarray  # [K]
-    networks: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # weights by key
-    network_of_am: list[str] = field(default_factory=list)  # [K] key into networks
-    log: list[tuple[int, float, float]] = field(default_factory=list)  # (step, train loss, D_v1 MSE)
-    pretrain_loss: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [steps] phonatory ε-loss
 
 
 def gaussian_nll(mean: torch.Tensor, log_var: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -111,36 +98,27 @@ def dropout_keep(rng: np.random.Generator, shape: tuple[int, ...], rate: float) 
     return (rng.random(shape) >= rate).astype(np.float32) / np.float32(1.0 - rate)
 
 
-def crop(frames: np.ndarray, start: int, length: int) -> np.ndarray:
-    """frames[start:start + length] as [n_mels, length]; a recording shorter than `length` is
-    repeated end to end (the network needs one length per batch)."""
-    if len(frames) < length:
-        frames = np.tile(frames, (int(np.ceil(length / len(frames))) + 1, 1))
-    return frames[start:start + length].T
-
-
-def train_group(repeats: list[RepeatData], settings: TrainSettings, device: torch.device,
+def train_group(repeats: list[RepeatData], settings: TrainSettings, per_am: bool, device: torch.device,
                 progress: Callable[[int], None] | None = None,
                 checkpoint: Checkpoint | None = None) -> list[RepeatResult]:
-    """Train the networks of `repeats` side by side as one stacked network (with the
-    phonatory module: after pre-training their encoders on D_t, resumable from `checkpoint`)."""
+    """Train the networks of `repeats` side by side as one stacked network, one per repeat or
+    (per_am) one per repeat and AM; with the phonatory module, after pre-training their
+    encoders on D_t, resumable from `checkpoint`."""
     n_repeats = len(repeats)
     n_ams = repeats[0].train_targets.shape[1]
     n_mels = repeats[0].train_features[0].shape[1]
-    per_am = settings.estimator == "per_am"
-    net = make_network(n_repeats, n_ams, n_mels, settings.estimator, [r.seed for r in repeats]).to(device)
+    net = make_network(n_repeats, n_ams, n_mels, per_am, [r.seed for r in repeats]).to(device)
     copies_per_repeat = n_ams if per_am else 1
     auxiliary, pretrain_loss = None, np.zeros((0, n_repeats))
     if settings.phonatory:
-        auxiliary, pretrain_loss = _pretrained(net, repeats, settings, device, checkpoint, progress)
+        auxiliary, pretrain_loss = _pretrained(net, repeats, settings, per_am, device, checkpoint, progress)
     optimiser = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=settings.lr,
                                 momentum=settings.momentum, weight_decay=settings.weight_decay)
     samplers = [np.random.default_rng(r.seed) for r in repeats]
     lengths = np.random.default_rng(settings.length_seed)
-    results = [RepeatResult(r.repeat, np.zeros((len(r.scored_ids), n_ams)), np.zeros((len(r.scored_ids), n_ams)),
-                            np.zeros(len(r.scored_ids), dtype=np.int64), np.zeros(n_ams, dtype=np.int64),
-                            network_of_am=[""] * n_ams, pretrain_loss=pretrain_loss[:, i])
-               for i, r in enumerate(repeats)]
+    kept = [_Kept(np.zeros((len(r.scored_ids), n_ams)), np.zeros((len(r.scored_ids), n_ams)),
+                  np.zeros(len(r.scored_ids), dtype=np.int64), np.zeros(n_ams, dtype=np.int64), {}, [""] * n_ams, [])
+            for r in repeats]
     best_error = np.full((n_repeats, n_ams), np.inf)
     running = np.zeros(n_repeats)
     since_log = 0
@@ -170,7 +148,7 @@ def train_group(repeats: list[RepeatData], settings: TrainSettings, device: torc
 
         if step % settings.eval_every == 0 or step == settings.iterations:
             predictions = _predict_scored(net, repeats, settings, device, n_ams, per_am)
-            for r, (data, result, (mean_z, _, var_z, n_seg)) in enumerate(zip(repeats, results, predictions)):
+            for r, (data, result, (mean_z, _, var_z, n_seg)) in enumerate(zip(repeats, kept, predictions)):
                 v1 = np.array([s == "v1" for s in data.scored_splits])
                 error = ((mean_z[v1] - data.scored_targets[v1]) ** 2).mean(axis=0)
                 better = (error < best_error[r]) | np.isinf(best_error[r])  # the first evaluation always counts
@@ -178,20 +156,36 @@ def train_group(repeats: list[RepeatData], settings: TrainSettings, device: torc
                     best_error[r, better] = error[better]
                     result.mean_z[:, better], result.var_z[:, better] = mean_z[:, better], var_z[:, better]
                     result.n_segments = n_seg
-                    result.best_step[better] = step
+                    result.step[better] = step
                     _keep_networks(net, result, r, better, step, n_ams, per_am)
                 result.log.append((step, float(running[r] / since_log), float(error.mean())))
             running[:], since_log = 0.0, 0
-    for result in results:
-        used = set(result.network_of_am)
-        result.networks = {k: v for k, v in result.networks.items() if k in used}
+    results = []
+    for i, (data, k) in enumerate(zip(repeats, kept)):
+        used = set(k.network_of_am)
+        model = CnnModel(per_am, net.n_outputs, n_mels, net.widths, settings.eval_frames,
+                         {key: v for key, v in k.networks.items() if key in used}, tuple(k.network_of_am))
+        results.append(RepeatResult(data.repeat, k.mean_z, k.var_z, k.n_segments, k.step, model, k.log,
+                                    pretrain_loss[:, i]))
     return results
 
 
-def make_network(n_repeats: int, n_ams: int, n_mels: int, estimator: str, seeds: list[int]) -> StackedVoiceCNN:
+@dataclass
+class _Kept:
+    """What a repeat keeps while it trains: per AM, the predictions and weights of its best step."""
+
+    mean_z: np.ndarray
+    var_z: np.ndarray
+    n_segments: np.ndarray
+    step: np.ndarray
+    networks: dict[str, dict[str, np.ndarray]]
+    network_of_am: list[str]
+    log: list[tuple[int, float, float]]
+
+
+def make_network(n_repeats: int, n_ams: int, n_mels: int, per_am: bool, seeds: list[int]) -> StackedVoiceCNN:
     """The stacked network of a group: one copy per repeat (shared) or per repeat and AM
     (per_am), each initialised from its own seed (per_am: seed * 1000 + AM index)."""
-    per_am = estimator == "per_am"
     net = StackedVoiceCNN(n_repeats * n_ams if per_am else n_repeats, 1 if per_am else n_ams, n_mels)
     net.reset_parameters([s * 1000 + k for s in seeds for k in range(n_ams)] if per_am else list(seeds))
     return net
@@ -208,15 +202,14 @@ class Auxiliary:
     optimiser: torch.optim.Optimizer
 
 
-def _pretrained(net: StackedVoiceCNN, repeats: list[RepeatData], settings: TrainSettings, device: torch.device,
-                checkpoint: Checkpoint | None, progress: Callable[[int], None] | None
+def _pretrained(net: StackedVoiceCNN, repeats: list[RepeatData], settings: TrainSettings, per_am: bool,
+                device: torch.device, checkpoint: Checkpoint | None, progress: Callable[[int], None] | None
                 ) -> tuple[Auxiliary | None, np.ndarray]:
     """Pre-train the encoders of `net` with the phonatory module on each repeat's D_t; per_am
     pre-trains one encoder per repeat and starts every AM network of the repeat from it."""
     phonatory = settings.phonatory
     seeds = [r.seed for r in repeats]
-    per_am = settings.estimator == "per_am"
-    encoder = make_network(len(repeats), 1, net.n_mels, "shared", seeds).to(device) if per_am else net
+    encoder = make_network(len(repeats), 1, net.n_mels, False, seeds).to(device) if per_am else net
     module = make_module(len(repeats), encoder.widths[-1], phonatory, seeds).to(device)
     batches = PairBatches([r.train_recordings for r in repeats], [r.train_waveforms for r in repeats], seeds,
                           settings.length_seed, settings.segment_frames, phonatory)
@@ -321,7 +314,7 @@ def _predict_scored(net: StackedVoiceCNN, repeats: list[RepeatData], settings: T
     return out
 
 
-def _keep_networks(net: StackedVoiceCNN, result: RepeatResult, r: int, better: np.ndarray, step: int,
+def _keep_networks(net: StackedVoiceCNN, result: _Kept, r: int, better: np.ndarray, step: int,
                    n_ams: int, per_am: bool) -> None:
     """Keep the weights behind the AMs that just improved: per AM its own network (per_am), or
     one snapshot of the shared network at this step."""

@@ -14,14 +14,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import AmTableError
+
 KINDS: dict[str, int] = {"distance": 2, "proportion": 4, "angle": 3}
 """Each AM kind and how many landmarks it uses."""
 
 _COLUMNS = ("am_id", "kind", "label", "landmarks", "duplicate_of")
 
-
-class AmTableError(ValueError):
-    """An AM table that does not validate; the message names the file, row and am_id."""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..parallel import map_with_state
 from .io import read_scan
-from .register import Registration, Stage, TemplateFitter
+from .register import Registration, RegistrationSettings, TemplateFitter
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class ScanJob:
 
 
 def register_scans(vertices: np.ndarray, faces: np.ndarray, landmark_idx: np.ndarray,
-                   schedule: tuple[Stage, ...], max_distance_mm: float, jobs: list[ScanJob],
+                   settings: RegistrationSettings, jobs: list[ScanJob],
                    workers: int | None = None) -> Iterator[Registration]:
     """Registrations of the template onto each job's scan, in job order.
 
@@ -29,7 +29,7 @@ def register_scans(vertices: np.ndarray, faces: np.ndarray, landmark_idx: np.nda
     fitted vertices travel between processes.
     """
     yield from map_with_state(_register_one, jobs, TemplateFitter,
-                              (vertices, faces, landmark_idx, schedule, max_distance_mm), workers)
+                              (vertices, faces, landmark_idx, settings), workers)
 
 
 def _register_one(fitter: TemplateFitter, job: ScanJob) -> Registration:

@@ -14,7 +14,7 @@ import pandas as pd
 import trimesh
 
 from ..artifacts import write_bytes, write_csv
-from ..dataset import DatasetError
+from ..errors import DatasetError
 
 N_LANDMARKS = 65
 SKIP_HINT = "Fix the file, or set data.on_error: skip to drop this speaker."

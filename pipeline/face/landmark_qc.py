@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import chi2
 
+from ..config import FaceParams
 from .rigid import align_to_mean, invert, rigid_fit, transform
 
 _CHI3_MEDIAN = float(np.sqrt(chi2.ppf(0.5, 3)))
@@ -43,20 +44,24 @@ class _Fit:
 class LandmarkQC:
     """Flag gross landmark errors by their residual under a robust shape model.
 
-    Parameters are the number of principal components of the configuration model, the
-    per-point false-flag probability `alpha` under Gaussian scatter, the weight of the
-    Gaussian prior on component scores (1 = MAP under the learned model) and the number of
-    reweighting rounds. Learned state ends in `_`: `mean_` [L, 3], `components_` [k, L*3],
-    `variance_` [k], `scale_mm_` [L] (per-landmark scatter, mm).
+    Parameters are the number of principal components of the configuration model and the
+    per-point false-flag probability `alpha` under Gaussian scatter (face.qc_components,
+    face.qc_alpha). The prior on component scores has weight 1 (MAP under the learned model),
+    and the fit takes MAX_ITER reweighting rounds. Learned state ends in `_`: `mean_` [L, 3],
+    `components_` [k, L*3], `variance_` [k], `scale_mm_` [L] (per-landmark scatter, mm).
     """
 
-    def __init__(self, n_components: int = 10, alpha: float = 1e-3, prior_weight: float = 1.0,
-                 max_iter: int = 8, min_scale_mm: float = 0.1):
+    PRIOR_WEIGHT = 1.0
+    MAX_ITER = 8
+    MIN_SCALE_MM = 0.1  # a landmark's scatter is never taken below this
+
+    def __init__(self, n_components: int, alpha: float):
         self.n_components = n_components
         self.alpha = alpha
-        self.prior_weight = prior_weight
-        self.max_iter = max_iter
-        self.min_scale_mm = min_scale_mm
+
+    @classmethod
+    def from_params(cls, face: FaceParams) -> LandmarkQC:
+        return cls(face.qc_components, face.qc_alpha)
 
     @property
     def threshold_(self) -> np.ndarray:
@@ -78,7 +83,7 @@ class LandmarkQC:
         self._learn(filled)
         self.scale_mm_ = np.full(points.shape[1], np.inf)  # first pass: nothing flagged
         inlier = None
-        for _ in range(self.max_iter):
+        for _ in range(self.MAX_ITER):
             fitted = self._fit(points)
             self.scale_mm_ = self._scales(fitted.residual, ~fitted.inlier)
             new_inlier = fitted.residual <= self.threshold_
@@ -118,8 +123,8 @@ class LandmarkQC:
         basis = self.components_.reshape(len(self.components_), n_points, 3)
         finite = np.isfinite(self.scale_mm_)
         noise_var = float(np.mean(self.scale_mm_[finite] ** 2)) if finite.any() else 1.0
-        prior = self.prior_weight * noise_var / np.maximum(self.variance_, 1e-12)
-        for _ in range(self.max_iter):
+        prior = self.PRIOR_WEIGHT * noise_var / np.maximum(self.variance_, 1e-12)
+        for _ in range(self.MAX_ITER):
             shape = np.repeat(self.mean_[None], n, axis=0)
             for _ in range(3):  # alternate rigid pose and scores; settles in a few rounds
                 matrices = np.stack([rigid_fit(p, s, w) for p, s, w in zip(points, shape, inlier.astype(float))])
@@ -155,4 +160,4 @@ class LandmarkQC:
         masked = np.where(flagged, np.nan, residual)
         median = np.nanmedian(masked, axis=0)
         median = np.where(np.isfinite(median), median, np.nanmedian(masked))
-        return np.maximum(median / _CHI3_MEDIAN, self.min_scale_mm)
+        return np.maximum(median / _CHI3_MEDIAN, self.MIN_SCALE_MM)

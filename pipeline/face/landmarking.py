@@ -11,13 +11,14 @@ import numpy as np
 from tqdm import tqdm
 
 from ..config import FaceParams
-from ..dataset import DatasetError, Speaker, skip_reason
-from ..settings import registration_schedule
-from ..synth.template import build_template
+from ..dataset import Speaker, skip_reason
+from ..errors import DatasetError
 from .batch import ScanJob, register_scans
 from .io import read_faces_csv, read_landmark_vertices, read_landmarks, read_scan
 from .landmark_qc import LandmarkQC
+from .register import RegistrationSettings
 from .rigid import transform
+from .template import build_template
 
 QC_COLUMNS = ["speaker_id", "gender", "source", "flagged", "flagged_landmarks", "max_residual_mm"]
 
@@ -67,7 +68,7 @@ def landmarks_from_scans(root: Path, speakers: list[Speaker], face: FaceParams, 
     residual = [np.nan] * len(usable)
     annotated = [i for i, lm in enumerate(points) if lm is not None]
     if len(annotated) >= 3:
-        qc = LandmarkQC(n_components=face.qc_components, alpha=face.qc_alpha).fit(np.stack([points[i] for i in annotated]))
+        qc = LandmarkQC.from_params(face).fit(np.stack([points[i] for i in annotated]))
         check = qc.check(np.stack([points[i] for i in annotated]))
         for k, i in enumerate(annotated):
             flagged[i] = np.flatnonzero(check.flagged[k]) + 1
@@ -81,8 +82,8 @@ def landmarks_from_scans(root: Path, speakers: list[Speaker], face: FaceParams, 
     if automatic:
         template = build_template(face.template_vertices)
         jobs = [ScanJob(usable[i][0].speaker_id, root / usable[i][0].scan, usable[i][0].scan, None) for i in automatic]
-        fits = register_scans(template.vertices, template.faces, template.landmark_idx, registration_schedule(face),
-                              face.max_distance_mm, jobs)
+        fits = register_scans(template.vertices, template.faces, template.landmark_idx,
+                              RegistrationSettings.from_params(face), jobs)
         for i, fit in zip(automatic, tqdm(fits, total=len(jobs), desc="landmarks: automatic", unit="scan")):
             points[i] = transform(fit.vertices[template.landmark_idx], fit.to_scan)
 

@@ -22,7 +22,10 @@ import trimesh
 from scipy.sparse.linalg import factorized
 from scipy.spatial import cKDTree
 
+from ..config import FaceParams
 from .rigid import invert, rigid_fit, transform
+
+MAX_ANGLE_DEG = 60.0  # matches whose normals disagree by more are rejected
 
 
 @dataclass(frozen=True)
@@ -34,9 +37,19 @@ class Stage:
     iterations: int
 
 
-DEFAULT_SCHEDULE = (Stage(3000.0, 30.0, 3), Stage(1000.0, 30.0, 3), Stage(300.0, 30.0, 4))
-"""Chosen on synthetic scans (README, 'Registration'): lower final stiffness fits the surface
-closer but lets vertices slide; the landmark weight matters more than the stiffness."""
+@dataclass(frozen=True)
+class RegistrationSettings:
+    """The fit's schedule and match gate, from params.yaml's face: section (docs/geometry.md,
+    where the defaults were chosen on synthetic scans: a lower final stiffness fits the surface
+    closer but lets vertices slide; the landmark weight matters more than the stiffness)."""
+
+    schedule: tuple[Stage, ...]  # coarse-to-fine stiffness levels
+    max_distance_mm: float  # matches farther than this are ignored
+
+    @classmethod
+    def from_params(cls, face: FaceParams) -> RegistrationSettings:
+        return cls(tuple(Stage(s, face.landmark_weight, face.iterations) for s in face.stiffness),
+                   face.max_distance_mm)
 
 
 @dataclass(frozen=True)
@@ -53,18 +66,17 @@ class Registration:
 class TemplateFitter:
     """Non-rigid ICP of one template onto scans (see the module docstring).
 
-    `max_distance_mm` and `max_angle_deg` reject matches farther than that or whose normals
-    disagree by more; `schedule` is the coarse-to-fine stiffness sequence.
+    `settings` holds the coarse-to-fine stiffness sequence and the distance beyond which a
+    match is rejected; `max_angle_deg` also rejects matches whose normals disagree by more.
     """
 
     def __init__(self, vertices: np.ndarray, faces: np.ndarray, landmark_idx: np.ndarray,
-                 schedule: tuple[Stage, ...] = DEFAULT_SCHEDULE, max_distance_mm: float = 10.0,
-                 max_angle_deg: float = 60.0):
+                 settings: RegistrationSettings, max_angle_deg: float = MAX_ANGLE_DEG):
         self.vertices = np.asarray(vertices, dtype=np.float64)
         self.faces = np.asarray(faces, dtype=np.int64)
         self.landmark_idx = np.asarray(landmark_idx, dtype=np.int64)
-        self.schedule = tuple(schedule)
-        self.max_distance_mm = max_distance_mm
+        self.schedule = settings.schedule
+        self.max_distance_mm = settings.max_distance_mm
         self.max_angle_deg = max_angle_deg
         n = len(self.vertices)
         laplacian = umbrella_laplacian(self.faces, n)

@@ -10,12 +10,12 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..config import FaceParams
-from ..dataset import DatasetError
-from ..settings import registration_schedule
-from ..synth.template import REGIONS, build_template
+from ..errors import DatasetError
 from .batch import ScanJob, register_scans
 from .io import read_faces_csv, read_landmark_vertices
+from .register import RegistrationSettings
 from .rigid import align_to_mean
+from .template import REGIONS, build_template
 from .topology import triangulate_frontal
 
 QC_COLUMNS = ["speaker_id", "source", "surface_distance_mm", "coverage", "landmark_fit_mm", "flagged"]
@@ -55,7 +55,7 @@ def register_scan_files(root: Path, scans: dict[str, str], speakers: pd.DataFram
     template = build_template(face.template_vertices)
     jobs = [ScanJob(sid, root / scans[sid], scans[sid], landmarks[i]) for i, sid in enumerate(speakers.speaker_id)]
     fits = list(tqdm(register_scans(template.vertices, template.faces, template.landmark_idx,
-                                    registration_schedule(face), face.max_distance_mm, jobs),
+                                    RegistrationSettings.from_params(face), jobs),
                      total=len(jobs), desc="register", unit="scan"))
     flagged = np.array([f.coverage < face.min_coverage or f.surface_distance_mm > face.max_surface_mm for f in fits],
                        dtype=bool)

@@ -2,6 +2,7 @@
 per-vertex correspondence and distance to the true surface, by region."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +14,23 @@ from .io import read_triangles
 from .rigid import transform
 
 
-def against_truth(report: dict, truth: Path, faces_dir: Path,
-                   landmark_qc: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+@dataclass(frozen=True)
+class RegisteredRun:
+    """What the landmarks and register stages made of a root's scans."""
+
+    landmarks: np.ndarray  # [S, 65, 3] final landmarks in scan coordinates (landmarks.npy)
+    landmark_qc: pd.DataFrame  # landmarks_qc.csv
+    registered: np.ndarray  # [N, T, 3] the QC-passed faces in the template frame
+    speakers: list[str]  # their speaker_ids, in row order
+    to_scan: np.ndarray  # [N, 4, 4] template frame -> each scan's frame
+    regions: np.ndarray  # [T] region of each template vertex
+
+
+def against_truth(report: dict, truth: Path, run: RegisteredRun) -> tuple[np.ndarray, np.ndarray] | None:
     """Landmark and registration errors against a root's truth/ into `report` (its
     "landmarks" and "register" parts); the per-vertex correspondence and surface errors
     [N, T] when the topologies match, else None."""
+    landmark_qc = run.landmark_qc
     true_ids = read_table(truth / "speakers.csv")["speaker_id"].tolist()
     rows = [true_ids.index(sid) for sid in landmark_qc["speaker_id"]]
     poses = np.load(truth / "poses.npy")[rows]
@@ -33,7 +46,7 @@ def against_truth(report: dict, truth: Path, faces_dir: Path,
         for number in filter(None, numbers.split(";")):
             flagged[i, int(number) - 1] = True
     is_annotated = landmark_qc["source"].eq("annotated").to_numpy()
-    final = np.load(faces_dir / "landmarks.npy")
+    final = run.landmarks
     final_error = np.linalg.norm(final - np.stack([transform(p, m) for p, m in zip(true_landmarks, poses)]), axis=2)
     report["landmarks"].update(qc_scores(flagged[is_annotated], mislabelled.to_numpy(bool)[is_annotated]))
     report["landmarks"].update({
@@ -43,18 +56,18 @@ def against_truth(report: dict, truth: Path, faces_dir: Path,
     })
 
     # Registration: per-vertex correspondence error and distance to the true surface.
-    registered = np.load(faces_dir / "registered.npy").astype(np.float64)
-    rows = [true_ids.index(sid) for sid in read_table(faces_dir / "speakers.csv")["speaker_id"]]  # QC-passed faces
+    registered = run.registered.astype(np.float64)
+    rows = [true_ids.index(sid) for sid in run.speakers]  # QC-passed faces
     poses = np.load(truth / "poses.npy")[rows]
     true_shapes = np.load(truth / "shapes.npy").astype(np.float64)[rows]
     if registered.shape[1] != true_shapes.shape[1]:
         report["register"]["note"] = "template and true topology differ: per-vertex errors not computed"
         return None
-    mapped = in_true_frame(registered, np.load(faces_dir / "to_scan.npy"), poses)
+    mapped = in_true_frame(registered, run.to_scan, poses)
     vertex_error = np.linalg.norm(mapped - true_shapes, axis=2)
     true_faces = read_triangles(truth / "template.ply")
     surface = surface_distances(mapped, true_shapes, true_faces)
-    regions = pd.read_csv(faces_dir / "template_regions.csv")["region"].to_numpy(str)
+    regions = run.regions
     report["register"].update(distribution("vertex_error", vertex_error))
     report["register"].update(distribution("surface_distance", surface))
     report["register"]["by_region"] = {

@@ -7,7 +7,6 @@ predictable and which guide the fit, lambda, the landmark vertices and the mesh 
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +30,6 @@ class FaceFit:
     lam: float
     landmark_idx: np.ndarray  # [L] vertex of each landmark
     triangles: np.ndarray  # [F, 3] the template's faces, for writing meshes
-    audio: dict  # the audio settings the estimators were trained on (params.audio)
 
     def fit(self, model: Eigenface, am_values: np.ndarray,
             device: torch.device = torch.device("cpu")) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -47,8 +45,7 @@ class FaceFit:
         save_npz(path, am_id=self.table.am_id, kind=np.array(self.table.kind), label=np.array(self.table.label),
                  landmarks=self.table.landmarks, duplicate_of=self.table.duplicate_of, am_mean=self.am_mean,
                  am_sd=self.am_sd, predictable=self.predictable, ci_u=self.ci_u, guides=self.guides,
-                 lam=np.float64(self.lam), landmark_idx=self.landmark_idx, triangles=self.triangles,
-                 audio=json.dumps(self.audio, sort_keys=True))
+                 lam=np.float64(self.lam), landmark_idx=self.landmark_idx, triangles=self.triangles)
 
     @classmethod
     def load(cls, path: Path) -> FaceFit:
@@ -56,5 +53,4 @@ class FaceFit:
             table = AmTable(z["am_id"], tuple(str(k) for k in z["kind"]), tuple(str(x) for x in z["label"]),
                             z["landmarks"], z["duplicate_of"])
             return cls(table, z["am_mean"], z["am_sd"], z["predictable"].astype(bool), z["ci_u"],
-                       z["guides"].astype(bool), float(z["lam"]), z["landmark_idx"], z["triangles"],
-                       json.loads(str(z["audio"])))
+                       z["guides"].astype(bool), float(z["lam"]), z["landmark_idx"], z["triangles"])

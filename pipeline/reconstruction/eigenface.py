@@ -43,7 +43,7 @@ class Eigenface:
             return cls(z["mean"], z["basis"], z["stddev"])
 
 
-def fit_eigenface(faces: np.ndarray, variance_share: float = 0.98, max_components: int = 0) -> Eigenface:
+def fit_eigenface(faces: np.ndarray, variance_share: float, max_components: int) -> Eigenface:
     """PCA of faces [N, T, 3]: the fewest components explaining `variance_share` of the
     variance, capped at max_components (0: no cap) and at N - 1."""
     faces = np.asarray(faces, dtype=np.float64)

@@ -14,17 +14,24 @@ import numpy as np
 import torch
 from torch.nn import functional
 
-from ..estimator.fusion import segment_starts
+from ..config import Params
+from ..estimator.fusion import crop, segment_starts
 from ..estimator.network import StackedVoiceCNN
-from ..estimator.training import TrainSettings, crop
+from ..estimator.training import TrainSettings
 
 
 @dataclass(frozen=True)
 class RegressionSettings:
     train: TrainSettings  # steps, batches, segments and SGD: the AM estimators' own
-    triplet_weight: float = 1.0
-    margin: float = 1.0
-    seed: int = 0
+    triplet_weight: float
+    margin: float
+    seed: int
+
+    @classmethod
+    def from_params(cls, params: Params, seed: int) -> RegressionSettings:
+        """params.yaml's training and evaluate: settings, with the stream `seed` (seeds.regression_seed)."""
+        return cls(TrainSettings.from_params(params), params.evaluate.triplet_weight, params.evaluate.triplet_margin,
+                   seed)
 
 
 @dataclass

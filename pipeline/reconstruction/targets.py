@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..cohort import Gender
 from ..estimator.fusion import fuse
 
 
@@ -27,8 +28,8 @@ def guiding_ams(selection: pd.DataFrame, top_k: int) -> np.ndarray:
     return chosen["am_id"].to_numpy()[:top_k]
 
 
-def am_scale(ams: pd.DataFrame, gender_code: str, held_out: set[str], columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def am_scale(ams: pd.DataFrame, gender: Gender, held_out: list[str], columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """The z-scale the fit compares AMs in: mean and SD (ddof 1) over the speakers of this
     gender outside D_e (`ams` indexed by speaker_id, with a gender column)."""
-    reference = ams[(ams["gender"] == gender_code) & ~ams.index.isin(held_out)][columns]
+    reference = ams[(ams["gender"] == gender.code) & ~ams.index.isin(held_out)][columns]
     return reference.mean().to_numpy(), reference.std(ddof=1).to_numpy()

@@ -8,22 +8,25 @@ is predictable, so every AM declared predictable is a false positive.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import torch
 from statsmodels.stats.proportion import proportion_confint
 
-from ..estimator.data import repeat_data, repeat_seed
-from ..estimator.splits import make_splits
-from ..estimator.estimators import fit_group
-from ..estimator.training import TrainSettings
+from ..audio.frontend import FrontEnd
+from ..cohort import Gender
+from ..config import Params
+from ..estimator.base import VoiceEstimator
+from ..estimator.data import repeat_data
 from ..face.ams import default_am_table
+from ..face.template import build_template
+from ..seeds import repeat_seed, world_oracle_rng
+from ..splits import Splits, make_splits
 from ..synth.cohort import VoiceSettings
 from ..synth.link import LINK_GROUPS, oracle
-from ..synth.shape_model import build_shape_model
-from ..synth.template import build_template
+from ..synth.shape_model import ShapeModel, build_shape_model
 from ..synth.voices import voice_cohort
 from .table import SelectionSettings, selection_table
 
@@ -32,38 +35,43 @@ RULES = {"paper": ("paper", "none"), "corrected": ("corrected", "none"), "correc
 
 @dataclass(frozen=True)
 class CalibrationSettings:
-    speakers: int = 100
-    seconds: float = 6.0
-    sex: str = "F"
-    repeats: tuple[int, ...] = (3, 5, 10)
-    null_worlds: int = 2
-    alpha: float = 0.05
-    seed: int = 0
-    coupling: float = 1.6  # the linked ("default") world's synth.coupling
+    """The worlds and tests of `sfv calibrate` (its command line; params.yaml for the rest)."""
+
+    speakers: int
+    seconds: float
+    gender: Gender
+    repeats: tuple[int, ...]
+    null_worlds: int
+    alpha: float
+    evaluation_share: float
+    seed: int
+    coupling: float  # the linked ("default") world's synth.coupling
 
 
-def world_predictions(coupling: float, world_seed: int, settings: CalibrationSettings, train: TrainSettings,
-                      device: torch.device, progress=None) -> tuple[pd.DataFrame, int, int, np.ndarray]:
+def world_predictions(coupling: float, world_seed: int, settings: CalibrationSettings, estimator: VoiceEstimator,
+                      params: Params, model: ShapeModel, device: torch.device,
+                      progress=None) -> tuple[pd.DataFrame, int, int, np.ndarray]:
     """Train max(repeats) repeats on one world; its predictions in the train stage's layout,
     the D_v2 and D_t sizes, and the world's am_ids."""
-    cohort = voice_cohort(settings.speakers, settings.sex, VoiceSettings(seconds=settings.seconds, coupling=coupling),
-                          seed=world_seed)
+    voice = replace(VoiceSettings.from_params(params.synth), seconds=settings.seconds, coupling=coupling,
+                    recordings=1, planted=LINK_GROUPS)
+    cohort = voice_cohort(settings.speakers, settings.gender, voice, world_seed, FrontEnd.from_params(params.audio),
+                          model)
     ids = [f"s{i:04d}" for i in range(settings.speakers)]
-    gender = "male" if settings.sex == "M" else "female"
-    splits = make_splits(ids, max(settings.repeats), world_seed, gender)
+    gender = settings.gender
+    splits = Splits(make_splits(ids, max(settings.repeats), world_seed, gender, settings.evaluation_share))
     targets = pd.DataFrame(cohort.ams, index=ids)
     features = {s: [f] for s, f in zip(ids, cohort.features)}
     rows = []
-    for r, part in splits.groupby("repeat"):
-        split = dict(zip(part["speaker_id"], part["split"]))
-        data, _, _ = repeat_data(r, repeat_seed(world_seed, gender, r), split, features, targets)
-        (result,) = fit_group([data], train, device, progress)
+    for r in range(1, splits.n_repeats + 1):
+        data, _, _ = repeat_data(r, repeat_seed(world_seed, gender, r), splits.repeat(r), features, targets)
+        (result,) = estimator.fit([data], device, progress)
         for i, (speaker, which) in enumerate(zip(data.scored_ids, data.scored_splits)):
             rows.append(pd.DataFrame({"repeat": r, "split": which, "speaker_id": speaker, "am_id": cohort.am_ids,
                                       "mean_z": result.mean_z[i], "var_z": result.var_z[i],
                                       "target_z": data.scored_targets[i]}))
-    first = splits[splits["repeat"] == 1]["split"].value_counts()
-    return pd.concat(rows, ignore_index=True), int(first["v2"]), int(first["t"]), cohort.am_ids
+    sizes = splits.sizes()
+    return pd.concat(rows, ignore_index=True), sizes["v2"], sizes["t"], cohort.am_ids
 
 
 def decisions(predictions: pd.DataFrame, n_test: int, n_train: int, am_ids: np.ndarray, n: int,
@@ -78,24 +86,26 @@ def decisions(predictions: pd.DataFrame, n_test: int, n_train: int, am_ids: np.n
     return out
 
 
-def calibrate(settings: CalibrationSettings, train: TrainSettings, device: torch.device, progress=None) -> dict:
+def calibrate(settings: CalibrationSettings, estimator: VoiceEstimator, params: Params, device: torch.device,
+              progress=None) -> dict:
     """Null-world false-positive shares (with Wilson 95 % intervals over all AMs of all null
     worlds) and default-world recall and precision against the oracle, per rule and N."""
     table = default_am_table()
-    gender = "male" if settings.sex == "M" else "female"
-    truth = oracle(build_shape_model(build_template()), table, settings.coupling, LINK_GROUPS,
-                   np.random.default_rng([settings.seed, 99]))[f"planted_{gender}"].to_numpy().astype(bool)
+    model = build_shape_model(build_template(params.synth.vertices), params.synth.residual_mm)
+    truth = oracle(model, table, settings.coupling, LINK_GROUPS,
+                   world_oracle_rng(settings.seed))[f"planted_{settings.gender}"].to_numpy().astype(bool)
     null_counts = {(name, n): [0, 0] for name in RULES for n in settings.repeats}
     for w in range(settings.null_worlds):
-        predictions, n_test, n_train, am_ids = world_predictions(0.0, settings.seed + 1000 + w, settings, train,
-                                                                 device, progress)
+        predictions, n_test, n_train, am_ids = world_predictions(0.0, settings.seed + 1000 + w, settings, estimator,
+                                                                 params, model, device, progress)
         for n in settings.repeats:
             for name, z in decisions(predictions, n_test, n_train, am_ids, n, settings.alpha).items():
                 null_counts[(name, n)][0] += int(z.sum())
                 null_counts[(name, n)][1] += len(z)
-    predictions, n_test, n_train, am_ids = world_predictions(settings.coupling, settings.seed, settings, train, device,
-                                                             progress)
-    result = {"settings": {**settings.__dict__, "repeats": list(settings.repeats), "iterations": train.iterations,
+    predictions, n_test, n_train, am_ids = world_predictions(settings.coupling, settings.seed, settings, estimator,
+                                                             params, model, device, progress)
+    result = {"settings": {**settings.__dict__, "gender": str(settings.gender), "repeats": list(settings.repeats),
+                           "estimator": estimator.fingerprint(1),
                            "n_planted": int(truth.sum()), "n_ams": len(truth), "n_v2": n_test, "n_t": n_train},
               "null": {}, "default": {}}
     for n in settings.repeats:

@@ -13,22 +13,27 @@ D_v1 model selection), and the tests at smaller N use the first N repeats. Per e
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
 import torch
+import yaml
 
-from ..estimator.data import repeat_data, repeat_seed
-from ..estimator.estimators import fit_group, is_cnn
-from ..estimator.null import permutation_seed, permutation_table
-from ..estimator.splits import make_splits
-from ..estimator.training import TrainSettings
+from ..audio.frontend import FrontEnd
+from ..cohort import Gender
+from ..config import Params, with_values
+from ..estimator.base import VoiceEstimator
+from ..estimator.data import repeat_data
+from ..estimator.null import empty_null
+from ..estimator.registry import estimator_class
 from ..face.ams import default_am_table
+from ..face.template import build_template
+from ..seeds import permutation_seed, repeat_seed, world_oracle_rng
+from ..splits import Splits, make_splits
 from ..synth.cohort import VoiceSettings
 from ..synth.link import LINK_GROUPS, oracle
 from ..synth.shape_model import build_shape_model
-from ..synth.template import build_template
 from ..synth.voices import voice_cohort
 from .table import SelectionSettings, nmse_summary, selection_table
 
@@ -37,15 +42,18 @@ R2_BINS = (0.05, 0.3, 0.5)
 
 @dataclass(frozen=True)
 class PowerSettings:
-    speakers: int = 150
-    seconds: float = 10.0
-    sexes: tuple[str, ...] = ("M", "F")
-    repeats: tuple[int, ...] = (10, 30)
-    null_worlds: int = 2
-    alpha: float = 0.05
-    permutations: int = 1000
-    seed: int = 0
-    coupling: float = 1.6
+    """The study's worlds and tests (the `sfv power` command line, params.yaml for the rest)."""
+
+    speakers: int
+    seconds: float
+    genders: tuple[Gender, ...]
+    repeats: tuple[int, ...]
+    null_worlds: int
+    alpha: float
+    permutations: int
+    evaluation_share: float
+    seed: int
+    coupling: float
 
 
 @dataclass
@@ -60,43 +68,39 @@ class WorldRun:
     seconds_per_repeat: float
 
 
-def estimator_variant(spec: str, base: TrainSettings) -> tuple[str, TrainSettings]:
-    """'name=estimator[,key=value...]' -> (name, base with the estimator and the keys set)."""
-    from dataclasses import fields, replace
-
-    from ..estimator.estimators import ESTIMATORS
-
+def estimator_variant(spec: str, params: Params) -> tuple[str, VoiceEstimator]:
+    """'name=estimator[,key=value...]' -> (name, the estimator params.yaml gives with sfv.estimator
+    and the sfv.<key> values set; each value is read as YAML and validated like params.yaml)."""
     name, _, rest = spec.partition("=")
     estimator, *pairs = rest.split(",")
-    if not name or estimator not in ESTIMATORS:
-        raise ValueError(f"{spec!r}: give NAME=ESTIMATOR with ESTIMATOR one of {', '.join(ESTIMATORS)}")
-    types = {f.name: type(getattr(base, f.name)) for f in fields(base)}
-    changes = {}
+    if not name:
+        raise ValueError(f"{spec!r}: give NAME=ESTIMATOR[,KEY=VALUE...]")
+    values = {"estimator": estimator}
     for pair in pairs:
         key, _, value = pair.partition("=")
-        if key not in types or key in ("estimator", "segment_frames"):
+        if key in ("estimator", "genders", "repeats"):
             raise ValueError(f"{spec!r}: {key!r} is not a training setting one can set here")
-        changes[key] = types[key](value)
-    return name, replace(base, estimator=estimator, **changes)
+        values[key] = yaml.safe_load(value)
+    variant = with_values(params, "sfv", values, f"--estimator {spec}")
+    return name, estimator_class(estimator).from_params(variant)
 
 
-def run_world(cohort, sex: str, world_seed: int, estimators: dict[str, TrainSettings], repeats: tuple[int, ...],
-              permutations: int, device: torch.device, progress=None) -> dict[str, WorldRun]:
+def run_world(cohort, gender: Gender, world_seed: int, estimators: dict[str, VoiceEstimator],
+              repeats: tuple[int, ...], permutations: int, evaluation_share: float, device: torch.device,
+              progress=None) -> dict[str, WorldRun]:
     """Every estimator on the same splits of one cohort, max(repeats) repeats (the first N of
     them are the protocol with N repeats, as splits only extend)."""
-    gender = "male" if sex == "M" else "female"
     ids = [f"s{i:04d}" for i in range(len(cohort.ams))]
-    splits = make_splits(ids, max(repeats), world_seed, gender)
+    splits = Splits(make_splits(ids, max(repeats), world_seed, gender, evaluation_share))
     targets = pd.DataFrame(cohort.ams, index=ids, columns=[f"am_{k}" for k in cohort.am_ids])
     features = {s: [f] for s, f in zip(ids, cohort.features)}
-    first = splits[splits["repeat"] == 1]["split"].value_counts()
+    sizes = splits.sizes()
     out = {}
-    for name, settings in estimators.items():
+    for name, estimator in estimators.items():
         rows, started = [], time.perf_counter()
-        for r, part in splits.groupby("repeat"):
-            split = dict(zip(part["speaker_id"], part["split"]))
-            data, _, _ = repeat_data(r, repeat_seed(world_seed, gender, r), split, features, targets)
-            (result,) = fit_group([data], settings, device)
+        for r in range(1, splits.n_repeats + 1):
+            data, _, _ = repeat_data(r, repeat_seed(world_seed, gender, r), splits.repeat(r), features, targets)
+            (result,) = estimator.fit([data], device)
             for i, (speaker, which) in enumerate(zip(data.scored_ids, data.scored_splits)):
                 rows.append(pd.DataFrame({"repeat": r, "split": which, "speaker_id": speaker, "am_id": cohort.am_ids,
                                           "mean_z": result.mean_z[i], "var_z": result.var_z[i],
@@ -104,10 +108,10 @@ def run_world(cohort, sex: str, world_seed: int, estimators: dict[str, TrainSett
             if progress:
                 progress(1)
         elapsed = (time.perf_counter() - started) / max(repeats)
-        null = {n: permutation_table(splits[splits["repeat"] <= n], features, targets, settings.estimator,
-                                     permutations, permutation_seed(world_seed, gender), desc=f"permutations N={n}")
-                for n in repeats}
-        out[name] = WorldRun(pd.concat(rows, ignore_index=True), null, int(first["v2"]), int(first["t"]), elapsed)
+        null = {n: (estimator.permutation_null(splits.first(n).table, features, targets, permutations,
+                                               permutation_seed(world_seed, gender), f"permutations N={n}")
+                    if estimator.supports_permutation else empty_null()) for n in repeats}
+        out[name] = WorldRun(pd.concat(rows, ignore_index=True), null, sizes["v2"], sizes["t"], elapsed)
     return out
 
 
@@ -115,9 +119,9 @@ RULES = {"paper": ("paper", "none"), "corrected": ("corrected", "none"), "correc
          "permutation": ("permutation", "none"), "permutation+bh": ("permutation", "bh")}
 
 
-def rules_for(estimator: str) -> tuple[str, ...]:
+def rules_for(estimator: VoiceEstimator) -> tuple[str, ...]:
     """The rules an estimator affords (a CNN cannot be refitted for a permutation null)."""
-    return tuple(r for r in RULES if not (is_cnn(estimator) and r.startswith("permutation")))
+    return tuple(r for r in RULES if estimator.supports_permutation or not r.startswith("permutation"))
 
 
 def decisions(run: WorldRun, am_ids: np.ndarray, n: int, alpha: float, rules: tuple[str, ...]
@@ -133,31 +137,34 @@ def decisions(run: WorldRun, am_ids: np.ndarray, n: int, alpha: float, rules: tu
     return out
 
 
-def power_study(settings: PowerSettings, estimators: dict[str, TrainSettings], device: torch.device,
-                progress=None) -> dict:
-    """The study's results (see the module docstring), by estimator and sex."""
+def power_study(settings: PowerSettings, estimators: dict[str, VoiceEstimator], params: Params,
+                device: torch.device, progress=None) -> dict:
+    """The study's results (see the module docstring), by estimator and gender; the worlds'
+    faces, channel and log-mels follow params.yaml (synth:, audio:)."""
     table = default_am_table()
-    model = build_shape_model(build_template())
-    truth = oracle(model, table, settings.coupling, LINK_GROUPS, np.random.default_rng([settings.seed, 99]))
-    result = {"settings": {**asdict(settings), "sexes": list(settings.sexes), "repeats": list(settings.repeats),
-                           "estimators": {name: asdict(s) for name, s in estimators.items()}},
+    model = build_shape_model(build_template(params.synth.vertices), params.synth.residual_mm)
+    truth = oracle(model, table, settings.coupling, LINK_GROUPS, world_oracle_rng(settings.seed))
+    result = {"settings": {**asdict(settings), "genders": [str(g) for g in settings.genders],
+                           "repeats": list(settings.repeats),
+                           "estimators": {name: e.fingerprint(1) for name, e in estimators.items()}},
               "estimators": {name: {} for name in estimators}}
-    voice = VoiceSettings(seconds=settings.seconds, coupling=settings.coupling)
-    null_voice = VoiceSettings(seconds=settings.seconds, coupling=0.0)
-    for sex in settings.sexes:
-        gender = "male" if sex == "M" else "female"
+    voice = replace(VoiceSettings.from_params(params.synth), seconds=settings.seconds, coupling=settings.coupling,
+                    recordings=1, planted=LINK_GROUPS)
+    null_voice = replace(voice, coupling=0.0)
+    front_end = FrontEnd.from_params(params.audio)
+    for gender in settings.genders:
         r2 = truth.set_index("am_id").loc[table.am_id, f"r2_{gender}"].to_numpy()
         runs = {name: {} for name in estimators}
         worlds = [("linked", voice, settings.seed)] + [
             (f"null{w}", null_voice, settings.seed + 1000 + w) for w in range(settings.null_worlds)]
         for label, world, world_seed in worlds:
-            cohort = voice_cohort(settings.speakers, sex, world, seed=world_seed)
-            for name, run in run_world(cohort, sex, world_seed, estimators, settings.repeats, settings.permutations,
-                                       device, progress).items():
+            cohort = voice_cohort(settings.speakers, gender, world, world_seed, front_end, model)
+            for name, run in run_world(cohort, gender, world_seed, estimators, settings.repeats, settings.permutations,
+                                       settings.evaluation_share, device, progress).items():
                 runs[name][label] = run
-        for name, settings_of in estimators.items():
-            result["estimators"][name][gender] = _summarise(runs[name], settings, rules_for(settings_of.estimator),
-                                                            np.asarray(table.am_id), r2)
+        for name, estimator in estimators.items():
+            result["estimators"][name][str(gender)] = _summarise(runs[name], settings, rules_for(estimator),
+                                                                 np.asarray(table.am_id), r2)
     return result
 
 

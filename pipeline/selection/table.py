@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..config import SfvParams
 from .ratios import error_ratios
 from .significance import corrected_test, decide, paper_test, permutation_test
 
@@ -14,9 +15,13 @@ SHARES = {"": 1.0, "_75": 0.75, "_50": 0.5}
 
 @dataclass(frozen=True)
 class SelectionSettings:
-    alpha: float = 0.05
-    test: str = "paper"  # paper | corrected | permutation
-    fdr: str = "none"  # none | bh
+    alpha: float
+    test: str  # paper | corrected | permutation
+    fdr: str  # none | bh
+
+    @classmethod
+    def from_params(cls, sfv: SfvParams) -> SelectionSettings:
+        return cls(sfv.alpha, sfv.test, sfv.fdr)
 
 
 def ratio_matrix(ratios: pd.DataFrame, am_ids: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """phonemes stage (one per gender in sfv.genders): the source's phoneme analysis (§4.5, Fig. 7).
 
 From <root>/alignments/<speaker_id>.csv, each speaker's frames of one phone (or phone class)
-are the only input of the stats_ridge protocol on the train stage's splits; per unit and AM,
+are the only input of the stats_ridge protocol on the splits stage's splits; per unit and AM,
 the error ratio and CI_u. Writes reports/phonemes/<gender>.csv (long: one row per unit and
 AM), <gender>.json (metrics), <gender>_skipped.csv (speakers without an alignment, or whose
 alignment does not match their features), and the figures phonemes_<gender>.png (units ranked
@@ -10,7 +10,6 @@ empty tables and a metrics file that says why; it never fails the pipeline.
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -19,28 +18,30 @@ from tqdm import tqdm
 
 from ..artifacts import read_output, read_table, write_csv, write_json
 from ..audio.phones import cut_phones, stored_frame_times, unit_family
-from ..dataset import SKIPPED_COLUMNS, DatasetError, skip_reason
+from ..cohort import Gender
+from ..config import Params
+from ..dataset import SKIPPED_COLUMNS, skip_reason
+from ..errors import DatasetError
 from ..estimator.data import load_features
 from ..face.ams import read_am_table
 from ..plots.phonemes import group_heatmap, ranking_figure
 from ..plots.render import save_figure
 from ..selection.phonemes import group_matrix, phoneme_metrics, phoneme_table, planted_check, unit_ranking
-from ..settings import GENDER_CODES, configured_params
-from . import run
+from ..splits import Splits
+from . import Paths
 
-def main(params_path: Path, gender: str, features_dir: Path, segments_path: Path, ams_path: Path,
-         splits_dir: Path, out_dir: Path, plots_dir: Path) -> None:
-    params = configured_params(params_path, gender)
+
+def main(params: Params, paths: Paths, gender: Gender) -> None:
     settings = params.phonemes
     root = Path(params.data.root)
     table = read_am_table(Path(params.face.ams))
-    splits = read_output(splits_dir / f"{gender}.csv", "train")
-    speakers = list(dict.fromkeys(splits["speaker_id"]))
-    ams = read_table(ams_path).set_index("speaker_id")
-    targets = ams.loc[ams["gender"] == GENDER_CODES[gender], [f"am_{k}" for k in table.am_id]]
-    segments = read_table(segments_path)
-    index = read_table(features_dir / "index.csv")
-    features = load_features(features_dir)
+    splits = Splits(read_output(paths.splits / f"{gender}.csv", "splits"))
+    speakers = splits.speakers
+    ams = read_table(paths.ams).set_index("speaker_id")
+    targets = ams.loc[ams["gender"] == gender.code, [f"am_{k}" for k in table.am_id]]
+    segments = read_table(paths.segments)
+    index = read_table(paths.features / "index.csv")
+    features = load_features(paths.features)
     hop_s = params.audio.hop_ms / 1000.0
 
     pools, skipped = {}, []
@@ -62,7 +63,7 @@ def main(params_path: Path, gender: str, features_dir: Path, segments_path: Path
 
     units = sorted({u for pooled in pools.values() for u in pooled})
     with tqdm(total=len(units), desc=f"phonemes {gender}: units", unit="unit") as bar:
-        long = phoneme_table(pools, splits, targets, table, settings.min_instances,
+        long = phoneme_table(pools, splits.table, targets, table, settings.min_instances,
                              settings.min_speakers * len(speakers), params.sfv.alpha, bar.update)
     metrics = phoneme_metrics(long, len(units), len(pools), len(speakers), settings.min_speakers)
     oracle_path = root / "truth" / "oracle.csv"
@@ -71,14 +72,14 @@ def main(params_path: Path, gender: str, features_dir: Path, segments_path: Path
         families = pd.Series({u: unit_family(u) for u in long["phoneme"].unique()})
         metrics["truth"] = planted_check(long, oracle[f"planted_{gender}"], families)
 
-    write_csv(long, out_dir / f"{gender}.csv")
-    write_csv(pd.DataFrame(skipped, columns=SKIPPED_COLUMNS), out_dir / f"{gender}_skipped.csv", None)
-    write_json({gender: {"phonemes": metrics}}, out_dir / f"{gender}.json")
+    write_csv(long, paths.phonemes / f"{gender}.csv")
+    write_csv(pd.DataFrame(skipped, columns=SKIPPED_COLUMNS), paths.phonemes / f"{gender}_skipped.csv", None)
+    write_json({str(gender): {"phonemes": metrics}}, paths.phonemes / f"{gender}.json")
     ranking = None if long.empty else unit_ranking(long)
     save_figure(ranking_figure(ranking, f"{gender}: phonemes ranked by mean 1 - CI_u over all AMs",
-                               metrics.get("note")), plots_dir / f"phonemes_{gender}.png")
+                               metrics.get("note")), paths.plots / f"phonemes_{gender}.png")
     save_figure(group_heatmap(None if long.empty else group_matrix(long), f"{gender}: mean 1 - CI_u by phoneme and AM group",
-                              metrics.get("note")), plots_dir / f"phoneme_am_{gender}.png")
+                              metrics.get("note")), paths.plots / f"phoneme_am_{gender}.png")
 
 
 def _read_alignment(path: Path, speaker_id: str) -> pd.DataFrame:
@@ -87,16 +88,3 @@ def _read_alignment(path: Path, speaker_id: str) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise DatasetError(f"speaker {speaker_id}: {path} cannot be read as CSV ({err}).") from None
 
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--gender", required=True)
-    parser.add_argument("--features", type=Path, default=Path("data/features"))
-    parser.add_argument("--segments", type=Path, default=Path("data/vad/segments.csv"))
-    parser.add_argument("--ams", type=Path, default=Path("data/ams/ams.csv"))
-    parser.add_argument("--splits", type=Path, default=Path("data/splits"))
-    parser.add_argument("--out", type=Path, default=Path("reports/phonemes"))
-    parser.add_argument("--plots", type=Path, default=Path("reports/plots"))
-    args = parser.parse_args()
-    run(main, args.params, args.gender, args.features, args.segments, args.ams, args.splits, args.out, args.plots)

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .link import LINK_GROUPS, draw_latents, voice_params
+from ..config import SynthParams
+from ..seeds import person_rng
+from .link import draw_latents, voice_params
 from .scans import Annotation, Scan, annotate_landmarks, simulate_scan
 from .shape_model import ShapeModel
 from .speech import SAMPLE_RATE, SCRIPT, VoiceParams, apply_channel, script_for, synthesize
@@ -17,30 +19,42 @@ from .speech import SAMPLE_RATE, SCRIPT, VoiceParams, apply_channel, script_for,
 
 @dataclass(frozen=True)
 class ScanSettings:
-    """How raw scans and annotations are degraded (see README, synth.scan / synth.annotation)."""
+    """How raw scans and annotations are degraded (params synth.scan, synth.annotation)."""
 
-    vertices: tuple[int, int] = (9000, 14000)
-    rotation_deg: float = 20.0
-    translation_mm: float = 50.0
-    noise_mm: float = 0.3
-    holes: tuple[int, int] = (1, 4)
-    hole_radius_mm: tuple[float, float] = (2.0, 5.0)
-    annotation_noise_mm: float = 1.0
-    mislabel_rate: float = 0.02
-    mislabel_mm: tuple[float, float] = (5.0, 15.0)
+    vertices: tuple[int, int]
+    rotation_deg: float
+    translation_mm: float
+    noise_mm: float
+    holes: tuple[int, int]
+    hole_radius_mm: tuple[float, float]
+    annotation_noise_mm: float
+    mislabel_rate: float
+    mislabel_mm: tuple[float, float]
+
+    @classmethod
+    def from_params(cls, synth: SynthParams) -> ScanSettings:
+        scan, ann = synth.scan, synth.annotation
+        return cls(vertices=scan.vertices, rotation_deg=scan.rotation_deg, translation_mm=scan.translation_mm,
+                   noise_mm=scan.noise_mm, holes=scan.holes, hole_radius_mm=scan.hole_radius_mm,
+                   annotation_noise_mm=ann.noise_mm, mislabel_rate=ann.mislabel_rate, mislabel_mm=ann.mislabel_mm)
 
 
 @dataclass(frozen=True)
 class VoiceSettings:
-    """The recording and the planted link (see README, synth.seconds ... synth.silence_s)."""
+    """The recordings and the planted link (params synth.seconds ... synth.silence_s)."""
 
-    seconds: float = 20.0
-    recordings: int = 1
-    coupling: float = 1.0
-    planted: tuple[str, ...] = LINK_GROUPS
-    snr_db: tuple[float, float] = (15.0, 35.0)
-    reverb: float = 0.3
-    silence_s: tuple[float, float] = (0.3, 1.0)
+    seconds: float
+    recordings: int
+    coupling: float
+    planted: tuple[str, ...]
+    snr_db: tuple[float, float]
+    reverb: float
+    silence_s: tuple[float, float]
+
+    @classmethod
+    def from_params(cls, synth: SynthParams) -> VoiceSettings:
+        return cls(seconds=synth.seconds, recordings=synth.recordings, coupling=synth.coupling,
+                   planted=synth.planted, snr_db=synth.snr_db, reverb=synth.reverb, silence_s=synth.silence_s)
 
 
 @dataclass(frozen=True)
@@ -76,7 +90,7 @@ def simulate_person(model: ShapeModel, speaker_id: str, sex: str, index: int, se
     The face is drawn first, then its scan, annotation, voice and recordings, so changing a
     voice setting never changes a face, and adding recordings never changes the first ones.
     """
-    rng = np.random.default_rng([seed, index])
+    rng = person_rng(seed, index)
     factors, vertices = model.sample_face(rng, sex)
     template = model.template
     scan = simulate_scan(

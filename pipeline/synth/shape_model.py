@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .template import Template, bump, gauss2d, smoothstep
+from ..face.template import Template, bump, gauss2d, smoothstep
 
 SEXES = ("M", "F")
 
@@ -209,7 +209,7 @@ def correlation_matrix() -> np.ndarray:
     return corr
 
 
-def build_shape_model(template: Template, residual_mm: float = 0.8) -> ShapeModel:
+def build_shape_model(template: Template, residual_mm: float) -> ShapeModel:
     """The shape model on `template`: unit fields of every factor and the residual basis."""
     fields = np.stack([_FIELDS[f.name](template) for f in FACTORS])
     measured = np.array([i for i, f in enumerate(FACTORS) if f.measure is not None])

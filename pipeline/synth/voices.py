@@ -14,13 +14,15 @@ import numpy as np
 import torch
 
 from ..audio.features import LogMel, speech_frames
+from ..audio.frontend import FrontEnd
+from ..cohort import Gender
 from ..face.ams import AmTable, default_am_table, measure_landmarks
 from ..parallel import map_with_state
+from ..seeds import world_rng, world_voice_rng
 from .cohort import VoiceSettings, record
 from .link import draw_latents, voice_params
-from .shape_model import build_shape_model
+from .shape_model import ShapeModel
 from .speech import SAMPLE_RATE
-from .template import build_template
 
 
 @dataclass(frozen=True)
@@ -32,24 +34,28 @@ class VoiceCohort:
     snr_db: np.ndarray  # [n] each recording's realised SNR
 
 
-def voice_cohort(n: int, sex: str, voice: VoiceSettings, seed: int = 0, n_mels: int = 64,
+def voice_cohort(n: int, gender: Gender, voice: VoiceSettings, seed: int, front_end: FrontEnd, model: ShapeModel,
                  table: AmTable | None = None, workers: int | None = None) -> VoiceCohort:
-    """n speakers of one sex ('M' | 'F'), deterministic in `seed` whatever the worker count."""
+    """n speakers of one gender, with the log-mels of `front_end` (its VAD replaced by the
+    known alignment), deterministic in `seed` whatever the worker count."""
+    if front_end.sample_rate != SAMPLE_RATE:
+        raise ValueError(f"the synthetic voices are {SAMPLE_RATE} Hz; the front end asks for {front_end.sample_rate}")
     table = table or default_am_table()
-    model = build_shape_model(build_template())
-    rng = np.random.default_rng([seed, 0 if sex == "M" else 1])
-    factors, landmarks = model.sample_landmarks(rng, sex, n)
-    latents = draw_latents(model, factors, sex, rng, voice.coupling, voice.planted)
+    gender = Gender(gender)
+    rng = world_rng(seed, gender)
+    factors, landmarks = model.sample_landmarks(rng, gender.code, n)
+    latents = draw_latents(model, factors, gender.code, rng, voice.coupling, voice.planted)
     with torch.no_grad():
         ams = measure_landmarks(torch.from_numpy(landmarks), table).numpy()
     jobs = [(latents[i], (seed, i), voice) for i in range(n)]
-    done = list(map_with_state(_features, jobs, LogMel, (SAMPLE_RATE, n_mels), workers))
+    extractor_args = (front_end.sample_rate, front_end.n_mels, front_end.window_ms, front_end.hop_ms)
+    done = list(map_with_state(_features, jobs, LogMel, extractor_args, workers))
     return VoiceCohort([f for f, _ in done], ams, latents, np.asarray(table.am_id), np.array([s for _, s in done]))
 
 
 def _features(extractor: LogMel, job) -> tuple[np.ndarray, float]:
     latents, stream, voice = job
-    recording = record(voice_params(latents), np.random.default_rng([*stream, 1]), voice)
+    recording = record(voice_params(latents), world_voice_rng(*stream), voice)
     with torch.no_grad():
         mel = extractor(torch.from_numpy(recording.audio.astype(np.float32))[None])[0].numpy()
     speech_spans = np.array([(a, b) for phone, a, b in recording.phones if phone != "sil"])

@@ -16,13 +16,13 @@ from scipy.io import wavfile
 
 from ..face.ams import AmTable, measure
 from ..face.io import write_mesh
+from ..face.template import REGIONS, Template
 from ..parallel import map_with_state
 from .cohort import Person, ScanSettings, VoiceSettings, simulate_person
 from .link import LATENT_NAMES
 from .scans import Annotation
-from .speech import SAMPLE_RATE
 from .shape_model import FACTOR_NAMES, ShapeModel
-from .template import REGIONS, Template
+from .speech import SAMPLE_RATE
 
 MANIFEST_COLUMNS = ("speaker_id", "gender", "audio", "scan", "landmarks")
 

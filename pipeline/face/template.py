@@ -250,7 +250,7 @@ def landmark_uv() -> np.ndarray:
     return lm
 
 
-def build_template(n_vertices: int = 6790) -> Template:
+def build_template(n_vertices: int) -> Template:
     """Build the template mesh with exactly `n_vertices` vertices (deterministic)."""
     if n_vertices < 2000:
         raise ValueError(f"a template needs at least 2000 vertices (got {n_vertices})")

@@ -1,0 +1,63 @@
+"""The voice front end every estimator reads through: VAD, then log-mels normalised over the
+speech frames of each recording.
+
+The vad and features stages run it on the cohort; a trained repeat stores it (`spec`), like
+the first step of a scikit-learn Pipeline, so `sfv predict` runs the very same code on a new
+voice with the settings its estimators were trained on.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..config import AudioParams
+from .features import LogMel, log_mel_batch, speech_frames
+from .vad import make_detector, stored_segments
+
+
+@dataclass(frozen=True)
+class FrontEnd:
+    sample_rate: int  # every recording is resampled to this rate
+    vad: str  # silero | energy
+    vad_threshold: float
+    energy_threshold_db: float
+    min_speech_s: float
+    min_silence_s: float
+    n_mels: int
+    window_ms: float
+    hop_ms: float
+
+    @classmethod
+    def from_params(cls, audio: AudioParams) -> FrontEnd:
+        return cls(**audio.model_dump())
+
+    def spec(self) -> dict:
+        """The settings as stored beside a trained model."""
+        return asdict(self)
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> FrontEnd:
+        return cls(**spec)
+
+    def detector(self) -> Callable[[np.ndarray], np.ndarray]:
+        """audio -> raw speech segments [k, 2] (s); build it once and keep it (Silero loads a model)."""
+        return make_detector(self.vad, self.sample_rate, vad_threshold=self.vad_threshold,
+                             energy_threshold_db=self.energy_threshold_db, min_speech_s=self.min_speech_s,
+                             min_silence_s=self.min_silence_s)
+
+    @staticmethod
+    def speech(wave: np.ndarray, detector: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """Speech segments [k, 2] (s) of one recording, rounded as the vad stage stores them."""
+        return stored_segments(detector(wave))
+
+    def extractor(self, device: torch.device) -> LogMel:
+        return LogMel(self.sample_rate, self.n_mels, self.window_ms, self.hop_ms).to(device)
+
+    def features(self, waves: list[np.ndarray], segments: list[np.ndarray], extractor: LogMel,
+                 device: torch.device) -> list[np.ndarray]:
+        """Each recording's speech frames [frames_i, n_mels] (float32), normalised over them."""
+        mels = log_mel_batch(waves, extractor, device)
+        return [speech_frames(mel, self.hop_ms / 1000.0, spans) for mel, spans in zip(mels, segments)]
