@@ -3,8 +3,8 @@
 A stage's code is every module of the `pipeline` package that importing its module can run
 (imports inside functions and the `__init__` of every package on the way included) plus the
 package data those modules name in a string literal (`data/ams_96.csv`, `viewer.js`).
-`sfv code-deps` writes these lists into dvc.yaml; tests/test_dvc_graph.py fails when they are
-out of date.
+`sfv code-deps` writes these lists into dvc.yaml, after each stage's other deps and behind a
+comment that fences them off; tests/test_dvc_graph.py fails when they are out of date.
 """
 from __future__ import annotations
 
@@ -17,8 +17,12 @@ import yaml
 from .artifacts import write_text
 
 PACKAGE = "pipeline"
+RUNNER = f"{PACKAGE}.stages"  # `python -m pipeline.stages NAME [ITEM]`
+FENCE = "# code, written by `sfv code-deps`:"
+WIDTH = 118  # dvc.yaml's lines stay within this
 _DATA_NAME = re.compile(r"[\w/.-]+\.\w+")
-_CODE_DEP = re.compile(rf"^(\s+)- {PACKAGE}/\S+\s*$")
+_DEPS = re.compile(r"^(\s+)deps:")
+_STAGE = re.compile(r"^  (\w[\w-]*):\s*$")
 
 
 def _module_file(root: Path, name: str) -> Path | None:
@@ -63,10 +67,10 @@ def _package_data(root: Path, path: Path, tree: ast.Module) -> set[Path]:
     return found
 
 
-def closure(root: Path, module: str) -> list[str]:
-    """Files (relative to root, sorted) that importing and running `module` can touch."""
+def closure(root: Path, *modules: str) -> list[str]:
+    """Files (relative to root, sorted) that importing and running `modules` can touch."""
     seen: dict[Path, ast.Module] = {}
-    queue = [module]
+    queue = list(modules)
     while queue:
         parts = queue.pop().split(".")
         for i in range(1, len(parts) + 1):  # a.b.c runs a/__init__.py and a/b/__init__.py first
@@ -78,9 +82,10 @@ def closure(root: Path, module: str) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in set(seen) | data)
 
 
-def stage_module(cmd: str) -> str | None:
-    match = re.search(r"python -m (\S+)", cmd)
-    return match.group(1) if match else None
+def stage_modules(cmd: str) -> list[str]:
+    """The modules a stage's command runs: the runner and the stage's own module."""
+    match = re.search(rf"python -m {re.escape(RUNNER)} (\w+)", cmd)
+    return [f"{RUNNER}.__main__", f"{RUNNER}.{match.group(1)}"] if match else []
 
 
 def _body(spec: dict) -> dict:
@@ -88,63 +93,94 @@ def _body(spec: dict) -> dict:
     return spec.get("do", spec)
 
 
-def _resolved_deps(spec: dict, params: dict) -> list[str]:
-    """Deps with ${...} filled in; per-item deps (${item}) cannot cover package files and are left out."""
-    return [_resolve(d, params) for d in _body(spec).get("deps", []) if "${item" not in d]
+def _context(root: Path) -> dict:
+    """What ${...} in dvc.yaml can name: params.yaml's values and dvc.yaml's vars."""
+    context = dict(yaml.safe_load((root / "params.yaml").read_text()))
+    for entry in yaml.safe_load((root / "dvc.yaml").read_text()).get("vars", []):
+        if isinstance(entry, dict):
+            context.update(entry)
+    return context
 
 
-def _resolve(dep: str, params: dict) -> str:
-    """A dvc.yaml dep with its ${a.b} interpolations filled from params."""
+def _resolve(dep: str, context: dict) -> str:
+    """A dvc.yaml dep with its ${a.b} interpolations filled in."""
     def value(match: re.Match) -> str:
-        node = params
+        node = context
         for key in match.group(1).split("."):
             node = node[key]
         return str(node)
     return re.sub(r"\$\{([^}]+)\}", value, dep).rstrip("/")
 
 
+def _data_deps(spec: dict) -> list[str]:
+    """A stage's deps other than its code, as written (per-item deps cannot cover package files)."""
+    return [d for d in _body(spec).get("deps", []) if not d.startswith(PACKAGE + "/")]
+
+
+def _code(root: Path, spec: dict, context: dict) -> list[str]:
+    """The stage's closure, less the files one of its other deps already covers."""
+    modules = stage_modules(_body(spec)["cmd"])
+    covered = [_resolve(d, context) for d in _data_deps(spec) if "${item" not in d]
+    return [f for f in closure(root, *modules) if not any(f == d or f.startswith(d + "/") for d in covered)]
+
+
 def missing_deps(root: Path) -> dict[str, list[str]]:
     """Per stage of root/dvc.yaml, the files of its code that no declared dep covers."""
     stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
-    params = yaml.safe_load((root / "params.yaml").read_text())
+    context = _context(root)
     out = {}
     for name, spec in stages.items():
-        module = stage_module(_body(spec)["cmd"])
-        if module is None:
-            continue
-        deps = _resolved_deps(spec, params)
-        gaps = [f for f in closure(root, module) if not any(f == d or f.startswith(d + "/") for d in deps)]
+        declared = [_resolve(d, context) for d in _body(spec).get("deps", []) if "${item" not in d]
+        gaps = [f for f in closure(root, *stage_modules(_body(spec)["cmd"]))
+                if not any(f == d or f.startswith(d + "/") for d in declared)]
         if gaps:
             out[name] = gaps
     return out
 
 
+def _deps_block(indent: str, data: list[str], code: list[str]) -> list[str]:
+    """`deps:` as one flow list: the data deps, the fence, then the code deps wrapped."""
+    quoted = [f"'{d}'" if "${" in d else d for d in data]
+    lines = [f"{indent}deps: [" + ", ".join(quoted) + ("," if code and quoted else "" if code else "]")]
+    if not code:
+        return lines
+    lines.append(f"{indent}  {FENCE}")
+    line = f"{indent} "
+    for i, f in enumerate(code):
+        piece = f + ("]" if i == len(code) - 1 else ",")
+        if len(line) + 1 + len(piece) > WIDTH and line.strip():
+            lines.append(line)
+            line = f"{indent} "
+        line += " " + piece
+    lines.append(line)
+    return lines
+
+
 def write_code_deps(root: Path) -> dict[str, list[str]]:
-    """Rewrite each stage's `pipeline/...` deps in root/dvc.yaml as its closure (first in the
-    list, other deps kept in place), leaving out files another dep covers. Text-level, so
-    the file's layout and comments stay. Returns the new code deps per stage."""
+    """Rewrite each stage's `deps:` in root/dvc.yaml as its other deps followed by its code
+    (see `_deps_block`). Text-level, so the rest of the file's layout and comments stay.
+    Returns the code deps per stage."""
     stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
-    params = yaml.safe_load((root / "params.yaml").read_text())
+    context = _context(root)
     lines = (root / "dvc.yaml").read_text().splitlines()
     written: dict[str, list[str]] = {}
     out: list[str] = []
-    stage = None
-    for i, line in enumerate(lines):
-        top = re.match(r"^  (\w[\w-]*):\s*$", line)
+    stage, i = None, 0
+    while i < len(lines):
+        line = lines[i]
+        top = _STAGE.match(line)
         if top and top.group(1) in stages:
             stage = top.group(1)
-        if stage and stage not in written and re.match(r"^\s+deps:\s*$", line):
-            out.append(line)
-            indent = re.match(r"^(\s*)", lines[i + 1]).group(1) if i + 1 < len(lines) else "      "
-            module = stage_module(_body(stages[stage])["cmd"])
-            others = [d for d in _resolved_deps(stages[stage], params) if not d.startswith(PACKAGE + "/")]
-            code = [f for f in closure(root, module)
-                    if not any(f == d or f.startswith(d + "/") for d in others)] if module else []
-            written[stage] = code
-            out.extend(f"{indent}- {f}" for f in code)
-            continue
-        if stage in written and _CODE_DEP.match(line):
+        deps = _DEPS.match(line)
+        if stage and stage not in written and deps:
+            indent = deps.group(1)
+            i += 1  # skip the old block: its continuation lines are deeper, or list items
+            while i < len(lines) and (lines[i].startswith(indent + " ") or lines[i].startswith(indent + "- ")):
+                i += 1
+            written[stage] = _code(root, stages[stage], context)
+            out.extend(_deps_block(indent, _data_deps(stages[stage]), written[stage]))
             continue
         out.append(line)
+        i += 1
     write_text("\n".join(out) + "\n", root / "dvc.yaml")
     return written

@@ -74,9 +74,20 @@ def sections(model: type[BaseModel] = Params, prefix: str = "",
         if _is_section(field.annotation):
             nested += sections(field.annotation, key + ".", field.description or "")
         else:
-            rows.append(Row(key, field.default, allowed(field.annotation, field.metadata), field.description or ""))
+            rows.append(Row(key, field.default, _REGISTERED.get(key, lambda: allowed(field.annotation, field.metadata))(),
+                            field.description or ""))
     own = [(prefix.rstrip("."), description, rows)] if rows else []
     return own + nested
+
+
+def _estimators() -> str:
+    from .estimator.registry import ESTIMATORS
+
+    return "one of " + ", ".join(f"`{name}`" for name in ESTIMATORS)
+
+
+# Keys whose values a registry holds, not a type: the registry says what they accept.
+_REGISTERED = {"sfv.estimator": _estimators}
 
 
 def all_fields(model: type[BaseModel] = Params, prefix: str = "") -> list[tuple[str, FieldInfo]]:

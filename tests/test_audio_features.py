@@ -5,10 +5,11 @@ import pytest
 import soundfile
 import torch
 
-from pipeline.audio.features import LogMel, frames_in_segments, log_mel_batch, normalise
+from pipeline.audio.features import frames_in_segments, log_mel_batch, normalise
 from pipeline.audio.io import load_audio
 from pipeline.errors import AudioError
 from pipeline.synth.speech import VoiceParams, apply_channel, script_for, synthesize
+from presets import log_mel
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def _librosa_log_mel(y):
 
 def test_log_mels_equal_librosa_also_in_a_padded_batch(speech):
     clips = [speech, speech[: len(speech) // 2 + 37]]
-    ours = log_mel_batch(clips, LogMel(), torch.device("cpu"))
+    ours = log_mel_batch(clips, log_mel(), torch.device("cpu"))
     for clip, mel in zip(clips, ours):
         reference = _librosa_log_mel(clip)
         assert mel.shape == reference.shape == (1 + len(clip) // 160, 64)
@@ -35,7 +36,7 @@ def test_log_mels_equal_librosa_also_in_a_padded_batch(speech):
 
 
 def test_normalised_features_are_standard_over_speech_frames(speech):
-    mel = log_mel_batch([speech], LogMel(), torch.device("cpu"))[0]
+    mel = log_mel_batch([speech], log_mel(), torch.device("cpu"))[0]
     mask = frames_in_segments(len(mel), 0.01, np.array([[0.5, 4.5]]))
     assert mask.sum() == 400
     z = normalise(mel, mask)
@@ -54,7 +55,7 @@ def test_flac_44k_stereo_gives_the_features_of_the_16k_mono_wav(speech, tmp_path
     a, b = load_audio(wav), load_audio(flac)
     assert abs(len(a) - len(b)) <= 1
     n = min(len(a), len(b))
-    mel_a, mel_b = log_mel_batch([a[:n], b[:n]], LogMel(), torch.device("cpu"))
+    mel_a, mel_b = log_mel_batch([a[:n], b[:n]], log_mel(), torch.device("cpu"))
     mask = frames_in_segments(len(mel_a), 0.01, np.array([[0.5, 4.5]]))
     diff = np.abs(normalise(mel_a, mask) - normalise(mel_b, mask))[mask]
     assert np.median(diff) < 0.02 and np.percentile(diff, 99) < 0.2

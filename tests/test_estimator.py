@@ -7,18 +7,20 @@ import torch
 from pipeline.estimator.data import repeat_data, standardiser
 from pipeline.estimator.fusion import fuse, segment_starts
 from pipeline.estimator.network import StackedVoiceCNN
-from pipeline.estimator.training import RepeatData, TrainSettings, gaussian_nll, train_group
+from pipeline.cohort import Gender
+from pipeline.estimator.base import RepeatData
+from pipeline.estimator.training import gaussian_nll, train_group
 from pipeline.face.ams import default_am_table
 from pipeline.splits import make_splits
-from pipeline.synth.cohort import VoiceSettings
 from pipeline.synth.link import oracle
 from pipeline.synth.voices import voice_cohort
+from presets import PLAIN_CNN, front_end, train_settings, voice_settings
 
 IDS = [f"S{i:03d}" for i in range(50)]
 
 
 def test_splits_are_speaker_disjoint_complete_and_keep_the_evaluation_set():
-    splits = make_splits(IDS, repeats=6, seed=3, gender="male")
+    splits = make_splits(IDS, repeats=6, seed=3, gender="male", evaluation_share=0.1)
     held_out = None
     for _, rows in splits.groupby("repeat"):
         assert sorted(rows["speaker_id"]) == sorted(IDS)  # every speaker once per repeat
@@ -35,13 +37,13 @@ def test_splits_are_speaker_disjoint_complete_and_keep_the_evaluation_set():
 
 
 def test_splits_are_deterministic_and_extending_repeats_keeps_the_earlier_ones():
-    a = make_splits(IDS, 4, seed=3, gender="female")
-    pd.testing.assert_frame_equal(a, make_splits(IDS, 4, seed=3, gender="female"))
-    longer = make_splits(IDS, 7, seed=3, gender="female")
+    a = make_splits(IDS, 4, seed=3, gender="female", evaluation_share=0.1)
+    pd.testing.assert_frame_equal(a, make_splits(IDS, 4, seed=3, gender="female", evaluation_share=0.1))
+    longer = make_splits(IDS, 7, seed=3, gender="female", evaluation_share=0.1)
     pd.testing.assert_frame_equal(a, longer[longer["repeat"] <= 4].reset_index(drop=True))
-    assert not a.equals(make_splits(IDS, 4, seed=4, gender="female"))
+    assert not a.equals(make_splits(IDS, 4, seed=4, gender="female", evaluation_share=0.1))
     with pytest.raises(ValueError, match="too few"):
-        make_splits(IDS[:4], 2, seed=0, gender="male")
+        make_splits(IDS[:4], 2, seed=0, gender="male", evaluation_share=0.1)
 
 
 def test_targets_are_z_scored_with_training_speakers_only():
@@ -122,16 +124,13 @@ def test_stacked_copies_are_independent_networks():
 
 
 @pytest.fixture(scope="module")
-def strong_cohort():
+def strong_cohort(shape_model):
     """Voices of 160 men whose vocal tract tracks face height strongly (coupling 1.6, the
     vocal-tract link alone), with their true AMs and the oracle's r2."""
-    voice = VoiceSettings(seconds=5.0, coupling=1.6, planted=("vocal_tract",))
-    cohort = voice_cohort(160, "M", voice, seed=11)
-    from pipeline.face.template import build_template
-    from pipeline.synth.shape_model import build_shape_model
+    voice = voice_settings(seconds=5.0, recordings=1, coupling=1.6, planted=("vocal_tract",))
+    cohort = voice_cohort(160, Gender.MALE, voice, 11, front_end(), shape_model)
     table = default_am_table()
-    r2 = oracle(build_shape_model(build_template()), table, 1.6, ("vocal_tract",),
-                np.random.default_rng(1), 2000)["r2_male"].to_numpy()
+    r2 = oracle(shape_model, table, 1.6, ("vocal_tract",), np.random.default_rng(1), 2000)["r2_male"].to_numpy()
     return cohort, r2, table
 
 
@@ -147,8 +146,9 @@ def test_the_estimator_learns_planted_ams_and_not_eye_ams(strong_cohort):
     for r, rows in splits.groupby("repeat"):
         data, _, _ = repeat_data(r, 100 + r, dict(zip(rows["speaker_id"], rows["split"])), features, targets)
         repeats.append(data)
-    settings = TrainSettings(iterations=250, batch_size=64, segment_frames=(150, 250), lr=0.01, eval_every=50)
-    results = train_group(repeats, settings, torch.device("cpu"))
+    settings = train_settings(iterations=250, batch_size=64, segment_frames=(150, 250), eval_every=50,
+                              **{**PLAIN_CNN, "lr": 0.01})
+    results = train_group(repeats, settings, False, torch.device("cpu"))
     ratios = []
     for data, result in zip(repeats, results):
         v2 = np.array([s == "v2" for s in data.scored_splits])
@@ -175,13 +175,13 @@ def test_a_repeat_trains_alike_in_any_group_and_after_any_other_training():
     stacked with, nor on what the process trained before (no global random state)."""
     rng = np.random.default_rng(0)
     a, b = _tiny_repeat(1, rng), _tiny_repeat(2, rng)
-    settings = TrainSettings(iterations=6, batch_size=4, segment_frames=(20, 30), eval_every=3, warmup_steps=2,
-                             time_mask_frames=5, band_mask=2, dropout=0.3)
+    settings = train_settings(iterations=6, batch_size=4, segment_frames=(20, 30), eval_every=3, warmup_steps=2,
+                              lr=0.1, time_mask_frames=5, band_mask=2, dropout=0.3)
     cpu = torch.device("cpu")
-    alone = train_group([a], settings, cpu)[0]
+    alone = train_group([a], settings, False, cpu)[0]
     torch.manual_seed(123)  # whatever the global state is
-    stacked = train_group([b, a], settings, cpu)[1]
-    again = train_group([a], settings, cpu)[0]
+    stacked = train_group([b, a], settings, False, cpu)[1]
+    again = train_group([a], settings, False, cpu)[0]
     np.testing.assert_allclose(stacked.mean_z, alone.mean_z, rtol=1e-4, atol=1e-5)
     np.testing.assert_array_equal(again.mean_z, alone.mean_z)
     np.testing.assert_array_equal(again.var_z, alone.var_z)

@@ -2,9 +2,9 @@
 and the direct voice -> eigenface-coefficient regression baseline."""
 import numpy as np
 import pytest
+from presets import PLAIN_CNN, train_settings
 import torch
 
-from pipeline.estimator.training import TrainSettings
 from pipeline.reconstruction.evaluation import (CMP_RATIOS, OUTER_EYES, cmp_ratios, face_distances, matching_1v2,
                                                 matching_interval, most_certain, paired_gain, ratio_errors,
                                                 region_means, vertex_errors)
@@ -102,9 +102,9 @@ def test_regression_learns_a_coefficient_the_voice_carries():
 
     train_x, train_y = speakers(48)
     val_x, val_y = speakers(16)
-    train = TrainSettings(iterations=150, batch_size=16, segment_frames=(60, 80), lr=0.01, warmup_steps=10,
-                          eval_every=25)
-    settings = RegressionSettings(train, triplet_weight=0.1, seed=5)
+    train = train_settings(iterations=150, batch_size=16, segment_frames=(60, 80), warmup_steps=10, eval_every=25,
+                           **{**PLAIN_CNN, "lr": 0.01})
+    settings = RegressionSettings(train, triplet_weight=0.1, margin=1.0, seed=5)
     result = train_regression(train_x, train_y, [[f] for f in val_x], val_y, settings)
     assert result.best_step > 0 and len(result.log) == 6
     net = load_network(result.state, 2, 16)

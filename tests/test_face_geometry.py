@@ -8,11 +8,12 @@ from pipeline.errors import DatasetError
 from pipeline.face.ams import default_am_table, measure
 from pipeline.face.io import read_faces_csv, read_landmark_vertices, read_landmarks, read_scan, write_faces_csv
 from pipeline.face.landmark_qc import LandmarkQC
-from pipeline.face.register import TemplateFitter, border_vertices
+from pipeline.face.register import RegistrationSettings, TemplateFitter, border_vertices
 from pipeline.face.rigid import align_to_mean, invert, rigid_fit, transform
 from pipeline.face.rigid import transform as apply_pose
 from pipeline.face.topology import triangulate_frontal
 from pipeline.synth.scans import annotate_landmarks, random_pose, simulate_scan
+from presets import DEFAULTS
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +148,7 @@ def annotated_cohort(shape_model):
 
 def test_qc_catches_mislabels_and_spares_the_rest(annotated_cohort):
     points, mislabelled, true = annotated_cohort
-    check = LandmarkQC().fit(points).check(points)
+    check = LandmarkQC.from_params(DEFAULTS.face).fit(points).check(points)
     assert mislabelled.sum() > 100
     recall = (check.flagged & mislabelled).sum() / mislabelled.sum()
     false_flags = (check.flagged & ~mislabelled).sum() / (~mislabelled).sum()
@@ -165,13 +166,13 @@ def test_qc_does_not_flag_natural_variation(annotated_cohort):
     _, mislabelled, true = annotated_cohort
     rng = np.random.default_rng(9)
     clean = true + rng.normal(0, 1.0, true.shape)
-    check = LandmarkQC(alpha=1e-3).fit(clean).check(clean)
+    check = LandmarkQC(n_components=10, alpha=1e-3).fit(clean).check(clean)
     assert check.flagged.mean() < 0.01
 
 
 def test_qc_needs_a_few_faces():
     with pytest.raises(ValueError, match="at least 3"):
-        LandmarkQC().fit(np.zeros((2, 65, 3)))
+        LandmarkQC.from_params(DEFAULTS.face).fit(np.zeros((2, 65, 3)))
 
 
 # --- registration --------------------------------------------------------------------------------
@@ -179,7 +180,8 @@ def test_qc_needs_a_few_faces():
 
 @pytest.fixture(scope="module")
 def fitter(template):
-    return TemplateFitter(template.vertices, template.faces, template.landmark_idx)
+    return TemplateFitter(template.vertices, template.faces, template.landmark_idx,
+                          RegistrationSettings.from_params(DEFAULTS.face))
 
 
 def test_landmark_guided_registration_is_accurate(faces, fitter, template):

@@ -14,12 +14,9 @@ from pipeline.errors import DatasetError
 from pipeline.face.ams import default_am_table, measure
 from pipeline.face.io import write_faces_csv
 from pipeline.face.rigid import transform as apply_pose
-from pipeline.stages.ams import main as ams_main
-from pipeline.stages.geometry import main as geometry_main
-from pipeline.stages.landmarks import main as landmarks_main
-from pipeline.stages.register import main as register_main
-from pipeline.stages.synth import main as synth_main
+from pipeline.stages import Paths
 from pipeline.synth.scans import random_pose
+from presets import run
 
 SMALL = {
     "seed": 4,
@@ -38,39 +35,35 @@ def _params(folder: Path, root: Path, **data) -> Path:
     return path
 
 
-def _geometry(params: Path, work: Path) -> None:
-    landmarks_main(params, work / "faces", work / "skipped.csv")
-    register_main(params, work / "faces")
-    ams_main(params, work / "faces", work / "ams.csv")
-    geometry_main(params, work / "faces", work / "ams.csv", work / "geometry.json", work / "geometry_ams.csv",
-                  work / "registration_error.png")
+def _geometry(params: Path, work: Path) -> Paths:
+    for stage in ("landmarks", "register", "ams", "geometry"):
+        paths = run(stage, params, work)
+    return paths
 
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
+    """The geometry stages' outputs on a small synthetic root (its root: .synthetic)."""
     work = tmp_path_factory.mktemp("geometry")
-    params = _params(work, work / "root")
-    synth_main(params, work / "root", work / "sheet.png", work / "voices.png")
-    _geometry(params, work)
-    return work
+    params = _params(work, run("synth", _params(work, work), work).synthetic)
+    return _geometry(params, work)
 
 
 def test_outputs_follow_the_design(synthetic):
-    faces = synthetic / "faces"
-    qc = pd.read_csv(faces / "landmarks_qc.csv")
+    qc = pd.read_csv(synthetic.landmarks_qc)
     assert list(qc.columns[:4]) == ["speaker_id", "gender", "source", "flagged"] and "max_residual_mm" in qc
-    assert np.load(faces / "landmarks.npy").shape == (10, 65, 3)
-    registered = np.load(faces / "registered.npy")
+    assert np.load(synthetic.landmarks).shape == (10, 65, 3)
+    registered = np.load(synthetic.registered)
     assert registered.dtype == np.float32 and registered.shape == (10, 3000, 3)
-    assert pd.read_csv(faces / "speakers.csv").columns.tolist() == ["speaker_id", "gender"]
-    assert pd.read_csv(faces / "landmark_vertices.csv").shape == (65, 2)
-    ams = pd.read_csv(synthetic / "ams.csv")
+    assert pd.read_csv(synthetic.face_speakers).columns.tolist() == ["speaker_id", "gender"]
+    assert pd.read_csv(synthetic.landmark_vertices).shape == (65, 2)
+    ams = pd.read_csv(synthetic.ams)
     assert ams.columns.tolist() == ["speaker_id", "gender"] + [f"am_{i}" for i in range(1, 97)]
     assert np.isfinite(ams.iloc[:, 2:].to_numpy()).all()
 
 
 def test_geometry_report_against_the_truth(synthetic):
-    report = json.loads((synthetic / "geometry.json").read_text())
+    report = json.loads(synthetic.geometry.read_text())
     assert report["register"]["vertex_error_mm"] < 2.0
     assert report["register"]["surface_distance_mm"] < 0.5
     assert report["landmarks"]["error_mm"] < report["landmarks"]["error_mm_annotated"]
@@ -78,24 +71,23 @@ def test_geometry_report_against_the_truth(synthetic):
         assert 0.0 <= report["landmarks"][key] <= 1.0
     assert set(report["register"]["by_region"]) == {"nose", "mouth", "eyes", "brows_forehead", "cheeks_jaw", "chin"}
     assert report["ams"]["distance"]["r_median"] > 0.8
-    assert len(pd.read_csv(synthetic / "geometry_ams.csv")) == 96
-    assert (synthetic / "registration_error.png").stat().st_size > 10_000
+    assert len(pd.read_csv(synthetic.geometry_ams)) == 96
+    assert synthetic.registration_plot.stat().st_size > 10_000
 
 
 def test_a_root_without_truth_gets_every_output_and_says_so(synthetic, tmp_path):
     root = tmp_path / "root"
-    shutil.copytree(synthetic / "root", root, ignore=shutil.ignore_patterns("audio", "truth"))
-    work = tmp_path / "work"
-    _geometry(_params(tmp_path, root), work)
-    report = json.loads((work / "geometry.json").read_text())
+    shutil.copytree(synthetic.synthetic, root, ignore=shutil.ignore_patterns("audio", "truth"))
+    work = _geometry(_params(tmp_path, root), tmp_path / "work")
+    report = json.loads(work.geometry.read_text())
     assert report["ground_truth"] is False and "ams" not in report and "vertex_error_mm" not in report["register"]
-    table = pd.read_csv(work / "geometry_ams.csv")
+    table = pd.read_csv(work.geometry_ams)
     assert table.columns.tolist() == ["am", "kind", "label", "mean", "sd", "r", "mae", "truth_sd"]
-    ams = pd.read_csv(work / "ams.csv")
+    ams = pd.read_csv(work.ams)
     np.testing.assert_allclose(table["mean"], ams.iloc[:, 2:].mean().to_numpy(), rtol=1e-3)
     assert table[["r", "mae", "truth_sd"]].isna().all().all()
-    assert (work / "registration_error.png").stat().st_size > 10_000
-    with_truth = pd.read_csv(synthetic / "geometry_ams.csv")
+    assert work.registration_plot.stat().st_size > 10_000
+    with_truth = pd.read_csv(synthetic.geometry_ams)
     assert with_truth.columns.tolist() == table.columns.tolist() and with_truth["r"].notna().all()
 
 
@@ -103,7 +95,7 @@ def test_faces_csv_root_is_read_and_aligned_not_registered(synthetic, tmp_path):
     """A registered-face CSV gives the same AMs as the faces it holds, whatever their poses."""
     root = tmp_path / "root"
     root.mkdir()
-    truth = synthetic / "root" / "truth"
+    truth = synthetic.synthetic / "truth"
     shapes = np.load(truth / "shapes.npy").astype(np.float64)
     speakers = pd.read_csv(truth / "speakers.csv")
     rng = np.random.default_rng(0)
@@ -116,14 +108,13 @@ def test_faces_csv_root_is_read_and_aligned_not_registered(synthetic, tmp_path):
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({**SMALL, "data": {"root": str(root)},
                                       "face": {"landmark_vertices": str(tmp_path / "idx.csv")}}))
-    work = tmp_path / "work"
-    _geometry(params, work)
-    registered = np.load(work / "faces" / "registered.npy")
+    work = _geometry(params, tmp_path / "work")
+    registered = np.load(work.registered)
     assert registered.shape == shapes.shape
-    ams = pd.read_csv(work / "ams.csv").iloc[:, 2:].to_numpy()
+    ams = pd.read_csv(work.ams).iloc[:, 2:].to_numpy()
     true = pd.read_csv(truth / "ams.csv").iloc[:, 2:].to_numpy()
     assert np.allclose(ams, true, atol=2e-3)
-    assert set(pd.read_csv(work / "faces" / "landmarks_qc.csv")["source"]) == {"faces_csv"}
+    assert set(pd.read_csv(work.landmarks_qc)["source"]) == {"faces_csv"}
     # Aligned: the faces now agree far better than their random poses did.
     spread = lambda x: np.linalg.norm(x - x.mean(axis=0), axis=2).mean()  # noqa: E731
     assert spread(registered) < 0.2 * spread(posed)
@@ -131,42 +122,40 @@ def test_faces_csv_root_is_read_and_aligned_not_registered(synthetic, tmp_path):
 
 def test_automatic_landmarks_when_none_are_annotated(synthetic, tmp_path):
     root = tmp_path / "root"
-    shutil.copytree(synthetic / "root", root, ignore=shutil.ignore_patterns("audio", "truth"))
+    shutil.copytree(synthetic.synthetic, root, ignore=shutil.ignore_patterns("audio", "truth"))
     manifest = pd.read_csv(root / "manifest.csv", dtype=str, keep_default_na=False)
     manifest.loc[:1, "landmarks"] = ""
     manifest.to_csv(root / "manifest.csv", index=False)
-    params = _params(tmp_path, root)
-    landmarks_main(params, tmp_path / "faces", tmp_path / "skipped.csv")
-    qc = pd.read_csv(tmp_path / "faces" / "landmarks_qc.csv")
+    out = run("landmarks", _params(tmp_path, root), tmp_path)
+    qc = pd.read_csv(out.landmarks_qc)
     assert qc.source.tolist()[:3] == ["automatic", "automatic", "annotated"]
-    found = np.load(tmp_path / "faces" / "landmarks.npy")
-    ours = np.load(synthetic / "faces" / "landmarks.npy")
+    found = np.load(out.landmarks)
+    ours = np.load(synthetic.landmarks)
     assert np.linalg.norm(found[:2] - ours[:2], axis=2).mean() < 4.0
 
 
 @pytest.mark.parametrize("on_error", ["fail", "skip"])
 def test_a_broken_scan_fails_cleanly_or_is_skipped(synthetic, tmp_path, on_error):
     root = tmp_path / "root"
-    shutil.copytree(synthetic / "root", root, ignore=shutil.ignore_patterns("audio", "truth"))
+    shutil.copytree(synthetic.synthetic, root, ignore=shutil.ignore_patterns("audio", "truth"))
     (root / "scans" / "F0002.ply").write_bytes(b"not a mesh")
     params = _params(tmp_path, root, on_error=on_error)
-    out = tmp_path / "faces"
     if on_error == "fail":
         with pytest.raises(DatasetError, match="speaker F0002: scans/F0002.ply"):
-            landmarks_main(params, out, tmp_path / "skipped.csv")
-        assert not out.exists()
+            run("landmarks", params, tmp_path / "out")
+        assert not (tmp_path / "out").exists()
     else:
-        landmarks_main(params, out, tmp_path / "skipped.csv")
-        skipped = pd.read_csv(tmp_path / "skipped.csv")
+        out = run("landmarks", params, tmp_path / "out")
+        skipped = pd.read_csv(out.skipped_faces)
         assert skipped.speaker_id.tolist() == ["F0002"] and skipped.stage.tolist() == ["landmarks"]
-        assert "F0002" not in pd.read_csv(out / "landmarks_qc.csv").speaker_id.tolist()
-        assert np.load(out / "landmarks.npy").shape[0] == 9
+        assert "F0002" not in pd.read_csv(out.landmarks_qc).speaker_id.tolist()
+        assert np.load(out.landmarks).shape[0] == 9
 
 
 @pytest.mark.parametrize("on_error", ["fail", "skip"])
 def test_a_scan_in_metres_fails_registration_qc_loudly_or_is_left_out(synthetic, tmp_path, on_error):
     root = tmp_path / "root"
-    shutil.copytree(synthetic / "root", root, ignore=shutil.ignore_patterns("audio", "truth"))
+    shutil.copytree(synthetic.synthetic, root, ignore=shutil.ignore_patterns("audio", "truth"))
     scan = trimesh.load(root / "scans" / "M0003.ply", process=False)
     scan.vertices = scan.vertices / 1000.0
     scan.export(root / "scans" / "M0003.ply")
@@ -174,22 +163,21 @@ def test_a_scan_in_metres_fails_registration_qc_loudly_or_is_left_out(synthetic,
     manifest.loc[manifest.speaker_id == "M0003", "landmarks"] = ""  # its annotations are in mm too
     manifest.to_csv(root / "manifest.csv", index=False)
     params = _params(tmp_path, root, on_error=on_error)
-    faces = tmp_path / "faces"
-    landmarks_main(params, faces, tmp_path / "skipped.csv")
+    out = run("landmarks", params, tmp_path)
     if on_error == "fail":
         with pytest.raises(DatasetError, match="speaker M0003: scans/M0003.ply failed registration QC"):
-            register_main(params, faces)
-        assert not (faces / "registered.npy").exists()
+            run("register", params, tmp_path)
+        assert not out.registered.exists()
     else:
-        register_main(params, faces)
-        qc = pd.read_csv(faces / "register_qc.csv")
+        run("register", params, tmp_path)
+        qc = pd.read_csv(out.register_qc)
         assert qc.loc[qc.speaker_id == "M0003", "flagged"].item() and qc["flagged"].sum() == 1
-        kept = pd.read_csv(faces / "speakers.csv").speaker_id.tolist()
-        assert "M0003" not in kept and len(kept) == 9 == len(np.load(faces / "registered.npy"))
+        kept = pd.read_csv(out.face_speakers).speaker_id.tolist()
+        assert "M0003" not in kept and len(kept) == 9 == len(np.load(out.registered))
 
 
 def test_ams_stage_matches_the_library(synthetic):
-    registered = torch.from_numpy(np.load(synthetic / "faces" / "registered.npy").astype(np.float64))
-    idx = torch.from_numpy(pd.read_csv(synthetic / "faces" / "landmark_vertices.csv").vertex_index.to_numpy().copy())
+    registered = torch.from_numpy(np.load(synthetic.registered).astype(np.float64))
+    idx = torch.from_numpy(pd.read_csv(synthetic.landmark_vertices).vertex_index.to_numpy().copy())
     expected = measure(registered, idx, default_am_table()).numpy()
-    assert np.allclose(pd.read_csv(synthetic / "ams.csv").iloc[:, 2:].to_numpy(), expected, atol=1e-4)
+    assert np.allclose(pd.read_csv(synthetic.ams).iloc[:, 2:].to_numpy(), expected, atol=1e-4)

@@ -10,15 +10,16 @@ import torch
 
 from pipeline.estimator.data import repeat_data
 from pipeline.estimator.network import StackedVoiceCNN
-from pipeline.estimator.phonatory import (PhonatorySettings, StackedPhonatoryUNet, alpha_bar, beta_schedule, diffuse,
+from pipeline.estimator.phonatory import (StackedPhonatoryUNet, alpha_bar, beta_schedule, diffuse,
                                           epsilon_loss, timestep_embedding)
 from pipeline.estimator.pretrain import Checkpoint, PairBatches, make_module, pair, phonatory_loss, pretrain
-from pipeline.estimator.protocol import result_settings
-from pipeline.estimator.training import TrainSettings, train_group
+from pipeline.estimator.cnn import SharedCNN
+from pipeline.estimator.training import train_group
+from presets import DEFAULTS, PLAIN_CNN, phonatory_settings, train_settings
 
 N_MELS = 8
-TINY = PhonatorySettings(steps=6, batch_size=6, lr=3e-3, crop_samples=64, timesteps=50, widths=(8, 16),
-                         tokens=4, checkpoint_every=2)
+TINY = phonatory_settings(steps=6, batch_size=6, lr=3e-3, crop_samples=64, timesteps=50, widths=(8, 16),
+                          tokens=4, checkpoint_every=2)
 
 
 def _encoder(copies: int, seeds: list[int]) -> StackedVoiceCNN:
@@ -68,14 +69,14 @@ def test_closed_form_matches_iterating_the_forward_process():
 
 
 def test_schedules_and_timestep_embedding():
-    linear = beta_schedule(1000)
+    linear = beta_schedule(1000, "linear", (1e-4, 0.02))
     assert linear[0] == pytest.approx(1e-4) and linear[-1] == pytest.approx(0.02)  # Ho et al.
-    cosine = beta_schedule(1000, "cosine")
+    cosine = beta_schedule(1000, "cosine", (1e-4, 0.02))
     assert np.all(np.diff(alpha_bar(cosine)) < 0) and alpha_bar(cosine)[-1] < 1e-3
     embedding = timestep_embedding(torch.tensor([[0, 10], [500, 999]]))
     assert embedding.shape == (2, 2, 64) and not torch.allclose(embedding[0, 1], embedding[1, 0])
     with pytest.raises(ValueError, match="schedule"):
-        beta_schedule(10, "quadratic")
+        beta_schedule(10, "quadratic", (1e-4, 0.02))
 
 
 def test_pairs_come_from_another_recording_or_the_other_half():
@@ -103,7 +104,7 @@ def test_the_module_uses_the_code_and_trains_the_encoder():
     pretrain(net, unet, batches, settings, torch.device("cpu"), clip_norm=5.0)
     assert any(not torch.equal(before[n], p) for n, p in net.body.named_parameters())
 
-    bars = torch.from_numpy(alpha_bar(beta_schedule(settings.timesteps, "cosine"))).float()
+    bars = torch.from_numpy(alpha_bar(beta_schedule(settings.timesteps, "cosine", settings.beta_range))).float()
     net.eval(), unet.eval()
     true_loss, shuffled_loss = [], []
     with torch.no_grad():
@@ -127,7 +128,7 @@ def test_gradients_of_the_module_reach_the_encoder():
     unet.head.weight.data.normal_()
     unet.attention.out.weight.data.normal_()
     batches = PairBatches([mels, mels], [waves, waves], [1, 2], 0, (20, 30), TINY)
-    bars = torch.from_numpy(alpha_bar(beta_schedule(TINY.timesteps))).float()
+    bars = torch.from_numpy(alpha_bar(beta_schedule(TINY.timesteps, TINY.schedule, TINY.beta_range))).float()
     phonatory_loss(net, unet, batches.draw(), bars, torch.device("cpu")).sum().backward()
     first = net.body[0].weight.grad
     assert first is not None and first.view(2, -1).abs().sum(dim=1).min() > 0  # both copies
@@ -142,8 +143,9 @@ def test_only_training_speakers_feed_it():
     poisoned = {s: (w if split[s] == "t" else [np.full_like(x, np.nan) for x in w]) for s, w in zip(ids, waves)}
     data, _, _ = repeat_data(1, 5, split, dict(zip(ids, mels)), targets, poisoned)
     assert len(data.train_waveforms) == 3 and all(np.isfinite(w).all() for ws in data.train_waveforms for w in ws)
-    settings = TrainSettings(iterations=2, batch_size=4, segment_frames=(20, 30), eval_every=2, phonatory=TINY)
-    [result] = train_group([data], settings, torch.device("cpu"))
+    settings = train_settings(iterations=2, batch_size=4, segment_frames=(20, 30), eval_every=2, phonatory=TINY,
+                              **PLAIN_CNN)
+    [result] = train_group([data], settings, False, torch.device("cpu"))
     assert len(result.pretrain_loss) == TINY.steps and np.isfinite(result.pretrain_loss).all()
     assert np.isfinite(result.mean_z).all()
 
@@ -191,9 +193,12 @@ def test_a_crash_mid_pretraining_resumes_to_identical_results(tmp_path):
 
 
 def test_the_checkpoint_interval_is_not_part_of_a_repeats_identity():
-    with_module = TrainSettings(iterations=10, batch_size=4, segment_frames=(20, 30), phonatory=TINY)
-    assert result_settings(with_module) == result_settings(replace(with_module, phonatory=replace(TINY, checkpoint_every=3)))
-    assert result_settings(with_module) != result_settings(replace(with_module, phonatory=replace(TINY, steps=7)))
+    with_module = train_settings(iterations=10, batch_size=4, segment_frames=(20, 30), phonatory=TINY)
+
+    def fingerprint(settings):
+        return SharedCNN(settings).fingerprint(1)
+    assert fingerprint(with_module) == fingerprint(replace(with_module, phonatory=replace(TINY, checkpoint_every=3)))
+    assert fingerprint(with_module) != fingerprint(replace(with_module, phonatory=replace(TINY, steps=7)))
     assert with_module.phonatory.checkpoint_every == 2  # the settings themselves are left whole
 
 
@@ -233,12 +238,13 @@ def test_bad_phonatory_params_are_refused(tmp_path, change, message):
 
     from pipeline.config import load_params
     from pipeline.errors import ParamsError
+    from pipeline.estimator.registry import check_params
     raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
     for section, values in change.items():
         raw[section].update(values)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
-    with pytest.raises(ParamsError, match=message):
-        load_params(tmp_path / "params.yaml")
+    with pytest.raises(ParamsError, match=message):  # at load, or when the params stage asks the estimator
+        check_params(load_params(tmp_path / "params.yaml"))
 
 
 def test_the_benchmark_runs_at_the_default_settings():
@@ -247,7 +253,7 @@ def test_the_benchmark_runs_at_the_default_settings():
     from pipeline.benchmarks import bench_phonatory
 
     out = bench_phonatory(repeats=2, steps=1, frames=40, seed=0)
-    assert out["settings"]["crop_samples"] == PhonatorySettings().crop_samples
+    assert out["settings"]["crop_samples"] == DEFAULTS.phonatory.crop_samples
     assert out["module_parameters"] > 100_000
     assert out["sequential_s_per_step"] == pytest.approx(2 * out["pretraining_s_per_step"])
     assert out["stacked_speedup"] == pytest.approx(out["sequential_s_per_step"] / out["stacked_s_per_step"])

@@ -4,16 +4,16 @@ import pandas as pd
 import pytest
 import torch
 
-from pipeline.audio.features import LogMel, frames_in_segments, speech_frames
+from pipeline.audio.features import frames_in_segments, speech_frames
 from pipeline.audio.phones import cut_phones, unit_family
 from pipeline.face.ams import default_am_table, measure_landmarks
 from pipeline.face.template import build_template
 from pipeline.selection.phonemes import am_groups, group_matrix, phoneme_table, unit_ranking, unit_ratios
 from pipeline.splits import make_splits
-from pipeline.synth.cohort import VoiceSettings, record
+from pipeline.synth.cohort import record
 from pipeline.synth.link import draw_latents, voice_params
 from pipeline.synth.shape_model import build_shape_model
-from pipeline.synth.speech import SAMPLE_RATE
+from presets import DEFAULTS, log_mel, voice_settings
 
 
 def test_am_groups_follow_the_landmark_scheme():
@@ -49,14 +49,15 @@ def _tiny_world(n: int, seed: int = 3):
     """n women whose voices carry only the nasal link, strongly; features and alignments as the
     features stage and the synthetic root would give them."""
     table = default_am_table()
-    model = build_shape_model(build_template())
+    model = build_shape_model(build_template(DEFAULTS.synth.vertices), DEFAULTS.synth.residual_mm)
     rng = np.random.default_rng(seed)
     factors, landmarks = model.sample_landmarks(rng, "F", n)
-    voice = VoiceSettings(seconds=8.0, coupling=3.0, planted=("nasal",), snr_db=(30.0, 35.0), reverb=0.0)
+    voice = voice_settings(seconds=8.0, recordings=1, coupling=3.0, planted=("nasal",), snr_db=(30.0, 35.0),
+                           reverb=0.0)
     latents = draw_latents(model, factors, "F", rng, voice.coupling, voice.planted)
     with torch.no_grad():
         ams = measure_landmarks(torch.from_numpy(landmarks), table).numpy()
-    extractor, hop_s = LogMel(SAMPLE_RATE), 0.01
+    extractor, hop_s = log_mel(), 0.01
     pools = {}
     for i in range(n):
         recording = record(voice_params(latents[i]), np.random.default_rng([seed, i]), voice)

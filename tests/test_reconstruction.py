@@ -14,7 +14,7 @@ def setup(cohort, template):
     """An eigenface model of 250 women, and 12 held-out women with their true AMs."""
     _, faces = cohort["F"]
     train, held_out = faces[:250], faces[250:262]
-    model = fit_eigenface(train, variance_share=0.99)
+    model = fit_eigenface(train, variance_share=0.99, max_components=0)
     table = default_am_table()
     idx = torch.from_numpy(template.landmark_idx)
     with torch.no_grad():
@@ -83,27 +83,25 @@ def test_eigenface_stage_leaves_out_the_evaluation_speakers(cohort, tmp_path):
     import json
 
     import pandas as pd
-    import yaml
+    from presets import params_with, paths_under
 
-    from pipeline.stages import eigenface as stage
+    from pipeline.stages import run_stage
 
     faces = np.concatenate([cohort["M"][1][:8], cohort["F"][1][:8]]).astype(np.float32)
     ids = [f"M{i}" for i in range(8)] + [f"F{i}" for i in range(8)]
-    (tmp_path / "faces").mkdir()
-    np.save(tmp_path / "faces" / "registered.npy", faces)
-    pd.DataFrame({"speaker_id": ids, "gender": ["M"] * 8 + ["F"] * 8}).to_csv(tmp_path / "faces" / "speakers.csv",
-                                                                             index=False)
-    (tmp_path / "splits").mkdir()
+    paths = paths_under(tmp_path)
+    paths.registered.parent.mkdir(parents=True)
+    np.save(paths.registered, faces)
+    pd.DataFrame({"speaker_id": ids, "gender": ["M"] * 8 + ["F"] * 8}).to_csv(paths.face_speakers, index=False)
+    paths.splits.mkdir(parents=True)
     for gender, prefix in (("male", "M"), ("female", "F")):
         split = ["e", "e"] + ["t"] * 6
         pd.DataFrame({"repeat": 1, "speaker_id": [f"{prefix}{i}" for i in range(8)], "split": split}).to_csv(
-            tmp_path / "splits" / f"{gender}.csv", index=False)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"reconstruct": {"variance_share": 1.0}}))
-    stage.main(tmp_path / "params.yaml", tmp_path / "faces", tmp_path / "splits", tmp_path / "models",
-               tmp_path / "summary.json")
-    male = Eigenface.load(tmp_path / "models" / "male.npz")
+            paths.splits / f"{gender}.csv", index=False)
+    run_stage("eigenface", None, params_with(reconstruct={"variance_share": 1.0}), paths)
+    male = Eigenface.load(paths.eigenface / "male.npz")
     np.testing.assert_allclose(male.mean, faces[2:8].astype(np.float64).mean(0), atol=1e-4)
-    summary = json.loads((tmp_path / "summary.json").read_text())
+    summary = json.loads(paths.eigenface_summary.read_text())
     assert summary["female"]["faces"] == 6 and summary["female"]["components"] == 5
 
 
@@ -132,10 +130,10 @@ def test_face_fit_bundle_round_trips_and_fits_like_the_objective(setup, tmp_path
     guides = np.zeros(len(table), bool)
     guides[[3, 10, 40]] = True
     fit = FaceFit(table, mean, sd, guides.copy(), np.linspace(0.5, 1.5, len(table)), guides, 0.5, idx,
-                  np.array([[0, 1, 2]]), {"vad": "energy", "hop_ms": 10.0})
+                  np.array([[0, 1, 2]]))
     fit.save(tmp_path / "fit.npz")
     loaded = FaceFit.load(tmp_path / "fit.npz")
-    assert loaded.table.label == table.label and loaded.audio == fit.audio and loaded.lam == 0.5
+    assert loaded.table.label == table.label and loaded.lam == 0.5
     raw = targets[:3] * sd + mean
     faces, beta, values = loaded.fit(model, raw)
     objective = AmObjective.build(model, idx, table, targets[:3], guides.astype(float), mean, sd, lam=0.5)

@@ -2,19 +2,18 @@
 import numpy as np
 import pandas as pd
 import pytest
-from pipeline.estimator.estimators import fit_ridge_repeat
 
+from pipeline.cohort import Gender
 from pipeline.estimator.data import repeat_data
 from pipeline.estimator.ridge import RepeatRows, StatsRidge, mean_ratios
 from pipeline.estimator.statistics import speaker_statistics, statistic_names
+from pipeline.estimator.stats_ridge import fit_repeat
 from pipeline.face.ams import default_am_table
-from pipeline.face.template import build_template
 from pipeline.selection.significance import permutation_test
 from pipeline.splits import make_splits
-from pipeline.synth.cohort import VoiceSettings
 from pipeline.synth.link import oracle
-from pipeline.synth.shape_model import build_shape_model
 from pipeline.synth.voices import voice_cohort
+from presets import front_end, voice_settings
 
 
 def test_statistics_by_hand_and_pooled_within_recordings():
@@ -93,12 +92,11 @@ def test_the_variance_ranks_errors_where_the_noise_varies_by_speaker():
 
 
 @pytest.fixture(scope="module")
-def nasal_world():
+def nasal_world(shape_model):
     """150 women whose nose speaks through the nasal latents alone (coupling 1.6, 6-s voices)."""
-    voice = VoiceSettings(seconds=6.0, coupling=1.6, planted=("nasal",))
-    cohort = voice_cohort(150, "F", voice, seed=4)
-    r2 = oracle(build_shape_model(build_template()), default_am_table(), 1.6, ("nasal",),
-                np.random.default_rng(1), 2000)["r2_female"].to_numpy()
+    voice = voice_settings(seconds=6.0, recordings=1, coupling=1.6, planted=("nasal",))
+    cohort = voice_cohort(150, Gender.FEMALE, voice, 4, front_end(), shape_model)
+    r2 = oracle(shape_model, default_am_table(), 1.6, ("nasal",), np.random.default_rng(1), 2000)["r2_female"].to_numpy()
     return cohort, r2
 
 
@@ -107,13 +105,13 @@ def test_the_ridge_learns_what_the_voice_carries_in_a_voice_world(nasal_world):
     the best-explained nose AMs, about 1 for the eye and brow AMs."""
     cohort, r2 = nasal_world
     ids = [f"s{i:03d}" for i in range(len(cohort.ams))]
-    splits = make_splits(ids, 3, 0, "female")
+    splits = make_splits(ids, 3, 0, "female", evaluation_share=0.1)
     targets = pd.DataFrame(cohort.ams, index=ids)
     features = {s: [f] for s, f in zip(ids, cohort.features)}
     ratios = []
     for r, part in splits.groupby("repeat"):
         data, _, _ = repeat_data(r, r, dict(zip(part["speaker_id"], part["split"])), features, targets)
-        result = fit_ridge_repeat(data)
+        result = fit_repeat(data)
         v2 = np.array([s == "v2" for s in data.scored_splits])
         ratios.append(((result.mean_z[v2] - data.scored_targets[v2]) ** 2).mean(0)
                       / (data.scored_targets[v2] ** 2).mean(0))

@@ -4,7 +4,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from scipy import stats
 
 from pipeline.errors import ParamsError
@@ -12,8 +11,8 @@ from pipeline.face.ams import default_am_table
 from pipeline.selection.ratios import error_ratios
 from pipeline.selection.significance import benjamini_hochberg, corrected_test, decide, paper_test
 from pipeline.selection.table import SelectionSettings, nmse_summary, selection_table, truth_scores
-from pipeline.stages import select as select_stage
-from pipeline.stages import selection_plot
+from pipeline.stages import run_stage
+from presets import DEFAULTS, PLAIN_CNN, params_with, paths_under, train_settings
 
 RATIOS = np.array([[0.80, 0.90, 0.85, 0.95, 0.70],   # clearly below 1
                    [1.10, 0.90, 1.00, 1.05, 0.95],   # around 1
@@ -142,39 +141,33 @@ def test_select_stage_writes_all_ams_plots_and_metrics(tmp_path):
             predictions.append(pd.DataFrame({"repeat": r, "split": "v2", "speaker_id": f"s{s}", "am_id": table.am_id,
                                              "mean_z": guess, "var_z": 1.0, "target_z": target}))
         splits += [(r, f"s{s}", "v2") for s in range(10)] + [(r, f"t{s}", "t") for s in range(70)]
-    (tmp_path / "pred").mkdir()
-    (tmp_path / "splits").mkdir()
-    pd.concat(predictions).to_csv(tmp_path / "pred" / "male.csv", index=False)
+    paths = paths_under(tmp_path)
+    paths.predictions.mkdir(parents=True)
+    paths.splits.mkdir(parents=True)
+    pd.concat(predictions).to_csv(paths.predictions / "male.csv", index=False)
     # The permutation table: the observed mean ratios, and 99 shufflings scattered about 1.
     observed = error_ratios(pd.concat(predictions)).groupby("am_id")["ratio"].mean().loc[table.am_id].to_numpy()
     shuffled = 1.0 + 0.05 * rng.standard_normal((99, len(table)))
     values = np.vstack([observed, shuffled])
     pd.DataFrame({"permutation": np.repeat(np.arange(100), len(table)), "am_id": np.tile(table.am_id, 100),
-                  "mean_ratio": values.ravel()}).to_csv(tmp_path / "pred" / "male_permutations.csv", index=False)
-    pd.DataFrame(splits, columns=["repeat", "speaker_id", "split"]).to_csv(tmp_path / "splits" / "male.csv", index=False)
-    params = yaml.safe_load(open(select_stage.__file__.replace("pipeline/stages/select.py", "params.yaml")))
-    params["data"]["root"] = str(root)
-    params["sfv"]["genders"] = ["male"]
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    select_stage.main(tmp_path / "params.yaml", tmp_path / "pred", tmp_path / "splits", tmp_path / "sel",
-                      tmp_path / "metrics.json")
+                  "mean_ratio": values.ravel()}).to_csv(paths.predictions / "male_permutations.csv", index=False)
+    pd.DataFrame(splits, columns=["repeat", "speaker_id", "split"]).to_csv(paths.splits / "male.csv", index=False)
+    params = params_with(data={"root": str(root)}, sfv={"genders": ["male"]})
+    run_stage("select", None, params, paths)
     # Fig. 5 draws on the eigenface mean in the registered topology.
     from pipeline.face.io import write_mesh
     from pipeline.face.template import build_template
     from pipeline.reconstruction.eigenface import Eigenface
     template = build_template(2000)
-    (tmp_path / "faces").mkdir()
-    write_mesh(tmp_path / "faces" / "template.ply", template.vertices, template.faces)
+    write_mesh(paths.template, template.vertices, template.faces)
     pd.DataFrame({"landmark": np.arange(1, 66), "vertex_index": template.landmark_idx}).to_csv(
-        tmp_path / "faces" / "landmark_vertices.csv", index=False)
-    Eigenface(template.vertices, np.zeros((1, template.vertices.size)), np.ones(1)).save(
-        tmp_path / "eigenface" / "male.npz")
-    selection_plot.main(tmp_path / "params.yaml", "male", tmp_path / "sel", tmp_path / "eigenface",
-                        tmp_path / "faces", tmp_path / "plots")
-    selection = pd.read_csv(tmp_path / "sel" / "male.csv")
+        paths.landmark_vertices, index=False)
+    Eigenface(template.vertices, np.zeros((1, template.vertices.size)), np.ones(1)).save(paths.eigenface / "male.npz")
+    run_stage("selection_plot", "male", params, paths)
+    selection = pd.read_csv(paths.selection / "male.csv")
     assert len(selection) == 96 and selection["am_id"].tolist() == table.am_id.tolist()
     assert {"r2", "planted"} <= set(selection.columns)
-    metrics = json.loads((tmp_path / "metrics.json").read_text())["male"]
+    metrics = json.loads(paths.selection_metrics.read_text())["male"]
     assert set(metrics["selection"]) >= {"n_predictable", "n_predictable_paper", "n_predictable_corrected",
                                          "n_predictable_permutation"}
     # The configured test is the permutation test with BH: the planted AMs beat every shuffling.
@@ -190,24 +183,25 @@ def test_select_stage_writes_all_ams_plots_and_metrics(tmp_path):
     assert nmse["predictable"] < 0.3 < 0.9 < nmse["unpredictable"]
     assert set(metrics["truth"]) >= {"precision", "recall", "fpr"}
     assert metrics["truth"]["recall"] > 0.9 and metrics["truth"]["fpr"] < 0.2
-    assert (tmp_path / "plots" / "selection_male.png").stat().st_size > 10_000
-    assert (tmp_path / "plots" / "selection_male_all.png").is_file()
-    assert (tmp_path / "plots" / "predictable_ams_male.png").stat().st_size > 10_000
-    with pytest.raises(ParamsError, match="'female' is not in sfv.genders"):
-        selection_plot.main(tmp_path / "params.yaml", "female", tmp_path / "sel", tmp_path / "eigenface",
-                            tmp_path / "faces", tmp_path / "plots")
+    assert (paths.plots / "selection_male.png").stat().st_size > 10_000
+    assert (paths.plots / "selection_male_all.png").is_file()
+    assert (paths.plots / "predictable_ams_male.png").stat().st_size > 10_000
+    with pytest.raises(ParamsError, match="gender female is not in sfv.genders"):
+        run_stage("selection_plot", "female", params, paths)
 
 
 def test_calibration_runs_on_tiny_worlds():
     import torch
 
-    from pipeline.estimator.training import TrainSettings
+    from pipeline.cohort import Gender
+    from pipeline.estimator.cnn import SharedCNN
     from pipeline.selection.calibration import RULES, CalibrationSettings, calibrate
 
-    settings = CalibrationSettings(speakers=16, seconds=4.0, sex="F", repeats=(2, 3), null_worlds=1)
-    train = TrainSettings(iterations=3, batch_size=8, segment_frames=(80, 120), lr=0.01, warmup_steps=2,
-                          eval_every=3)
-    result = calibrate(settings, train, torch.device("cpu"))
+    settings = CalibrationSettings(speakers=16, seconds=4.0, gender=Gender.FEMALE, repeats=(2, 3), null_worlds=1,
+                                   alpha=0.05, evaluation_share=0.1, seed=0, coupling=1.6)
+    cnn = SharedCNN(train_settings(iterations=3, batch_size=8, segment_frames=(80, 120), warmup_steps=2, eval_every=3,
+                                   **{**PLAIN_CNN, "lr": 0.01}))
+    result = calibrate(settings, cnn, DEFAULTS, torch.device("cpu"))
     assert set(result["null"]) == set(RULES) == set(result["default"])
     for name in RULES:
         for n in ("2", "3"):

@@ -1,5 +1,7 @@
 """The synth stage end to end: dataset-root layout, truth consistency, determinism, bad params."""
 import hashlib
+import os
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -14,9 +16,9 @@ import yaml
 from scipy.io import wavfile
 
 from pipeline.errors import ParamsError
-from pipeline.stages.synth import main as synth_main
-from pipeline.synth.cohort import ScanSettings, VoiceSettings, simulate_person
+from pipeline.synth.cohort import simulate_person
 from pipeline.synth.shape_model import FACTOR_NAMES
+from presets import run, scan_settings, voice_settings
 
 PROJECT = Path(__file__).resolve().parents[1]
 SMALL = {
@@ -45,13 +47,11 @@ def _digest(root: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def small_root(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("synth")
-    params = _write_params(tmp / "params.yaml", SMALL)
-    synth_main(params, tmp / "root", tmp / "sheet.png", tmp / "voices.png")
-    return tmp
+    return run("synth", _write_params(tmp / "params.yaml", SMALL), tmp)
 
 
 def test_layout_and_manifest(small_root):
-    root = small_root / "root"
+    root = small_root.synthetic
     manifest = pd.read_csv(root / "manifest.csv", keep_default_na=False)
     assert list(manifest.columns) == ["speaker_id", "gender", "audio", "scan", "landmarks"]
     assert list(manifest.gender) == ["M"] * 3 + ["F"] * 3
@@ -81,13 +81,13 @@ def test_layout_and_manifest(small_root):
     assert (latents.groupby("gender").f0_hz.mean()["F"] > latents.groupby("gender").f0_hz.mean()["M"] + 50)
     oracle = pd.read_csv(root / "truth" / "oracle.csv")
     assert list(oracle.columns[:3]) == ["am_id", "r2", "planted"] and len(oracle) == 96
-    assert not (small_root / "root.partial").exists()
-    assert (small_root / "sheet.png").stat().st_size > 10_000
-    assert (small_root / "voices.png").stat().st_size > 10_000
+    assert not small_root.synthetic.with_name("synthetic.partial").exists()
+    assert small_root.synth_faces_sheet.stat().st_size > 10_000
+    assert small_root.synth_voices_sheet.stat().st_size > 10_000
 
 
 def test_truth_is_consistent_with_scans_and_annotations(small_root):
-    root = small_root / "root"
+    root = small_root.synthetic
     manifest = pd.read_csv(root / "manifest.csv", keep_default_na=False)
     shapes = np.load(root / "truth" / "shapes.npy")
     landmarks = np.load(root / "truth" / "landmarks.npy")
@@ -115,19 +115,17 @@ def test_truth_is_consistent_with_scans_and_annotations(small_root):
 
 
 def test_same_seed_same_bytes_other_seed_other_faces(small_root, tmp_path):
-    params = _write_params(tmp_path / "params.yaml", SMALL)
-    synth_main(params, tmp_path / "again", tmp_path / "sheet.png", tmp_path / "voices.png")
-    assert _digest(tmp_path / "again") == _digest(small_root / "root")
-    assert (tmp_path / "sheet.png").read_bytes() == (small_root / "sheet.png").read_bytes()
-    assert (tmp_path / "voices.png").read_bytes() == (small_root / "voices.png").read_bytes()
-    other = _write_params(tmp_path / "other.yaml", {**SMALL, "seed": 4})
-    synth_main(other, tmp_path / "other", tmp_path / "sheet2.png", tmp_path / "voices2.png")
-    assert not np.array_equal(np.load(tmp_path / "other" / "truth" / "shapes.npy"),
-                              np.load(small_root / "root" / "truth" / "shapes.npy"))
+    again = run("synth", _write_params(tmp_path / "params.yaml", SMALL), tmp_path / "again")
+    assert _digest(again.synthetic) == _digest(small_root.synthetic)
+    assert again.synth_faces_sheet.read_bytes() == small_root.synth_faces_sheet.read_bytes()
+    assert again.synth_voices_sheet.read_bytes() == small_root.synth_voices_sheet.read_bytes()
+    other = run("synth", _write_params(tmp_path / "other.yaml", {**SMALL, "seed": 4}), tmp_path / "other")
+    assert not np.array_equal(np.load(other.synthetic / "truth" / "shapes.npy"),
+                              np.load(small_root.synthetic / "truth" / "shapes.npy"))
 
 
 def test_recordings_have_adult_f0_by_sex_and_the_drawn_snr(small_root):
-    root = small_root / "root"
+    root = small_root.synthetic
     latents = pd.read_csv(root / "truth" / "latents.csv").set_index("speaker_id")
     for row in pd.read_csv(root / "manifest.csv").itertuples():
         first = row.audio.split(";")[0]  # truth's snr_db is the first recording's
@@ -147,19 +145,19 @@ def test_recordings_have_adult_f0_by_sex_and_the_drawn_snr(small_root):
 
 def test_null_world_keeps_the_faces_and_cuts_the_link(small_root, tmp_path):
     null = _write_params(tmp_path / "null.yaml", {**SMALL, "synth": {**SMALL["synth"], "coupling": 0.0}})
-    synth_main(null, tmp_path / "null", tmp_path / "sheet.png", tmp_path / "voices.png")
+    null_root = run("synth", null, tmp_path).synthetic
     same = ["truth/shapes.npy", "truth/factors.csv", "truth/annotations.csv"]
     for name in same:
-        assert (tmp_path / "null" / name).read_bytes() == (small_root / "root" / name).read_bytes(), name
-    oracle = pd.read_csv(tmp_path / "null" / "truth" / "oracle.csv")
+        assert (null_root / name).read_bytes() == (small_root.synthetic / name).read_bytes(), name
+    oracle = pd.read_csv(null_root / "truth" / "oracle.csv")
     assert oracle.planted.sum() == 0 and oracle.r2.abs().max() < 0.02
-    assert pd.read_csv(small_root / "root" / "truth" / "oracle.csv").planted.sum() > 10
+    assert pd.read_csv(small_root.synthetic / "truth" / "oracle.csv").planted.sum() > 10
 
 
 def test_adding_recordings_keeps_the_face_and_the_first_recording(shape_model):
-    voice = VoiceSettings(seconds=5.0, coupling=1.6)
-    one = simulate_person(shape_model, "F0001", "F", 0, 3, ScanSettings(vertices=(3000, 3000)), voice)
-    three = simulate_person(shape_model, "F0001", "F", 0, 3, ScanSettings(vertices=(3000, 3000)),
+    voice = voice_settings(seconds=5.0, recordings=1, coupling=1.6)
+    one = simulate_person(shape_model, "F0001", "F", 0, 3, scan_settings(vertices=(3000, 3000)), voice)
+    three = simulate_person(shape_model, "F0001", "F", 0, 3, scan_settings(vertices=(3000, 3000)),
                             replace(voice, recordings=3))
     assert len(one.recordings) == 1 and len(three.recordings) == 3
     np.testing.assert_array_equal(one.vertices, three.vertices)
@@ -184,15 +182,15 @@ def test_adding_recordings_keeps_the_face_and_the_first_recording(shape_model):
 def test_bad_params_are_errors_that_name_the_key(tmp_path, bad, key):
     params = _write_params(tmp_path / "params.yaml", bad)
     with pytest.raises(ParamsError, match=key.replace(".", r"\.")):
-        synth_main(params, tmp_path / "root", tmp_path / "sheet.png", tmp_path / "voices.png")
-    assert not (tmp_path / "root").exists()
+        run("synth", params, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_stage_exits_with_a_one_line_error(tmp_path):
-    params = _write_params(tmp_path / "params.yaml", {"synth": {"speakers": {"male": 0, "female": 1}}})
-    done = subprocess.run([sys.executable, "-m", "pipeline.stages.synth", "--params", str(params),
-                           "--root", str(tmp_path / "root"), "--sheet", str(tmp_path / "s.png")],
-                          capture_output=True, text=True, cwd=PROJECT)
+    _write_params(tmp_path / "params.yaml", {"synth": {"speakers": {"male": 0, "female": 1}}})
+    shutil.copy(PROJECT / "dvc.yaml", tmp_path / "dvc.yaml")
+    done = subprocess.run([sys.executable, "-m", "pipeline.stages", "synth"], capture_output=True, text=True,
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(PROJECT)})
     assert done.returncode == 2
     assert "synth.speakers.male" in done.stderr and "Traceback" not in done.stderr
-    assert not (tmp_path / "root").exists()
+    assert not (tmp_path / "data").exists()

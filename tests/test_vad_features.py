@@ -1,4 +1,5 @@
 """The vad and features stages on a tiny synthetic root: accuracy, outputs and bad input."""
+import os
 import shutil
 import subprocess
 import sys
@@ -12,9 +13,7 @@ import yaml
 
 from pipeline.audio.vad import SileroVad, energy_vad, frame_f1
 from pipeline.errors import AudioError, DatasetError
-from pipeline.stages.features import main as features_main
-from pipeline.stages.synth import main as synth_main
-from pipeline.stages.vad import main as vad_main
+from presets import DEFAULTS, run
 
 PROJECT = Path(__file__).resolve().parents[1]
 TINY = {"seed": 5, "synth": {"speakers": {"male": 3, "female": 3}, "vertices": 3000,
@@ -25,8 +24,7 @@ TINY = {"seed": 5, "synth": {"speakers": {"male": 3, "female": 3}, "vertices": 3
 def root(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("audio")
     (tmp / "p.yaml").write_text(yaml.safe_dump(TINY))
-    synth_main(tmp / "p.yaml", tmp / "root", tmp / "faces.png", tmp / "voices.png")
-    return tmp / "root"
+    return run("synth", tmp / "p.yaml", tmp).synthetic
 
 
 def _params(path: Path, root: Path, **audio) -> Path:
@@ -42,14 +40,17 @@ def _truth(root: Path, speaker_id: str, recording: str) -> np.ndarray:
 
 
 def test_vad_agrees_with_the_synthesiser_alignments(root):
-    silero = SileroVad()
+    audio = DEFAULTS.audio
+    silero = SileroVad(audio.vad_threshold, audio.min_speech_s, audio.min_silence_s)
     scores = {"silero": [], "energy": []}
     for row in pd.read_csv(root / "manifest.csv").itertuples():
         for recording in row.audio.split(";"):  # synth.recordings: 2 by default
             wave, rate = soundfile.read(root / recording, dtype="float32")
             truth = _truth(root, row.speaker_id, recording)
             scores["silero"].append(frame_f1(truth, silero(wave), len(wave) / rate))
-            scores["energy"].append(frame_f1(truth, energy_vad(wave, rate), len(wave) / rate))
+            found = energy_vad(wave, rate, threshold_db=audio.energy_threshold_db, min_speech_s=audio.min_speech_s,
+                               min_silence_s=audio.min_silence_s)
+            scores["energy"].append(frame_f1(truth, found, len(wave) / rate))
     assert len(scores["silero"]) == 12
     assert np.mean(scores["silero"]) >= 0.9
     assert np.mean(scores["energy"]) >= 0.9
@@ -57,16 +58,16 @@ def test_vad_agrees_with_the_synthesiser_alignments(root):
 
 def test_stages_write_segments_and_normalised_features(root, tmp_path):
     params = _params(tmp_path / "params.yaml", root)
-    vad_main(params, tmp_path / "segments.csv", tmp_path / "skipped.csv")
-    segments = pd.read_csv(tmp_path / "segments.csv")
+    paths = run("vad", params, tmp_path)
+    segments = pd.read_csv(paths.segments)
     assert list(segments.columns) == ["speaker_id", "recording", "start_s", "end_s"]
-    assert segments.speaker_id.nunique() == 6 and len(pd.read_csv(tmp_path / "skipped.csv")) == 0
-    features_main(params, tmp_path / "segments.csv", tmp_path / "features")
-    index = pd.read_csv(tmp_path / "features" / "index.csv")
+    assert segments.speaker_id.nunique() == 6 and len(pd.read_csv(paths.skipped_voices)) == 0
+    run("features", params, tmp_path)
+    index = pd.read_csv(paths.features / "index.csv")
     assert list(index.columns) == ["speaker_id", "recording", "frames"]
     assert (index.groupby("speaker_id").size() == 2).all()  # synth.recordings: 2
     for speaker_id, rows in index.groupby("speaker_id"):
-        x = np.load(tmp_path / "features" / f"{speaker_id}.npy")
+        x = np.load(paths.features / f"{speaker_id}.npy")
         assert x.dtype == np.float32 and x.shape == (rows.frames.sum(), 64)
         for part, row in zip(np.split(x, np.cumsum(rows.frames)[:-1]), rows.itertuples()):
             np.testing.assert_allclose(part.mean(0), 0.0, atol=1e-3)  # normalised per recording
@@ -92,9 +93,8 @@ def test_several_recordings_and_any_format(root, tmp_path):
     manifest.loc[manifest.speaker_id == "F0001", "audio"] = "audio/F0001.wav;audio/F0001_b.flac"
     manifest.to_csv(copy / "manifest.csv", index=False)
     params = _params(tmp_path / "params.yaml", copy, vad="energy")
-    vad_main(params, tmp_path / "segments.csv", tmp_path / "skipped.csv")
-    features_main(params, tmp_path / "segments.csv", tmp_path / "features")
-    index = pd.read_csv(tmp_path / "features" / "index.csv")
+    run("vad", params, tmp_path)
+    index = pd.read_csv(run("features", params, tmp_path).features / "index.csv")
     mine = index[index.speaker_id == "F0001"]
     assert list(mine.recording) == ["audio/F0001.wav", "audio/F0001_b.flac"]
     assert abs(mine.frames.iloc[0] - mine.frames.iloc[1]) <= 0.03 * mine.frames.iloc[0]
@@ -125,12 +125,11 @@ def test_bad_recordings_fail_or_are_skipped(root, tmp_path, damage, message):
         soundfile.write(target, wave, rate, subtype="FLOAT")
     else:
         soundfile.write(target, np.zeros(4000, dtype=np.float32), 4000)
-    segments, skipped = tmp_path / "segments.csv", tmp_path / "skipped.csv"
     with pytest.raises(AudioError, match=message):
-        vad_main(_params(tmp_path / "fail.yaml", copy, vad="energy"), segments, skipped)
-    assert not segments.exists() and not skipped.exists()
-    vad_main(_params(tmp_path / "skip.yaml", copy, vad="energy", on_error="skip"), segments, skipped)
-    dropped = pd.read_csv(skipped)
+        run("vad", _params(tmp_path / "fail.yaml", copy, vad="energy"), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    paths = run("vad", _params(tmp_path / "skip.yaml", copy, vad="energy", on_error="skip"), tmp_path / "out")
+    segments, dropped = paths.segments, pd.read_csv(paths.skipped_voices)
     assert list(dropped.speaker_id) == ["M0002"] and dropped.reason.str.contains("M0002").all()
     assert not dropped.reason.str.contains("on_error").any()  # a skip record does not advise skipping
     assert "M0002" not in set(pd.read_csv(segments).speaker_id)
@@ -141,7 +140,7 @@ def test_too_little_speech_is_warned_about(root, tmp_path, capsys):
     for name, seconds in (("M0001.wav", 1.5), ("M0001_2.wav", 1.0)):  # under 2.5 s of speech in all
         wave, rate = soundfile.read(copy / "audio" / name, dtype="float32")
         soundfile.write(copy / "audio" / name, wave[:int(seconds * rate)], rate)
-    vad_main(_params(tmp_path / "p.yaml", copy, vad="energy"), tmp_path / "s.csv", tmp_path / "k.csv")
+    run("vad", _params(tmp_path / "p.yaml", copy, vad="energy"), tmp_path / "out")
     err = capsys.readouterr().err
     assert "warning: speaker M0001 has" in err and "less than one training segment" in err
     assert "M0002" not in err
@@ -155,10 +154,10 @@ def test_ogg_is_read_and_leading_zero_ids_survive_every_table(root, tmp_path):
     manifest.loc[manifest.speaker_id == "F0001", ["speaker_id", "audio"]] = ["001", "audio/001.ogg"]
     manifest.to_csv(copy / "manifest.csv", index=False)
     params = _params(tmp_path / "params.yaml", copy, vad="energy")
-    vad_main(params, tmp_path / "segments.csv", tmp_path / "skipped.csv")
-    features_main(params, tmp_path / "segments.csv", tmp_path / "features")
-    index = pd.read_csv(tmp_path / "features" / "index.csv", dtype=str)
-    assert "001" in set(index.speaker_id) and (tmp_path / "features" / "001.npy").is_file()
+    run("vad", params, tmp_path / "out")
+    features = run("features", params, tmp_path / "out").features
+    index = pd.read_csv(features / "index.csv", dtype=str)
+    assert "001" in set(index.speaker_id) and (features / "001.npy").is_file()
 
 
 @pytest.mark.parametrize("edit, message", [
@@ -173,22 +172,24 @@ def test_bad_manifests_are_errors(root, tmp_path, edit, message):
     copy = _copy(root, tmp_path)
     edit(pd.read_csv(copy / "manifest.csv", keep_default_na=False)).to_csv(copy / "manifest.csv", index=False)
     with pytest.raises(DatasetError, match=message):
-        vad_main(_params(tmp_path / "p.yaml", copy, vad="energy"), tmp_path / "s.csv", tmp_path / "k.csv")
+        run("vad", _params(tmp_path / "p.yaml", copy, vad="energy"), tmp_path / "out")
 
 
 def test_a_semicolon_separated_manifest_is_named_as_such(root, tmp_path):
     copy = _copy(root, tmp_path)
     pd.read_csv(copy / "manifest.csv", keep_default_na=False).to_csv(copy / "manifest.csv", index=False, sep=";")
     with pytest.raises(DatasetError, match="must be comma-separated"):
-        vad_main(_params(tmp_path / "p.yaml", copy, vad="energy"), tmp_path / "s.csv", tmp_path / "k.csv")
+        run("vad", _params(tmp_path / "p.yaml", copy, vad="energy"), tmp_path / "out")
 
 
 def test_stage_reports_bad_input_in_one_line(root, tmp_path):
     copy = _copy(root, tmp_path)
     (copy / "audio" / "F0003.wav").unlink()
-    params = _params(tmp_path / "p.yaml", copy, vad="energy")
-    done = subprocess.run([sys.executable, "-m", "pipeline.stages.vad", "--params", str(params), "--segments",
-                           str(tmp_path / "s.csv"), "--skipped", str(tmp_path / "k.csv")],
-                          capture_output=True, text=True, cwd=PROJECT)
+    work = tmp_path / "project"  # dvc.yaml and params.yaml, as `dvc repro` runs a stage
+    work.mkdir()
+    shutil.copy(PROJECT / "dvc.yaml", work / "dvc.yaml")
+    _params(work / "params.yaml", copy, vad="energy")
+    done = subprocess.run([sys.executable, "-m", "pipeline.stages", "vad"], capture_output=True, text=True, cwd=work,
+                          env={**os.environ, "PYTHONPATH": str(PROJECT)})
     assert done.returncode == 2 and "speaker F0003: audio/F0003.wav does not exist" in done.stderr
     assert "Traceback" not in done.stderr

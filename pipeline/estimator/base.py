@@ -93,14 +93,18 @@ class VoiceEstimator(ABC):
 
     @classmethod
     def check(cls, params: Params) -> None:
-        """Refuse, naming the key, the parameters this estimator cannot honour."""
+        """Refuse, naming the key, training parameters this estimator cannot honour."""
+        if params.sfv.phonatory and not cls.has_encoder:
+            raise ParamsError(f"sfv.phonatory: the phonatory module trains a voice encoder, and {cls.name} has none; "
+                              f"use an estimator with one ({', '.join(_with_encoder())}) and test: corrected")
+
+    @classmethod
+    def check_test(cls, params: Params) -> None:
+        """Refuse a selection test that needs what this estimator cannot give."""
         if params.sfv.test == "permutation" and not cls.supports_permutation:
             raise ParamsError(f"sfv.test: permutation refits the estimator {params.sfv.permutations} times per "
                               f"repeat, which only {', '.join(_permutable())} afford(s); with estimator {cls.name} "
                               f"use test: corrected (or paper)")
-        if params.sfv.phonatory and not cls.has_encoder:
-            raise ParamsError(f"sfv.phonatory: the phonatory module trains a voice encoder, and {cls.name} has none; "
-                              f"use an estimator with one ({', '.join(_with_encoder())}) and test: corrected")
 
     def fingerprint(self, group_size: int) -> dict:
         """Everything of this estimator a repeat's result depends on, and nothing else (so a

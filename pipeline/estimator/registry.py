@@ -22,8 +22,15 @@ def estimator_class(name: str) -> type[VoiceEstimator]:
     return ESTIMATORS[name]
 
 
+def check_params(params: Params) -> None:
+    """Refuse, naming the key, what the named estimator cannot honour (training or test)."""
+    cls = estimator_class(params.sfv.estimator)
+    cls.check(params)
+    cls.check_test(params)
+
+
 def estimator_for(params: Params) -> VoiceEstimator:
-    """The estimator params.yaml names, after it has checked that it can honour the rest."""
+    """The estimator params.yaml names, after it has checked its training parameters."""
     cls = estimator_class(params.sfv.estimator)
     cls.check(params)
     return cls.from_params(params)

@@ -47,7 +47,7 @@ def selection_table(predictions: pd.DataFrame, am_ids: np.ndarray, labels: list[
     has_null = null is not None and len(null) > 0
     if settings.test == "permutation" and not has_null:
         raise ValueError("test: permutation needs the train stage's permutation table (sfv.permutations > 0 "
-                         "and the stats_ridge estimator)")
+                         "and an estimator that affords the null; docs/selection.md)")
     p_permutation = permutation_test(null, am_ids) if has_null else None
     table = pd.DataFrame({"am_id": am_ids, "label": labels, "kind": kinds})
     for suffix, share in SHARES.items():

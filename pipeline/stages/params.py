@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from ..artifacts import write_json
 from ..config import Params
-from ..estimator.registry import estimator_class
+from ..estimator.registry import check_params
 from . import Paths
 
 
 def main(params: Params, paths: Paths) -> None:
-    estimator_class(params.sfv.estimator).check(params)
+    check_params(params)
     write_json(params.model_dump(mode="json", by_alias=True), paths.params_report, sort_keys=False)
