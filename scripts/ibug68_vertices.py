@@ -4,12 +4,12 @@ Writes pipeline/data/ibug68_vertices.csv (landmark,vertex: ibug1..ibug68 -> 0-ba
 build_template(6790)) and the residual table in docs/landmark-formats.md; re-running it gives
 both files byte for byte.
 
-    /work/main/.venv/bin/python scripts/ibug68_vertices.py   # from the repository root
+    python scripts/ibug68_vertices.py   # from the repository root; about a minute (52 registrations)
 
 How the points are placed. iBUG-68 is defined on frontal photographs, so every point is put at
 a frontal position (x, y) on the template (subject's right at -x; iBUG's left/right are the
 image's, so iBUG 1 and 37-42 are on the subject's right) and takes the template vertex nearest
-to the surface point (x, y, height(x, y)):
+to the surface point (x, y, height(x, y)); thirds and halves are by length in that frontal plane:
 
 - points that are an sfv landmark by both schemes' definitions (SAME_AS_SFV: brows, canthi,
   pronasale, subnasale, cheilia, labrale superius and inferius) take that landmark's vertex;
@@ -30,10 +30,11 @@ to the surface point (x, y, height(x, y)):
   9 at the bottom, the rest splitting each side in eight by length.
 
 The check: the menpo3d standard face (tests/data/standard_face.ply and .ljson, micrometres,
-scaled to mm) has all 68 points annotated. A similarity transform (Procrustes with scale) fitted
-between the template's vertices of the non-contour points and those annotations leaves a
-residual per point, which mixes the template's proportions with this face's and the annotator's
-conventions; the contour points are measured under the same transform but not fitted.
+scaled to mm) has all 68 points annotated. Two distances per point: after a similarity transform
+(Procrustes with scale) fitted between the template's vertices of the non-contour points and
+the annotations, which mixes the placement with the template's proportions; and after
+registering the template to the face's surface (TemplateFitter, default schedule) guided by the
+other non-contour points, the point itself left out. Contour points are measured, never fitted.
 """
 from __future__ import annotations
 

@@ -98,13 +98,14 @@ def _read_ljson(path: Path, where: str) -> tuple[list[str], np.ndarray]:
 
 
 def _ljson_points(document: Any, where: str) -> list:
-    """The raw point list of a menpo LJSON document: v3 groups, v2 landmarks.points, v1 groups."""
+    """The raw point list of a menpo LJSON document: v3 groups (the only one, or the one of 68 points),
+    v2 landmarks.points, v1 groups concatenated."""
     version = document.get("version") if isinstance(document, dict) else None
     try:
         if version == 3:
             groups = document["groups"]
             sizes = {name: len(group["landmarks"]["points"]) for name, group in groups.items()}
-            chosen = [name for name, size in sizes.items() if size == N_IBUG]
+            chosen = list(sizes) if len(sizes) == 1 else [name for name, size in sizes.items() if size == N_IBUG]
             if len(chosen) != 1:
                 raise DatasetError(f"{where} has landmark groups {sizes} (name: points); expected exactly one "
                                    f"with the {N_IBUG} iBUG-68 points. {SKIP_HINT}")
