@@ -52,9 +52,10 @@ from pipeline.face.landmark_files import read_landmark_file
 from pipeline.face.landmark_names import CONTOUR, DEFAULT_TEMPLATE_VERTICES, SAME_AS_SFV, scheme_and_number
 from pipeline.face.register import TemplateFitter
 from pipeline.face.rigid import transform
-from pipeline.synth.template import (_CHEILION_X, _ENDOCANTHION, _EXOCANTHION, _LOWER_BORDER, _SLIT_HALF_MM,
-                                     _STOMION_Y, _UPPER_BORDER, _CENTRE, Template, _lid_margins, build_template,
-                                     height, landmark_uv, outline)
+# The template's own anatomy (private to template.py) is what the iBUG definitions are applied to.
+from pipeline.synth.template import (_CENTRE, _CHEILION_X, _ENDOCANTHION, _EXOCANTHION, _LOWER_BORDER, _SLIT_HALF_MM,
+                                     _STOMION_Y, _UPPER_BORDER, Template, _lid_margins, build_template, height,
+                                     landmark_uv, outline)
 
 MICROMETRES_TO_MM = 0.001
 CONTOUR_INSET_MM = 2.5  # sfv's contour points sit this far inside the outline (template.landmark_uv)
@@ -218,8 +219,8 @@ def residual_markdown(table: pd.DataFrame, landmark_idx: np.ndarray) -> str:
                 + f"; contour points median {contour[column].median():.1f} mm, max {contour[column].max():.1f} mm")
 
     lines = [
-        f"- Similarity fit of the {len(fitted)} non-contour points (scale {table.attrs['scale']:.3f}, "
-        f"template to face): {summary('similarity_mm')}.",
+        (f"- Similarity fit of the {len(fitted)} non-contour points (scale {table.attrs['scale']:.3f}, "
+         f"template to face): {summary('similarity_mm')}."),
         f"- Registered to the face's surface, each point left out of the guides: {summary('registered_mm')}.",
         f"- The face's most anterior vertex lies {table.attrs['apex_to_ibug31_mm']:.1f} mm from its annotated ibug31.",
         "",
@@ -237,7 +238,7 @@ def residual_markdown(table: pd.DataFrame, landmark_idx: np.ndarray) -> str:
 def write_doc_block(doc: Path, block: str) -> None:
     """Replace the text between DOC_BEGIN and DOC_END in `doc` with `block`."""
     text = doc.read_text()
-    pattern = re.compile(re.escape(DOC_BEGIN) + r".*?" + re.escape(DOC_END), re.S)
+    pattern = re.compile(re.escape(DOC_BEGIN) + r".*?" + re.escape(DOC_END), re.DOTALL)
     if not pattern.search(text):
         raise SystemExit(f"{doc} has no {DOC_BEGIN} ... {DOC_END} block to fill")
     doc.write_text(pattern.sub(lambda _: f"{DOC_BEGIN}\n{block}\n{DOC_END}", text))

@@ -180,7 +180,10 @@ def real_face():
 
 def test_real_face_annotation_has_face_proportions(real_face):
     assert list(real_face) == [f"ibug{i}" for i in range(1, 69)]
-    distance = lambda a, b: float(np.linalg.norm(real_face[a] - real_face[b]))  # noqa: E731
+
+    def distance(a: str, b: str) -> float:
+        return float(np.linalg.norm(real_face[a] - real_face[b]))
+
     assert 80.0 < distance("ibug37", "ibug46") < 110.0  # outer eye corners
     assert 25.0 < distance("ibug40", "ibug43") < 40.0  # inner eye corners
     assert 40.0 < distance("ibug49", "ibug55") < 60.0  # mouth corners

@@ -13,10 +13,10 @@ at that speaker (or is skipped with its reason).
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -50,7 +50,8 @@ def read_landmark_file(path: Path, speaker_id: str, shown_as: str | None = None)
     reader = readers.get(path.suffix.lower())
     if reader is None:
         raise DatasetError(f"{where}: unknown landmark format {path.suffix!r}; expected .csv (header x,y,z or "
-                           f"landmark,x,y,z), .ljson/.json (menpo, iBUG-68) or .pp (MeshLab picked points). {SKIP_HINT}")
+                           f"landmark,x,y,z), .ljson/.json (menpo, iBUG-68) or .pp (MeshLab picked points). "
+                           f"{SKIP_HINT}")
     names, points = reader(path, where)
     return _checked(names, points, where)
 
