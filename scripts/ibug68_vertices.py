@@ -33,7 +33,7 @@ The check: the menpo3d standard face (tests/data/standard_face.ply and .ljson, m
 scaled to mm) has all 68 points annotated. Two distances per point: after a similarity transform
 (Procrustes with scale) fitted between the template's vertices of the non-contour points and
 the annotations, which mixes the placement with the template's proportions; and after
-registering the template to the face's surface (TemplateFitter, default schedule) guided by the
+registering the template to the face's surface (TemplateFitter, params.yaml's default face:) guided by the
 other non-contour points, the point itself left out. Contour points are measured, never fitted.
 """
 from __future__ import annotations
@@ -50,10 +50,11 @@ from scipy.spatial import cKDTree
 from pipeline.face.io import read_scan
 from pipeline.face.landmark_files import read_landmark_file
 from pipeline.face.landmark_names import CONTOUR, DEFAULT_TEMPLATE_VERTICES, SAME_AS_SFV, scheme_and_number
-from pipeline.face.register import TemplateFitter
+from pipeline.config import default_params
+from pipeline.face.register import RegistrationSettings, TemplateFitter
 from pipeline.face.rigid import transform
 # The template's own anatomy (private to template.py) is what the iBUG definitions are applied to.
-from pipeline.synth.template import (_CENTRE, _CHEILION_X, _ENDOCANTHION, _EXOCANTHION, _LOWER_BORDER, _SLIT_HALF_MM,
+from pipeline.face.template import (_CENTRE, _CHEILION_X, _ENDOCANTHION, _EXOCANTHION, _LOWER_BORDER, _SLIT_HALF_MM,
                                      _STOMION_Y, _UPPER_BORDER, Template, _lid_margins, build_template, height,
                                      landmark_uv, outline)
 
@@ -177,6 +178,7 @@ def check(template: Template, vertices: pd.DataFrame, face_mesh: Path, face_land
     annotated = read_landmark_file(face_landmarks, "standard_face")
     face = dict(zip(annotated.names, annotated.points * MICROMETRES_TO_MM))
     scan_vertices, scan_faces = read_scan(face_mesh, "standard_face")
+    settings = RegistrationSettings.from_params(default_params().face)
     scan_vertices = scan_vertices * MICROMETRES_TO_MM
     names = [n for n in vertices["landmark"] if n in face]
     vertex = vertices.set_index("landmark").loc[names, "vertex"].to_numpy()
@@ -188,7 +190,7 @@ def check(template: Template, vertices: pd.DataFrame, face_mesh: Path, face_land
     similarity = np.linalg.norm(trimesh.transform_points(template.vertices[vertex], matrix) - theirs, axis=1)
 
     def registered_distance(guides: np.ndarray, measured: np.ndarray) -> np.ndarray:
-        fit = TemplateFitter(template.vertices, template.faces, vertex[guides]).register(
+        fit = TemplateFitter(template.vertices, template.faces, vertex[guides], settings).register(
             scan_vertices, scan_faces, theirs[guides])
         return np.linalg.norm(transform(fit.vertices[vertex[measured]], fit.to_scan) - theirs[measured], axis=1)
 

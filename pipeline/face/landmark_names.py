@@ -11,7 +11,7 @@ from importlib import resources
 
 import pandas as pd
 
-from ..synth.template import Template
+from .template import Template
 
 SCHEMES: dict[str, int] = {"sfv": 65, "ibug": 68}  # scheme -> number of landmarks
 VOCABULARY: tuple[str, ...] = tuple(f"{scheme}{number}" for scheme, count in SCHEMES.items()
