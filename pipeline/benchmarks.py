@@ -1,4 +1,4 @@
-"""Benchmarks behind the README's speed figures; each compares against a peer in the same run."""
+"""Benchmarks behind docs/benchmarks.md; each compares against a peer in the same run."""
 from __future__ import annotations
 
 import time
@@ -7,7 +7,7 @@ import numpy as np
 
 
 def bench_synth(people: int, vertices: int, seed: int) -> str:
-    """Time each step of synthetic person generation; a markdown table for the README.
+    """Time each step of synthetic person generation; a markdown table for docs/benchmarks.md.
 
     The scan step resamples a whole surface into a new mesh; trimesh's even surface sampling
     of the same number of points (points only, no mesh) runs beside it as a reference.

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     predict.add_argument("-o", "--out", type=Path, default=Path("face.ply"), help="the reconstructed face (PLY)")
     predict.add_argument("--json", type=Path, default=None, help="also write every AM's prediction as JSON")
     predict.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    bench = commands.add_parser("bench-synth", help="benchmark synthetic cohort generation (README table)")
+    bench = commands.add_parser("bench-synth", help="benchmark synthetic cohort generation (docs/benchmarks.md)")
     bench.add_argument("--people", type=int, default=20)
     bench.add_argument("--vertices", type=int, default=6790)
     bench.add_argument("--seed", type=int, default=0)

@@ -1,4 +1,4 @@
-"""The dataset root's manifest (README, "The dataset root"), read and checked."""
+"""The dataset root's manifest (docs/own-data.md), read and checked."""
 from __future__ import annotations
 
 import re
@@ -32,7 +32,7 @@ def read_manifest(root: str | Path) -> list[Speaker]:
     """Speakers of `root`/manifest.csv in file order."""
     path = Path(root) / "manifest.csv"
     if not path.is_file():
-        raise DatasetError(f"{path} does not exist: a dataset root needs a manifest.csv (README, 'The dataset root').")
+        raise DatasetError(f"{path} does not exist: a dataset root needs a manifest.csv (docs/own-data.md).")
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = [c for c in MANIFEST_COLUMNS if c not in table.columns]
     if missing and len(table.columns) == 1 and any(sep in table.columns[0] for sep in ";\t"):

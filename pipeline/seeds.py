@@ -15,7 +15,8 @@ drawn inside the code that uses them, from that seed.
 | the evaluate stage's bootstrap | (seed, gender), as one integer |
 | synthetic person i | (seed, i) |
 | the synthetic cohort's oracle population | (seed, 2^31) |
-| a voice-only world of one sex (`sfv power`, `sfv calibrate`) | (seed, sex); voice i: (seed, i, 1) |
+| a voice-only world of one sex (`sfv power`, `sfv calibrate`) | (world seed, sex); voice i: (world seed, i, 1) |
+| their worlds' seeds | the linked world: seed; null world w: seed + 1000 + w |
 | the oracle of those worlds | (seed, 99) |
 
 (seed, 0) keys both synthetic person 0 and the male D_e: the two never meet in one computation
@@ -83,6 +84,14 @@ def world_rng(seed: int, gender: Gender) -> np.random.Generator:
 def world_voice_rng(seed: int, index: int) -> np.random.Generator:
     """Voice `index` of a voice-only world: its recording."""
     return np.random.default_rng([seed, index, 1])
+
+
+NULL_WORLD_OFFSET = 1000
+
+
+def null_world_seed(seed: int, world: int) -> int:
+    """The seed of null world `world` of a study whose linked world has `seed`."""
+    return seed + NULL_WORLD_OFFSET + world
 
 
 def world_oracle_rng(seed: int) -> np.random.Generator:

@@ -1,5 +1,5 @@
-"""How far the default phonatory pre-training moves the encoder's weights (README, "The
-phonatory module"): 200 Adam steps at the default `phonatory:` settings on random inputs of the
+"""How far the default phonatory pre-training moves the encoder's weights (README, "Headline
+results of the default run"): 200 Adam steps at the default `phonatory:` settings on random inputs of the
 default shapes, then each conv layer's ||W - W_0|| / ||W_0||. Adam's step is about lr per
 weight whatever the gradient's size, so a weak, noisy signal from the ε-loss still moves every
 weight.

@@ -157,3 +157,13 @@ def test_an_unknown_key_in_params_yaml_fails_the_next_repro(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     failed = dvc("repro", "params")
     assert failed.returncode != 0 and "sfv.test: permutation" in failed.stdout + failed.stderr
+
+
+def test_the_readme_shows_the_current_graph():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "dvc", "dag", "--mermaid"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert f"```mermaid\n{done.stdout.strip()}\n```" in (ROOT / "README.md").read_text(), \
+        "README's graph is stale: paste `dvc dag --mermaid`"

@@ -222,7 +222,7 @@ def test_unet_shapes_and_bad_widths():
     with pytest.raises(ValueError, match="multiple of 16"):
         unet(torch.randn(2, 3, 40), torch.zeros(2, 3, dtype=torch.long), torch.randn(2, 3, 24))
     with pytest.raises(ValueError, match="widths"):
-        StackedPhonatoryUNet(1, 24, (6, 16))
+        StackedPhonatoryUNet(1, 24, (6, 16), tokens=2)
 
 
 @pytest.mark.parametrize("change, message", [

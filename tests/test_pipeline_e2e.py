@@ -31,7 +31,7 @@ def project(tmp_path_factory):
     shutil.copy(PROJECT / "dvc.yaml", work / "dvc.yaml")
     params = yaml.safe_load((PROJECT / "params.yaml").read_text())
     params["synth"].update(SMALL["synth"])
-    params["synth"]["speakers"] = {"male": 6, "female": 6}  # the train stage's splits need 5 or more
+    params["synth"]["speakers"] = {"male": 6, "female": 6}  # the splits stage needs 5 or more
     params["face"]["template_vertices"] = SMALL["synth"]["vertices"]
     params["sfv"].update({"repeats": 2, "iterations": 4, "eval_every": 2, "group_size": 2, "segment_s": [1.0, 1.5],
                           "batch_size": 8, "warmup_steps": 2, "alpha": 0.45, "test": "paper", "fdr": "none",
@@ -218,6 +218,23 @@ def test_experiment_with_another_top_k_reruns_only_the_fit(project):
     assert {"reconstruct", "report"} <= ran <= after_fit, experiment.stdout
     assert "reconstruct.top_k" in dvc(run, "params", "diff").stdout
     json.loads(dvc(run, "metrics", "diff", "--json").stdout or "{}")
+
+
+def test_editing_the_training_loop_leaves_features_and_faces_up_to_date(project):
+    """The front end and the geometry import no estimator code, so `dvc status` after an edit
+    of the CNN's training loop lists train (and what follows it) but not features, landmarks,
+    register or ams."""
+    work, run = project
+    training = work / "pipeline" / "estimator" / "training.py"
+    original = training.read_text()
+    try:
+        training.write_text(original + "\n# an edit\n")
+        stale = dvc(run, "status").stdout
+    finally:
+        training.write_text(original)
+    changed = {line.strip().rstrip(":") for line in stale.splitlines() if line and not line.startswith("\t")}
+    assert "train" in changed, stale
+    assert not changed & {"vad", "features", "landmarks", "register", "ams", "splits", "synth"}, stale
 
 
 def _copy_project(work: Path, into: Path) -> Path:

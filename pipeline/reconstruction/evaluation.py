@@ -6,7 +6,7 @@ import numpy as np
 
 # CMP's absolute ratio errors (Wu et al., CVPR 2022) compare distance ratios, each normalised
 # by the outer-eye-corner distance so that scale drops out. Their ear and cheek points are not
-# among our 65 landmarks; the mapping (README "Evaluation") uses the nearest contour pairs.
+# among our 65 landmarks; the mapping (docs/reconstruction.md) uses the nearest contour pairs.
 OUTER_EYES = (11, 23)  # exocanthia
 CMP_RATIOS: dict[str, tuple[int, int]] = {
     "ER": (57, 63),  # ear-to-ear width -> bizygomatic width (the widest contour pair)

@@ -22,7 +22,7 @@ from ..estimator.base import VoiceEstimator
 from ..estimator.data import repeat_data
 from ..face.ams import default_am_table
 from ..face.template import build_template
-from ..seeds import repeat_seed, world_oracle_rng
+from ..seeds import null_world_seed, repeat_seed, world_oracle_rng
 from ..splits import Splits, make_splits
 from ..synth.cohort import VoiceSettings
 from ..synth.link import LINK_GROUPS, oracle
@@ -96,8 +96,8 @@ def calibrate(settings: CalibrationSettings, estimator: VoiceEstimator, params: 
                    world_oracle_rng(settings.seed))[f"planted_{settings.gender}"].to_numpy().astype(bool)
     null_counts = {(name, n): [0, 0] for name in RULES for n in settings.repeats}
     for w in range(settings.null_worlds):
-        predictions, n_test, n_train, am_ids = world_predictions(0.0, settings.seed + 1000 + w, settings, estimator,
-                                                                 params, model, device, progress)
+        predictions, n_test, n_train, am_ids = world_predictions(0.0, null_world_seed(settings.seed, w), settings,
+                                                                 estimator, params, model, device, progress)
         for n in settings.repeats:
             for name, z in decisions(predictions, n_test, n_train, am_ids, n, settings.alpha).items():
                 null_counts[(name, n)][0] += int(z.sum())

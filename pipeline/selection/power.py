@@ -29,7 +29,7 @@ from ..estimator.null import empty_null
 from ..estimator.registry import estimator_class
 from ..face.ams import default_am_table
 from ..face.template import build_template
-from ..seeds import permutation_seed, repeat_seed, world_oracle_rng
+from ..seeds import null_world_seed, permutation_seed, repeat_seed, world_oracle_rng
 from ..splits import Splits, make_splits
 from ..synth.cohort import VoiceSettings
 from ..synth.link import LINK_GROUPS, oracle
@@ -156,7 +156,7 @@ def power_study(settings: PowerSettings, estimators: dict[str, VoiceEstimator], 
         r2 = truth.set_index("am_id").loc[table.am_id, f"r2_{gender}"].to_numpy()
         runs = {name: {} for name in estimators}
         worlds = [("linked", voice, settings.seed)] + [
-            (f"null{w}", null_voice, settings.seed + 1000 + w) for w in range(settings.null_worlds)]
+            (f"null{w}", null_voice, null_world_seed(settings.seed, w)) for w in range(settings.null_worlds)]
         for label, world, world_seed in worlds:
             cohort = voice_cohort(settings.speakers, gender, world, world_seed, front_end, model)
             for name, run in run_world(cohort, gender, world_seed, estimators, settings.repeats, settings.permutations,
@@ -208,7 +208,7 @@ def _summarise(runs: dict, settings: PowerSettings, rules: tuple[str, ...], am_i
 
 
 def markdown_table(result: dict) -> str:
-    """The README's table of a power study."""
+    """The table of a power study (docs/estimators.md)."""
     lines = ["| estimator | sex | rule | N | recall r² ≥ 0.05 / 0.3 / 0.5 | precision | null share declared "
              "(per world) | NMSE 100 / 50 % | error removed by 50 % | mean ratio r² ≥ 0.5 | s per repeat |",
              "|---|---|---|---:|---|---:|---|---|---:|---:|---:|"]

@@ -3,7 +3,7 @@
 Dataset, registration QC, selection (with the predictable AMs on the face), phonemes, reconstruction against baselines, error maps, a 3D
 viewer of D_e reconstructions beside their true faces, and the parameters and revision the
 page was made from. It reads only its declared deps (studies such as `sfv power` and the
-synthetic cohort's sheets are in the README and docs/, not here).
+synthetic cohort's sheets are in docs/, not here).
 """
 from __future__ import annotations
 

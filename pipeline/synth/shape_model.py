@@ -21,7 +21,7 @@ young-adult group):
   (correlations: size measures correlate moderately, r ~ 0.3-0.6, within the face; regional
   shape measures of nose and eyes are nearly independent).
 Amplitude factors and correlations without a published counterpart are the project's own
-choices, documented in README.md.
+choices, documented in docs/synthetic-cohort.md.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Write a synthetic cohort as a dataset root (the layout every later stage reads).
 
-<root>/manifest.csv, scans/<id>.ply, landmarks/<id>.csv and truth/ (README: "Dataset root").
+<root>/manifest.csv, scans/<id>.ply, landmarks/<id>.csv and truth/ (docs/own-data.md).
 Files are written with fixed formatting so the same seed gives byte-identical output.
 """
 from __future__ import annotations
