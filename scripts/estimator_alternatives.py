@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import argparse
 
+from dataclasses import replace
+
 import numpy as np
 from sklearn.cross_decomposition import PLSRegression
 from sklearn.decomposition import PCA
 from sklearn.linear_model import BayesianRidge
 
+from pipeline.audio.frontend import FrontEnd
+from pipeline.cohort import Gender
+from pipeline.config import default_params
 from pipeline.estimator.ridge import ALPHAS, StatsRidge, _basis, _shrinkage, select_and_predict
 from pipeline.estimator.statistics import speaker_statistics
 from pipeline.face.ams import default_am_table
@@ -24,6 +29,7 @@ from pipeline.splits import make_splits
 from pipeline.synth.cohort import VoiceSettings
 from pipeline.synth.link import LINK_GROUPS, oracle
 from pipeline.synth.shape_model import build_shape_model
+from pipeline.seeds import world_oracle_rng
 from pipeline.synth.voices import voice_cohort
 
 
@@ -114,14 +120,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     args = parser.parse_args()
     table = default_am_table()
-    truth = oracle(build_shape_model(build_template()), table, args.coupling, LINK_GROUPS, np.random.default_rng([0, 99]))
+    defaults = default_params()  # the worlds of `sfv power` at params.yaml's defaults
+    model = build_shape_model(build_template(defaults.synth.vertices), defaults.synth.residual_mm)
+    truth = oracle(model, table, args.coupling, LINK_GROUPS, world_oracle_rng(0))
+    voice = replace(VoiceSettings.from_params(defaults.synth), seconds=args.seconds, coupling=args.coupling,
+                    recordings=1, planted=LINK_GROUPS)
     print("| variant | sex | all AMs | oracle r² ≥ 0.5 | all AMs, 50 % most certain |\n|---|---|---:|---:|---:|")
-    for sex, gender in (("M", "male"), ("F", "female")):
-        cohort = voice_cohort(args.speakers, sex, VoiceSettings(seconds=args.seconds, coupling=args.coupling), seed=0)
+    for gender in Gender:
+        cohort = voice_cohort(args.speakers, gender, voice, 0, FrontEnd.from_params(defaults.audio), model)
         x = np.stack([speaker_statistics([f]) for f in cohort.features])
         r2 = truth[f"r2_{gender}"].to_numpy()
         ids = [f"s{i:04d}" for i in range(len(x))]  # as sfv power names them, so the splits are its splits
-        splits = make_splits(ids, args.repeats, 0, gender)
+        splits = make_splits(ids, args.repeats, 0, gender, defaults.sfv.evaluation_share)
         for name in (*VARIANTS, *BOUNDS):
             full, half, ranked = [], [], False
             for _, part in splits.groupby("repeat"):

@@ -23,14 +23,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from pipeline.settings import phonatory_settings, train_settings
 
 from pipeline.artifacts import read_table
+from pipeline.cohort import Gender
 from pipeline.config import load_params
-from pipeline.estimator.data import load_features, load_waveforms, repeat_seed
-from pipeline.estimator.phonatory import alpha_bar, beta_schedule, diffuse, epsilon_loss
+from pipeline.estimator.data import load_features, load_waveforms
+from pipeline.estimator.phonatory import PhonatorySettings, alpha_bar, beta_schedule, diffuse, epsilon_loss
 from pipeline.estimator.pretrain import PairBatches, make_module, pretrain
-from pipeline.estimator.training import make_network
+from pipeline.estimator.training import TrainSettings, make_network
+from pipeline.seeds import repeat_seed
 
 
 def held_out_losses(net, unet, batches: PairBatches, alpha_bars: torch.Tensor, n_batches: int,
@@ -59,20 +60,20 @@ def identity_features(speakers: list[str], features: dict, seed: int) -> dict:
 
 def main(gender: str, repeat: int, steps: int, n_batches: int, code: str) -> None:
     params = load_params(Path("params.yaml"))
-    settings = replace(train_settings(params), phonatory=None)
-    phonatory = replace(phonatory_settings(params), steps=steps, checkpoint_every=max(1, steps))
+    settings = replace(TrainSettings.from_params(params), phonatory=None)
+    phonatory = replace(PhonatorySettings.from_params(params.phonatory), steps=steps, checkpoint_every=max(1, steps))
     split = read_table(Path(f"data/splits/{gender}.csv"))
     split = split[split.repeat == repeat].set_index("speaker_id").split
     train_ids, held_ids = list(split.index[split == "t"]), list(split.index[split == "v1"])
     features = load_features(Path("data/features"))
     segments = read_table(Path("data/vad/segments.csv"))
-    seed = repeat_seed(params.seed, gender, repeat)
+    seed = repeat_seed(params.seed, Gender(gender), repeat)
     if code == "identity":
         held_ids = train_ids
         features = identity_features(train_ids, features, seed)
     waves = load_waveforms(Path(params.data.root), segments, sorted(set(train_ids + held_ids)),
                            params.audio.sample_rate)
-    net = make_network(1, 96, next(iter(features.values()))[0].shape[1], "shared", [seed])
+    net = make_network(1, 96, next(iter(features.values()))[0].shape[1], False, [seed])
     unet = make_module(1, net.widths[-1], phonatory, [seed])
     train = PairBatches([[features[s] for s in train_ids]], [[waves[s] for s in train_ids]], [seed],
                         params.seed, settings.segment_frames, phonatory)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from pipeline.config import default_params
 from pipeline.estimator.phonatory import PhonatorySettings, alpha_bar, beta_schedule
 from pipeline.estimator.pretrain import make_module, pretrain_step
 from pipeline.estimator.training import make_network
@@ -17,13 +18,13 @@ from pipeline.estimator.training import make_network
 
 def main(steps: int = 200, frames: int = 300, seed: int = 0) -> None:
     torch.manual_seed(seed)
-    settings = PhonatorySettings()
+    settings = PhonatorySettings.from_params(default_params().phonatory)
     rng = np.random.default_rng(seed)
-    net = make_network(1, 96, 64, "shared", [seed])
+    net = make_network(1, 96, 64, False, [seed])
     unet = make_module(1, net.widths[-1], settings, [seed])
     start = {n: p.detach().clone() for n, p in net.body.named_parameters()}
     optimiser = torch.optim.Adam([*net.body.parameters(), *unet.parameters()], lr=settings.lr)
-    bars = torch.from_numpy(alpha_bar(beta_schedule(settings.timesteps))).float()
+    bars = torch.from_numpy(alpha_bar(beta_schedule(settings.timesteps, settings.schedule, settings.beta_range))).float()
     b, n = settings.batch_size, settings.crop_samples
     for _ in range(steps):
         batch = (rng.standard_normal((b, 1, 64, frames), dtype=np.float32),
