@@ -128,7 +128,7 @@ def bench_geometry(scans: int, faces: int, seed: int) -> dict:
 
     from .config import default_params
     from .face.ams import default_am_table, measure
-    from .face.register import RegistrationSettings, TemplateFitter
+    from .face.register import Guides, RegistrationSettings, TemplateFitter
     from .face.rigid import invert, rigid_fit, transform
     from .face.template import build_template
     from .synth.scans import annotate_landmarks, simulate_scan
@@ -153,12 +153,12 @@ def bench_geometry(scans: int, faces: int, seed: int) -> dict:
         _, distance, _ = trimesh.proximity.closest_point(trimesh.Trimesh(true, template.faces, process=False), mapped)
         return float(np.linalg.norm(mapped - true, axis=1).mean()), float(distance.mean())
 
-    fitter = TemplateFitter(template.vertices, template.faces, template.landmark_idx,
+    fitter = TemplateFitter(template.vertices, template.faces, template.landmark_idx, template.central,
                             RegistrationSettings.from_params(defaults.face))
     results: dict[str, dict[str, list[float]]] = {"ours": {}, "trimesh_nricp_amberg": {}}
     for true, scan, landmarks in cases:
         t0 = time.perf_counter()
-        fit = fitter.register(scan.vertices, scan.faces, landmarks)
+        fit = fitter.register(scan.vertices, scan.faces, Guides(template.landmark_idx, landmarks))
         seconds = time.perf_counter() - t0
         errors = accuracy(transform(fit.vertices, fit.to_scan), true, scan.pose)
         _record(results["ours"], seconds, errors)

@@ -145,7 +145,9 @@ class FaceParams(_Section):
     qc_alpha: Annotated[float, Field(gt=0, lt=0.5)] = Field(
         0.001, description="per-landmark false-flag probability under Gaussian annotation scatter")
     qc_max_flagged: Annotated[float, Field(gt=0, le=1)] = Field(
-        0.25, description="a face with a larger share of flagged landmarks is landmarked automatically")
+        0.25, description="a face with a larger share of flagged annotated landmarks is landmarked automatically; "
+                          "after registration, a face with a larger share of its landmarks outside the cohort's "
+                          "shape model is flagged")
     stiffness: tuple[Annotated[float, Field(gt=0)], ...] = Field(
         (3000.0, 1000.0, 300.0),
         description="non-rigid ICP: bending stiffness of each coarse-to-fine stage (at least one stage)")
@@ -158,6 +160,18 @@ class FaceParams(_Section):
         0.8, description="register QC: flag a scan matched on a smaller share of the template")
     max_surface_mm: Annotated[float, Field(gt=0)] = Field(
         1.0, description="register QC: flag a scan fitted farther than this on average (mm)")
+    max_landmark_fit_mm: Annotated[float, Field(gt=0)] = Field(
+        3.0, description="register QC: flag a face whose guide vertices end farther than this from its "
+                         "annotated points on average (mm)")
+    max_asymmetry_mm: Annotated[float, Field(gt=0)] = Field(
+        6.0, description="register QC: flag a face whose registered landmarks lie farther than this from their "
+                         "mirror image on average (mm; a face's own asymmetry is 1-3 mm)")
+    max_start_mm: Annotated[float, Field(gt=0)] = Field(
+        4.0, description="register QC, faces without guides: flag a face whose rigid start left the template's "
+                         "nose, eyes and mouth farther than this from the scan on average (mm)")
+    template_rounds: Annotated[int, Field(ge=0, le=10)] = Field(
+        0, description="register: after the first pass, re-register every scan onto the mean of the faces the "
+                       "pass before kept, this many times (groupwise registration; docs/geometry.md)")
 
     @model_validator(mode="after")
     def _schedule(self) -> FaceParams:

@@ -51,7 +51,7 @@ from pipeline.face.io import read_scan
 from pipeline.face.landmark_files import read_landmark_file
 from pipeline.face.landmark_names import CONTOUR, DEFAULT_TEMPLATE_VERTICES, SAME_AS_SFV, scheme_and_number
 from pipeline.config import default_params
-from pipeline.face.register import RegistrationSettings, TemplateFitter
+from pipeline.face.register import Guides, RegistrationSettings, TemplateFitter
 from pipeline.face.rigid import transform
 # The template's own anatomy (private to template.py) is what the iBUG definitions are applied to.
 from pipeline.face.template import (_CENTRE, _CHEILION_X, _ENDOCANTHION, _EXOCANTHION, _LOWER_BORDER, _SLIT_HALF_MM,
@@ -190,8 +190,8 @@ def check(template: Template, vertices: pd.DataFrame, face_mesh: Path, face_land
     similarity = np.linalg.norm(trimesh.transform_points(template.vertices[vertex], matrix) - theirs, axis=1)
 
     def registered_distance(guides: np.ndarray, measured: np.ndarray) -> np.ndarray:
-        fit = TemplateFitter(template.vertices, template.faces, vertex[guides], settings).register(
-            scan_vertices, scan_faces, theirs[guides])
+        fit = TemplateFitter(template.vertices, template.faces, template.landmark_idx, template.central,
+                             settings).register(scan_vertices, scan_faces, Guides(vertex[guides], theirs[guides]))
         return np.linalg.norm(transform(fit.vertices[vertex[measured]], fit.to_scan) - theirs[measured], axis=1)
 
     registered = np.empty(len(names))

@@ -6,9 +6,10 @@ import trimesh
 
 from pipeline.errors import DatasetError
 from pipeline.face.ams import default_am_table, measure
-from pipeline.face.io import read_faces_csv, read_landmark_vertices, read_landmarks, read_scan, write_faces_csv
+from pipeline.face.io import read_faces_csv, read_landmark_vertices, read_scan, write_faces_csv
+from pipeline.face.landmark_files import read_landmark_file
 from pipeline.face.landmark_qc import LandmarkQC
-from pipeline.face.register import RegistrationSettings, TemplateFitter, border_vertices
+from pipeline.face.register import Guides, RegistrationSettings, TemplateFitter, border_vertices
 from pipeline.face.rigid import align_to_mean, invert, rigid_fit, transform
 from pipeline.face.rigid import transform as apply_pose
 from pipeline.face.topology import triangulate_frontal
@@ -79,7 +80,7 @@ def test_bad_landmark_files_name_speaker_and_file(tmp_path, body):
     path = tmp_path / "M0002.csv"
     path.write_text(body)
     with pytest.raises(DatasetError, match="speaker M0002: landmarks/M0002.csv"):
-        read_landmarks(path, "M0002", "landmarks/M0002.csv")
+        read_landmark_file(path, "M0002", "landmarks/M0002.csv")
 
 
 def test_faces_csv_round_trip(tmp_path, template):
@@ -180,14 +181,14 @@ def test_qc_needs_a_few_faces():
 
 @pytest.fixture(scope="module")
 def fitter(template):
-    return TemplateFitter(template.vertices, template.faces, template.landmark_idx,
+    return TemplateFitter(template.vertices, template.faces, template.landmark_idx, template.central,
                           RegistrationSettings.from_params(DEFAULTS.face))
 
 
 def test_landmark_guided_registration_is_accurate(faces, fitter, template):
     vertex_error, surface = [], []
     for vertices, scan, annotation in faces[:3]:
-        fit = fitter.register(scan.vertices, scan.faces, annotation.points)
+        fit = fitter.register(scan.vertices, scan.faces, Guides(template.landmark_idx, annotation.points))
         mapped = transform(fit.vertices, invert(scan.pose) @ fit.to_scan)
         vertex_error.append(np.linalg.norm(mapped - vertices, axis=1).mean())
         _, distance, _ = trimesh.proximity.closest_point(trimesh.Trimesh(vertices, template.faces, process=False), mapped)

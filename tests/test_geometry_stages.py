@@ -13,6 +13,7 @@ import yaml
 from pipeline.errors import DatasetError
 from pipeline.face.ams import default_am_table, measure
 from pipeline.face.io import write_faces_csv
+from pipeline.face.landmarking import sfv_points
 from pipeline.face.rigid import transform as apply_pose
 from pipeline.stages import Paths
 from pipeline.synth.scans import random_pose
@@ -51,8 +52,15 @@ def synthetic(tmp_path_factory):
 
 def test_outputs_follow_the_design(synthetic):
     qc = pd.read_csv(synthetic.landmarks_qc)
-    assert list(qc.columns[:4]) == ["speaker_id", "gender", "source", "flagged"] and "max_residual_mm" in qc
-    assert np.load(synthetic.landmarks).shape == (10, 65, 3)
+    assert list(qc.columns) == ["speaker_id", "gender", "source", "unit", "points", "flagged", "flagged_landmarks",
+                                "max_residual_mm"]
+    assert set(qc["unit"]) == {"mm"} and set(qc["points"]) == {65}
+    points = pd.read_csv(synthetic.landmarks)
+    assert list(points.columns) == ["speaker_id", "landmark", "x", "y", "z"] and len(points) == 10 * 65
+    assert points.groupby("speaker_id")["landmark"].apply(list).map(len).eq(65).all()
+    register_qc = pd.read_csv(synthetic.register_qc)
+    assert {"guides", "landmark_fit_mm", "asymmetry_mm", "cohort_flagged", "reason"} <= set(register_qc.columns)
+    assert not register_qc["flagged"].any() and (register_qc["guides"] == 65).all()
     registered = np.load(synthetic.registered)
     assert registered.dtype == np.float32 and registered.shape == (10, 3000, 3)
     assert pd.read_csv(synthetic.face_speakers).columns.tolist() == ["speaker_id", "gender"]
@@ -129,8 +137,8 @@ def test_automatic_landmarks_when_none_are_annotated(synthetic, tmp_path):
     out = run("landmarks", _params(tmp_path, root), tmp_path)
     qc = pd.read_csv(out.landmarks_qc)
     assert qc.source.tolist()[:3] == ["automatic", "automatic", "annotated"]
-    found = np.load(out.landmarks)
-    ours = np.load(synthetic.landmarks)
+    found = sfv_points(pd.read_csv(out.landmarks), list(qc.speaker_id))
+    ours = sfv_points(pd.read_csv(synthetic.landmarks), list(qc.speaker_id))
     assert np.linalg.norm(found[:2] - ours[:2], axis=2).mean() < 4.0
 
 
@@ -149,31 +157,46 @@ def test_a_broken_scan_fails_cleanly_or_is_skipped(synthetic, tmp_path, on_error
         skipped = pd.read_csv(out.skipped_faces)
         assert skipped.speaker_id.tolist() == ["F0002"] and skipped.stage.tolist() == ["landmarks"]
         assert "F0002" not in pd.read_csv(out.landmarks_qc).speaker_id.tolist()
-        assert np.load(out.landmarks).shape[0] == 9
+        assert pd.read_csv(out.landmarks)["speaker_id"].nunique() == 9
 
 
-@pytest.mark.parametrize("on_error", ["fail", "skip"])
-def test_a_scan_in_metres_fails_registration_qc_loudly_or_is_left_out(synthetic, tmp_path, on_error):
+def test_a_scan_in_metres_is_read_in_mm(synthetic, tmp_path, capsys):
+    """Scan and annotation in metres: found from the scan's size, read in mm, registered as in mm."""
     root = tmp_path / "root"
     shutil.copytree(synthetic.synthetic, root, ignore=shutil.ignore_patterns("audio", "truth"))
     scan = trimesh.load(root / "scans" / "M0003.ply", process=False)
     scan.vertices = scan.vertices / 1000.0
     scan.export(root / "scans" / "M0003.ply")
-    manifest = pd.read_csv(root / "manifest.csv", dtype=str, keep_default_na=False)
-    manifest.loc[manifest.speaker_id == "M0003", "landmarks"] = ""  # its annotations are in mm too
-    manifest.to_csv(root / "manifest.csv", index=False)
-    params = _params(tmp_path, root, on_error=on_error)
+    annotation = pd.read_csv(root / "landmarks" / "M0003.csv")
+    (annotation / 1000.0).to_csv(root / "landmarks" / "M0003.csv", index=False)
+    params = _params(tmp_path, root)
     out = run("landmarks", params, tmp_path)
+    assert "speaker M0003: the scan's coordinates are in m" in capsys.readouterr().err
+    run("register", params, tmp_path)
+    qc = pd.read_csv(out.landmarks_qc).set_index("speaker_id")
+    assert qc.loc["M0003", "unit"] == "m" and (qc.drop("M0003")["unit"] == "mm").all()
+    ids = list(pd.read_csv(out.face_speakers).speaker_id)
+    mine, theirs = np.load(out.registered), np.load(synthetic.registered)
+    assert ids == list(pd.read_csv(synthetic.face_speakers).speaker_id)
+    row = ids.index("M0003")
+    assert np.abs(mine[row] - theirs[row]).max() < 0.05  # mm
+
+
+@pytest.mark.parametrize("on_error", ["fail", "skip"])
+def test_a_scan_in_no_unit_is_refused_or_left_out(synthetic, tmp_path, on_error):
+    root = tmp_path / "root"
+    shutil.copytree(synthetic.synthetic, root, ignore=shutil.ignore_patterns("audio", "truth"))
+    scan = trimesh.load(root / "scans" / "M0003.ply", process=False)
+    scan.vertices = scan.vertices / 100.0  # decimetres: about 2.5 across, no face in any unit
+    scan.export(root / "scans" / "M0003.ply")
+    params = _params(tmp_path, root, on_error=on_error)
     if on_error == "fail":
-        with pytest.raises(DatasetError, match="speaker M0003: scans/M0003.ply failed registration QC"):
-            run("register", params, tmp_path)
-        assert not out.registered.exists()
+        with pytest.raises(DatasetError, match=r"speaker M0003: scans/M0003.ply is 2\.\d+ units across .* no unit"):
+            run("landmarks", params, tmp_path)
     else:
-        run("register", params, tmp_path)
-        qc = pd.read_csv(out.register_qc)
-        assert qc.loc[qc.speaker_id == "M0003", "flagged"].item() and qc["flagged"].sum() == 1
-        kept = pd.read_csv(out.face_speakers).speaker_id.tolist()
-        assert "M0003" not in kept and len(kept) == 9 == len(np.load(out.registered))
+        out = run("landmarks", params, tmp_path)
+        skipped = pd.read_csv(out.skipped_faces)
+        assert skipped.speaker_id.tolist() == ["M0003"] and "no unit" in skipped.reason.item()
 
 
 def test_ams_stage_matches_the_library(synthetic):

@@ -5,11 +5,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
-
 from ..parallel import map_with_state
-from .io import read_scan
-from .register import Registration, RegistrationSettings, TemplateFitter
+from .io import read_scan_mm
+from .register import Guides, Registration, RegistrationSettings, TemplateFitter
+from .template import Template
 
 
 @dataclass(frozen=True)
@@ -17,11 +16,10 @@ class ScanJob:
     speaker_id: str
     path: Path
     shown_as: str  # the path as the manifest gives it, for messages
-    landmarks: np.ndarray | None  # [L, 3] scan coordinates, or None to landmark automatically
+    guides: Guides | None  # points in scan coordinates (mm) and their template vertices; None: search
 
 
-def register_scans(vertices: np.ndarray, faces: np.ndarray, landmark_idx: np.ndarray,
-                   settings: RegistrationSettings, jobs: list[ScanJob],
+def register_scans(template: Template, settings: RegistrationSettings, jobs: list[ScanJob],
                    workers: int | None = None) -> Iterator[Registration]:
     """Registrations of the template onto each job's scan, in job order.
 
@@ -29,9 +27,10 @@ def register_scans(vertices: np.ndarray, faces: np.ndarray, landmark_idx: np.nda
     fitted vertices travel between processes.
     """
     yield from map_with_state(_register_one, jobs, TemplateFitter,
-                              (vertices, faces, landmark_idx, settings), workers)
+                              (template.vertices, template.faces, template.landmark_idx, template.central, settings),
+                              workers)
 
 
 def _register_one(fitter: TemplateFitter, job: ScanJob) -> Registration:
-    scan_vertices, scan_faces = read_scan(job.path, job.speaker_id, job.shown_as)
-    return fitter.register(scan_vertices, scan_faces, job.landmarks)
+    scan_vertices, scan_faces, _ = read_scan_mm(job.path, job.speaker_id, job.shown_as)
+    return fitter.register(scan_vertices, scan_faces, job.guides)

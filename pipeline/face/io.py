@@ -15,6 +15,7 @@ import trimesh
 
 from ..artifacts import write_bytes, write_csv
 from ..errors import DatasetError
+from .units import MM_PER_UNIT, diagonal, scan_unit
 
 N_LANDMARKS = 65
 SKIP_HINT = "Fix the file, or set data.on_error: skip to drop this speaker."
@@ -63,24 +64,16 @@ def write_mesh(path: Path, vertices: np.ndarray, faces: np.ndarray) -> None:
     write_bytes(trimesh.exchange.ply.export_ply(mesh, encoding="binary", include_attributes=False), path)
 
 
-def read_landmarks(path: Path, speaker_id: str, shown_as: str | None = None,
-                   n_landmarks: int = N_LANDMARKS) -> np.ndarray:
-    """Landmarks float64 [n_landmarks, 3] from a CSV with header x,y,z (row i = landmark i+1)."""
-    where = f"speaker {speaker_id}: {shown_as or path}"
-    if not Path(path).is_file():
-        raise DatasetError(f"{where} does not exist. {SKIP_HINT}")
-    try:
-        table = pd.read_csv(path)
-    except Exception as err:
-        raise DatasetError(f"{where} cannot be read as a CSV ({err}). {SKIP_HINT}") from None
-    if list(table.columns) != ["x", "y", "z"] or len(table) != n_landmarks:
-        raise DatasetError(f"{where} has shape {len(table)} x {len(table.columns)} with columns "
-                           f"{list(table.columns)}; expected {n_landmarks} rows with header x,y,z. {SKIP_HINT}")
-    points = table.apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
-    bad = ~np.isfinite(points).all(axis=1)
-    if bad.any():
-        raise DatasetError(f"{where}: landmark(s) {(np.flatnonzero(bad) + 1).tolist()} are not finite numbers. {SKIP_HINT}")
-    return points
+def read_scan_mm(path: Path, speaker_id: str, shown_as: str | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """`read_scan` with the vertices in millimetres, and the unit the file was found to be in
+    (units.py); a scan no unit makes face-sized is refused."""
+    vertices, faces = read_scan(path, speaker_id, shown_as)
+    unit = scan_unit(vertices)
+    if unit is None:
+        raise DatasetError(f"speaker {speaker_id}: {shown_as or path} is {diagonal(vertices):.4g} units across "
+                           f"(bounding-box diagonal); in no unit (m, cm, mm, µm) is that the size of a face "
+                           f"(100-1,000 mm). Is it a face scan? {SKIP_HINT}")
+    return vertices * MM_PER_UNIT[unit], faces, unit
 
 
 def read_faces_csv(path: Path) -> tuple[list[str], np.ndarray]:

@@ -21,7 +21,7 @@ from xml.etree import ElementTree
 import numpy as np
 import pandas as pd
 
-from ..dataset import DatasetError
+from ..errors import DatasetError
 from .io import SKIP_HINT
 from .landmark_names import SCHEMES, VOCABULARY, VOCABULARY_TEXT
 

@@ -1,30 +1,53 @@
 """Landmarks for every face: from faces.csv rows, from checked annotations, or automatic.
 
-Annotated landmarks pass a statistical shape check (LandmarkQC); a face with too many flagged
-landmarks, or none annotated, is landmarked by registering the template to its scan.
+An annotation is any set of named points (landmark_files.py: sfv1..sfv65, ibug1..ibug68, in
+four file formats), read in the scan's unit and brought to millimetres with it. The faces that
+share a set of names pass a statistical shape check together (LandmarkQC): a gross mislabel is
+replaced by the model's prediction, and a face with too many flagged points, or none
+annotated, is landmarked automatically: the template is registered to its scan without guides
+and its sfv points are taken. The result is a long table (speaker_id, landmark, x, y, z) of
+the points that will guide each face's registration, in scan coordinates (mm).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from tqdm import tqdm
 
 from ..config import FaceParams
 from ..dataset import Speaker, skip_reason
 from ..errors import DatasetError
 from .batch import ScanJob, register_scans
-from .io import read_faces_csv, read_landmark_vertices, read_landmarks, read_scan
+from .io import read_faces_csv, read_landmark_vertices, read_scan_mm
+from .landmark_files import read_landmark_file
+from .landmark_names import VOCABULARY, landmark_name
 from .landmark_qc import LandmarkQC
 from .register import RegistrationSettings
 from .rigid import transform
 from .template import build_template
+from .units import MM_PER_UNIT
 
-QC_COLUMNS = ["speaker_id", "gender", "source", "flagged", "flagged_landmarks", "max_residual_mm"]
+QC_COLUMNS = ["speaker_id", "gender", "source", "unit", "points", "flagged", "flagged_landmarks", "max_residual_mm"]
+LANDMARK_COLUMNS = ["speaker_id", "landmark", "x", "y", "z"]
+MIN_GROUP = 3  # faces sharing a set of names that the shape check needs
+SFV = tuple(landmark_name("sfv", k) for k in range(1, 66))
 
 
-def landmarks_from_faces_csv(root: Path, speakers: list[Speaker], face: FaceParams, on_error: str):
-    """(QC rows, landmarks [65, 3] per face, skipped rows) from a root's faces.csv (one topology)."""
+@dataclass(frozen=True)
+class Landmarked:
+    """The landmarks stage's result: a QC row per face, its guiding points, and the skipped."""
+
+    rows: list[tuple]  # QC_COLUMNS
+    points: list[tuple]  # LANDMARK_COLUMNS, mm, scan coordinates
+    skipped: list[tuple]  # dataset.SKIPPED_COLUMNS
+    units: dict[str, str]  # speaker_id -> the unit its scan was found in
+
+
+def landmarks_from_faces_csv(root: Path, speakers: list[Speaker], face: FaceParams, on_error: str) -> Landmarked:
+    """The sfv landmarks of each face of a root's faces.csv (one topology, its landmark vertices)."""
     ids, vertices = read_faces_csv(root / "faces.csv")
     landmark_idx = read_landmark_vertices(Path(face.landmark_vertices) if face.landmark_vertices else None)
     if landmark_idx.max() >= vertices.shape[1]:
@@ -40,53 +63,75 @@ def landmarks_from_faces_csv(root: Path, speakers: list[Speaker], face: FacePara
                 raise err
             skipped.append((speaker.speaker_id, "landmarks", skip_reason(err)))
             continue
-        points.append(vertices[row_of[speaker.speaker_id], landmark_idx])
-        rows.append((speaker.speaker_id, speaker.gender, "faces_csv", 0, "", np.nan))
-    return rows, points, skipped
+        found = vertices[row_of[speaker.speaker_id], landmark_idx]
+        points += [(speaker.speaker_id, name, *p) for name, p in zip(SFV, found)]
+        rows.append((speaker.speaker_id, speaker.gender, "faces_csv", "mm", len(SFV), 0, "", np.nan))
+    return Landmarked(rows, points, skipped, {})
 
 
-def landmarks_from_scans(root: Path, speakers: list[Speaker], face: FaceParams, on_error: str):
-    """(QC rows, landmarks [65, 3] per face, skipped rows) from the scans and their annotations."""
-    usable: list[tuple[Speaker, np.ndarray | None]] = []
+def landmarks_from_scans(root: Path, speakers: list[Speaker], face: FaceParams, on_error: str) -> Landmarked:
+    """Each scan's guiding points: its annotation after the shape check, or automatic ones."""
+    usable: list[tuple[Speaker, str, tuple[str, ...] | None, np.ndarray | None]] = []
     skipped = []
     for speaker in tqdm(speakers, desc="landmarks: check", unit="face"):
         try:
             if not speaker.scan:
                 raise DatasetError(f"speaker {speaker.speaker_id}: no scan in the manifest and no faces.csv in {root}.")
-            read_scan(root / speaker.scan, speaker.speaker_id, speaker.scan)
-            annotated = (read_landmarks(root / speaker.landmarks, speaker.speaker_id, speaker.landmarks)
-                         if speaker.landmarks else None)
-            usable.append((speaker, annotated))
+            _, _, unit = read_scan_mm(root / speaker.scan, speaker.speaker_id, speaker.scan)
+            names, points = None, None
+            if speaker.landmarks:
+                annotated = read_landmark_file(root / speaker.landmarks, speaker.speaker_id, speaker.landmarks)
+                order = np.argsort([VOCABULARY.index(n) for n in annotated.names], kind="stable")
+                names = tuple(annotated.names[i] for i in order)
+                points = annotated.points[order] * MM_PER_UNIT[unit]  # annotations are in the scan's unit
+            usable.append((speaker, unit, names, points))
         except DatasetError as err:
             if on_error == "fail":
                 raise
             skipped.append((speaker.speaker_id, "landmarks", skip_reason(err)))
 
-    points: list[np.ndarray | None] = [lm for _, lm in usable]
-    source = ["annotated" if lm is not None else "automatic" for lm in points]
-    flagged = [np.zeros(0, dtype=int)] * len(usable)
+    names = [n for _, _, n, _ in usable]
+    points: list[np.ndarray | None] = [p for _, _, _, p in usable]
+    source = ["annotated" if p is not None else "automatic" for p in points]
+    flagged: list[list[str]] = [[] for _ in usable]
     residual = [np.nan] * len(usable)
-    annotated = [i for i, lm in enumerate(points) if lm is not None]
-    if len(annotated) >= 3:
-        qc = LandmarkQC.from_params(face).fit(np.stack([points[i] for i in annotated]))
-        check = qc.check(np.stack([points[i] for i in annotated]))
-        for k, i in enumerate(annotated):
-            flagged[i] = np.flatnonzero(check.flagged[k]) + 1
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, face_names in enumerate(names):
+        if face_names is not None:
+            groups.setdefault(face_names, []).append(i)
+    for group_names, members in groups.items():
+        if len(members) < MIN_GROUP:
+            continue
+        stacked = np.stack([points[i] for i in members])
+        check = LandmarkQC.from_params(face).fit(stacked).check(stacked)
+        for k, i in enumerate(members):
+            flagged[i] = [group_names[j] for j in np.flatnonzero(check.flagged[k])]
             residual[i] = float(check.residual_mm[k].max())
             if check.flagged[k].mean() > face.qc_max_flagged:
-                points[i], source[i] = None, "automatic (annotation rejected)"
+                names[i], points[i], source[i] = None, None, "automatic (annotation rejected)"
             else:
                 points[i] = check.cleaned[k]
 
-    automatic = [i for i, lm in enumerate(points) if lm is None]
+    automatic = [i for i, p in enumerate(points) if p is None]
     if automatic:
         template = build_template(face.template_vertices)
         jobs = [ScanJob(usable[i][0].speaker_id, root / usable[i][0].scan, usable[i][0].scan, None) for i in automatic]
-        fits = register_scans(template.vertices, template.faces, template.landmark_idx,
-                              RegistrationSettings.from_params(face), jobs)
+        fits = register_scans(template, RegistrationSettings.from_params(face), jobs)
         for i, fit in zip(automatic, tqdm(fits, total=len(jobs), desc="landmarks: automatic", unit="scan")):
-            points[i] = transform(fit.vertices[template.landmark_idx], fit.to_scan)
+            names[i], points[i] = SFV, transform(fit.vertices[template.landmark_idx], fit.to_scan)
 
-    rows = [(speaker.speaker_id, speaker.gender, source[i], len(flagged[i]), ";".join(map(str, flagged[i])), residual[i])
-            for i, (speaker, _) in enumerate(usable)]
-    return rows, points, skipped
+    rows = [(speaker.speaker_id, speaker.gender, source[i], unit, len(names[i]), len(flagged[i]), ";".join(flagged[i]),
+             residual[i]) for i, (speaker, unit, _, _) in enumerate(usable)]
+    table = [(speaker.speaker_id, name, *p) for (speaker, _, _, _), face_names, face_points in zip(usable, names, points)
+             for name, p in zip(face_names, face_points)]
+    return Landmarked(rows, table, skipped, {speaker.speaker_id: unit for speaker, unit, _, _ in usable})
+
+
+def sfv_points(table: pd.DataFrame, speakers: list[str]) -> np.ndarray:
+    """The sfv1..sfv65 points [S, 65, 3] of each speaker of a LANDMARK_COLUMNS table, NaN where missing."""
+    out = np.full((len(speakers), len(SFV), 3), np.nan)
+    row = {s: i for i, s in enumerate(speakers)}
+    column = {name: k for k, name in enumerate(SFV)}
+    mine = table[table["speaker_id"].isin(row) & table["landmark"].isin(column)]
+    out[mine["speaker_id"].map(row).to_numpy(), mine["landmark"].map(column).to_numpy()] = mine[["x", "y", "z"]]
+    return out

@@ -7,9 +7,9 @@ The template is deformed by a displacement field d [T, 3] minimising
 where c_i is vertex i's closest point on the scan moved onto the scan's tangent plane there
 (point-to-plane, so the surface data do not drag vertices sideways), L is the mesh's umbrella
 Laplacian (so |L d|^2 penalises bending of the displacement, not its smooth part) and p_l are
-the (QC'd) landmarks. The three coordinates share one sparse matrix, factorised once per
-stiffness stage; matches are re-found at every iteration. Stiffness falls from stage to stage
-(coarse to fine). Matches on the scan's border (holes, the rim) or too far or facing away are
+the guiding points: whatever named landmarks a face has (QC'd), each at its template vertex.
+The three coordinates share one sparse matrix, factorised once per stiffness stage; matches
+are re-found at every iteration. Stiffness falls from stage to stage (coarse to fine). Matches on the scan's border (holes, the rim) or too far or facing away are
 dropped, so holes are bridged by the smoothness term instead of pulling the surface in.
 """
 from __future__ import annotations
@@ -53,6 +53,18 @@ class RegistrationSettings:
 
 
 @dataclass(frozen=True)
+class Guides:
+    """The points that guide a fit: template vertex [L] of each, and where it is on the scan [L, 3]."""
+
+    vertex: np.ndarray
+    points: np.ndarray
+
+    def __post_init__(self) -> None:
+        if len(self.vertex) != len(self.points):
+            raise ValueError(f"{len(self.vertex)} guide vertices but {len(self.points)} points")
+
+
+@dataclass(frozen=True)
 class Registration:
     """The template fitted to one scan."""
 
@@ -60,7 +72,9 @@ class Registration:
     to_scan: np.ndarray  # float64 [4, 4], template frame -> scan coordinates
     surface_distance_mm: float  # mean point-to-plane distance of matched vertices to the scan
     coverage: float  # share of template vertices with a valid match on the scan
-    landmark_fit_mm: float  # mean distance of landmark vertices to the guiding landmarks (nan if none)
+    landmark_fit_mm: float  # mean distance of the guide vertices to their points (nan without guides)
+    guides: int  # guiding points used (0: the rigid start searched for the face)
+    start_mm: float  # after the rigid start, mean distance of the template's central face to the scan
 
 
 class TemplateFitter:
@@ -70,44 +84,44 @@ class TemplateFitter:
     match is rejected; `max_angle_deg` also rejects matches whose normals disagree by more.
     """
 
-    def __init__(self, vertices: np.ndarray, faces: np.ndarray, landmark_idx: np.ndarray,
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray, landmark_idx: np.ndarray, central: np.ndarray,
                  settings: RegistrationSettings, max_angle_deg: float = MAX_ANGLE_DEG):
         self.vertices = np.asarray(vertices, dtype=np.float64)
         self.faces = np.asarray(faces, dtype=np.int64)
-        self.landmark_idx = np.asarray(landmark_idx, dtype=np.int64)
+        self.landmark_idx = np.asarray(landmark_idx, dtype=np.int64)  # the 65 sfv landmarks
+        self.central = np.asarray(central, dtype=bool)  # [T] the nose, eyes and mouth: every face has them
         self.schedule = settings.schedule
         self.max_distance_mm = settings.max_distance_mm
         self.max_angle_deg = max_angle_deg
-        n = len(self.vertices)
-        laplacian = umbrella_laplacian(self.faces, n)
+        laplacian = umbrella_laplacian(self.faces, len(self.vertices))
         self._bending = (laplacian.T @ laplacian).tocsc()
-        self._landmark_diag = np.bincount(self.landmark_idx, minlength=n).astype(np.float64)
 
-    def register(self, scan_vertices: np.ndarray, scan_faces: np.ndarray,
-                 landmarks: np.ndarray | None = None) -> Registration:
-        """Fit the template to a scan, guided by its landmarks [L, 3] (scan coordinates) if given.
+    def register(self, scan_vertices: np.ndarray, scan_faces: np.ndarray, guides: Guides | None = None
+                 ) -> Registration:
+        """Fit the template to a scan, guided by named points (scan coordinates) if given.
 
-        Without landmarks the scan is aligned coarsely (`coarse_alignment`) and fitted with the
-        landmark term off.
+        Three or more guides give the rigid start; with fewer, the scan is aligned coarsely
+        (`coarse_alignment`), and the guides it has still pull in the non-rigid fit.
         """
-        if landmarks is not None:
-            to_template = rigid_fit(landmarks, self.vertices[self.landmark_idx])
+        guides = guides if guides is not None and len(guides.vertex) else None
+        if guides is not None and len(guides.vertex) >= 3:
+            to_template = rigid_fit(guides.points, self.vertices[guides.vertex])
         else:
             to_template = coarse_alignment(self.vertices, self.faces, self.landmark_idx, scan_vertices, scan_faces)
         scan = trimesh.Trimesh(transform(scan_vertices, to_template), scan_faces, process=False)
-        targets = None if landmarks is None else transform(landmarks, to_template)
+        start = float(cKDTree(scan.vertices).query(self.vertices[self.central])[0].mean())
+        targets = None if guides is None else Guides(guides.vertex, transform(guides.points, to_template))
         fitted, matched, distance = self._deform(scan, targets)
         # Put the fitted face back on the template frame: remove the rigid part of the fit.
         to_frame = rigid_fit(fitted, self.vertices)
         vertices = transform(fitted, to_frame)
         to_scan = invert(to_template) @ invert(to_frame)
-        landmark_fit = (float(np.linalg.norm(fitted[self.landmark_idx] - targets, axis=1).mean())
+        landmark_fit = (float(np.linalg.norm(fitted[targets.vertex] - targets.points, axis=1).mean())
                         if targets is not None else float("nan"))
         return Registration(vertices, to_scan, float(distance[matched].mean()) if matched.any() else float("nan"),
-                            float(matched.mean()), landmark_fit)
+                            float(matched.mean()), landmark_fit, 0 if guides is None else len(guides.vertex), start)
 
-    def _deform(self, scan: trimesh.Trimesh, landmarks: np.ndarray | None
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _deform(self, scan: trimesh.Trimesh, guides: Guides | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         points = np.asarray(scan.vertices)
         normals = np.asarray(scan.vertex_normals)
         on_border = np.zeros(len(points), dtype=bool)
@@ -127,14 +141,15 @@ class TemplateFitter:
                 np.sum(own_normals * normal, axis=1) > min_cos)
             return target, valid, np.abs(offset)
 
+        guide_diag = np.zeros(n) if guides is None else np.bincount(guides.vertex, minlength=n).astype(np.float64)
         for stage in self.schedule:
-            weight_l = stage.landmark_weight if landmarks is not None else 0.0
+            weight_l = stage.landmark_weight if guides is not None else 0.0
             _, valid, _ = matches(self.vertices + displacement)
-            system = sp.diags(valid.astype(np.float64) + weight_l * self._landmark_diag) + stage.stiffness * self._bending
+            system = sp.diags(valid.astype(np.float64) + weight_l * guide_diag) + stage.stiffness * self._bending
             solve = factorized(system.tocsc())
             landmark_rhs = np.zeros((n, 3))
             if weight_l:
-                np.add.at(landmark_rhs, self.landmark_idx, weight_l * (landmarks - self.vertices[self.landmark_idx]))
+                np.add.at(landmark_rhs, guides.vertex, weight_l * (guides.points - self.vertices[guides.vertex]))
             for _ in range(stage.iterations):
                 current = self.vertices + displacement
                 target, now_valid, _ = matches(current)

@@ -1,8 +1,14 @@
 """Every face of a cohort in one topology: faces.csv rows rigidly aligned, or raw scans
-registered onto the template and checked, with a QC row per face."""
+registered onto the template and checked, with a QC row per face.
+
+Raw scans are registered in rounds: the first onto the template, each later one onto the
+mean of the faces the round before registered and kept (same topology, same landmark
+vertices), so a cohort whose proportions differ from the template's is registered to its own
+mean face rather than pulled towards the template's (face.template_rounds).
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -13,20 +19,20 @@ from ..config import FaceParams
 from ..errors import DatasetError
 from .batch import ScanJob, register_scans
 from .io import read_faces_csv, read_landmark_vertices
-from .register import RegistrationSettings
+from .landmark_names import CONTOUR, template_vertices
+from .register import Guides, Registration, RegistrationSettings
+from .registration_qc import QC_COLUMNS, QcLimits, assess
 from .rigid import align_to_mean
-from .template import REGIONS, build_template
+from .template import REGIONS, Template, build_template
 from .topology import triangulate_frontal
-
-QC_COLUMNS = ["speaker_id", "source", "surface_distance_mm", "coverage", "landmark_fit_mm", "flagged"]
 
 
 @dataclass(frozen=True)
 class RegisteredCohort:
     speakers: pd.DataFrame  # speaker_id, gender of the faces kept, in `registered` order
     registered: np.ndarray  # [S, T, 3] in the template frame
-    to_scan: np.ndarray  # [S, 4, 4] template frame -> each scan's frame
-    template_vertices: np.ndarray  # [T, 3]
+    to_scan: np.ndarray  # [S, 4, 4] template frame -> each scan's frame (mm)
+    template_vertices: np.ndarray  # [T, 3] the template of the last round
     template_faces: np.ndarray  # [F, 3]
     landmark_idx: np.ndarray  # [65]
     region_names: np.ndarray  # [T] region of each template vertex ("" when unknown)
@@ -40,36 +46,52 @@ def register_faces_csv(path: Path, speakers: pd.DataFrame, landmark_vertices: Pa
     faces_in = vertices[[row_of[sid] for sid in speakers.speaker_id]]
     registered, _ = align_to_mean(faces_in, reference=faces_in[0])
     template_vertices = registered.mean(axis=0)
-    qc = pd.DataFrame([(sid, "faces_csv", np.nan, 1.0, np.nan, False) for sid in speakers.speaker_id],
-                      columns=QC_COLUMNS)
+    qc = pd.DataFrame([(sid, "faces_csv", 0, np.nan, 1.0, np.nan, np.nan, np.nan, np.nan, False, "")
+                       for sid in speakers.speaker_id], columns=QC_COLUMNS)
     return RegisteredCohort(speakers, registered, np.repeat(np.eye(4)[None], len(speakers), axis=0),
                             template_vertices, triangulate_frontal(template_vertices),
                             read_landmark_vertices(landmark_vertices), np.full(len(template_vertices), ""), qc)
 
 
-def register_scan_files(root: Path, scans: dict[str, str], speakers: pd.DataFrame, landmarks: np.ndarray,
+def scan_guides(points: pd.DataFrame, template: Template) -> Guides:
+    """A face's guiding points (landmark, x, y, z rows) at the template vertices their names
+    have; iBUG's jaw contour (not anatomical: it slides as the head turns) guides nothing."""
+    placed = template_vertices([n for n in points["landmark"] if n not in CONTOUR], template)
+    rows = points[points["landmark"].isin(list(placed))]
+    return Guides(np.array([placed[n] for n in rows["landmark"]], dtype=np.int64),
+                  rows[["x", "y", "z"]].to_numpy(np.float64))
+
+
+def register_scan_files(root: Path, scans: dict[str, str], speakers: pd.DataFrame, points: pd.DataFrame,
                         face: FaceParams, on_error: str) -> RegisteredCohort:
-    """Raw scans (scans: speaker_id -> path under root) registered onto the template with their
-    landmarks [S, 65, 3]. A face failing QC (coverage, mean distance) is an error in `fail` mode;
-    in `skip` mode it stays in the QC table, flagged, and goes no further."""
+    """Raw scans (scans: speaker_id -> path under root; speakers: speaker_id, gender, source)
+    registered with their guiding points (`points`: speaker_id, landmark, x, y, z, scan mm) over
+    1 + face.template_rounds rounds. A face failing QC is an error in `fail` mode; in `skip`
+    mode it stays in the QC table, flagged with its reason, and goes no further."""
     template = build_template(face.template_vertices)
-    jobs = [ScanJob(sid, root / scans[sid], scans[sid], landmarks[i]) for i, sid in enumerate(speakers.speaker_id)]
-    fits = list(tqdm(register_scans(template.vertices, template.faces, template.landmark_idx,
-                                    RegistrationSettings.from_params(face), jobs),
-                     total=len(jobs), desc="register", unit="scan"))
-    flagged = np.array([f.coverage < face.min_coverage or f.surface_distance_mm > face.max_surface_mm for f in fits],
-                       dtype=bool)
-    qc = pd.DataFrame([(sid, "scan", f.surface_distance_mm, f.coverage, f.landmark_fit_mm, bool(bad))
-                       for sid, f, bad in zip(speakers.speaker_id, fits, flagged)], columns=QC_COLUMNS)
+    by_speaker = {sid: rows for sid, rows in points.groupby("speaker_id", sort=False)}
+    jobs = [ScanJob(sid, root / scans[sid], scans[sid], scan_guides(by_speaker[sid], template))
+            for sid in speakers.speaker_id]
+    settings, limits = RegistrationSettings.from_params(face), QcLimits.from_params(face)
+    fits: list[Registration] = []
+    qc = pd.DataFrame(columns=QC_COLUMNS)
+    for round_ in range(face.template_rounds + 1):
+        kept = [f.vertices for f, bad in zip(fits, qc["flagged"]) if not bad]
+        if kept:  # a later round: the mean of the faces the last one kept is the template
+            template = replace(template, vertices=np.mean(kept, axis=0))
+        desc = "register" if face.template_rounds == 0 else f"register, round {round_ + 1}"
+        fits = list(tqdm(register_scans(template, settings, jobs), total=len(jobs), desc=desc, unit="scan"))
+        qc = assess(list(speakers.speaker_id), list(speakers.source), fits,
+                    [f.start_mm if f.guides < 3 else np.nan for f in fits], template.vertices,
+                    template.landmark_idx, limits)
+    flagged = qc["flagged"].to_numpy(bool)
     if flagged.any() and on_error == "fail":
-        i = int(np.flatnonzero(flagged)[0])
-        sid, f = speakers.speaker_id.iloc[i], fits[i]
+        row = qc[flagged].iloc[0]
         raise DatasetError(
-            f"speaker {sid}: {scans[sid]} failed registration QC (coverage {f.coverage:.2f}, needed >= "
-            f"{face.min_coverage}; mean distance to the scan {f.surface_distance_mm:.2f} mm, allowed <= "
-            f"{face.max_surface_mm} mm; {int(flagged.sum())} face(s) failed in all). Is the scan a face in millimetres "
-            f"with its landmarks? Fix it, or set data.on_error: skip to leave such faces out.")
+            f"speaker {row.speaker_id}: {scans[row.speaker_id]} failed registration QC: {row.reason} "
+            f"({int(flagged.sum())} face(s) failed in all; docs/geometry.md, 'Registration QC'). Is the scan a "
+            f"face with its landmarks? Fix it, or set data.on_error: skip to leave such faces out.")
     keep = ~flagged
-    return RegisteredCohort(speakers[keep], np.stack([f.vertices for f in fits])[keep],
+    return RegisteredCohort(speakers[["speaker_id", "gender"]][keep], np.stack([f.vertices for f in fits])[keep],
                             np.stack([f.to_scan for f in fits])[keep], template.vertices, template.faces,
                             template.landmark_idx, np.asarray(REGIONS)[template.region], qc)

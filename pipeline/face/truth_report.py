@@ -11,6 +11,7 @@ import pandas as pd
 from ..artifacts import read_table
 from .evaluation import in_true_frame, qc_scores, surface_distances
 from .io import read_triangles
+from .landmark_names import scheme_and_number
 from .rigid import transform
 
 
@@ -18,7 +19,7 @@ from .rigid import transform
 class RegisteredRun:
     """What the landmarks and register stages made of a root's scans."""
 
-    landmarks: np.ndarray  # [S, 65, 3] final landmarks in scan coordinates (landmarks.npy)
+    landmarks: np.ndarray  # [S, 65, 3] the sfv guiding points in scan coordinates (NaN where a face has none)
     landmark_qc: pd.DataFrame  # landmarks_qc.csv
     registered: np.ndarray  # [N, T, 3] the QC-passed faces in the template frame
     speakers: list[str]  # their speaker_ids, in row order
@@ -42,13 +43,15 @@ def against_truth(report: dict, truth: Path, run: RegisteredRun) -> tuple[np.nda
     mislabelled = annotations.pivot(index="speaker_id", columns="landmark", values="mislabelled").loc[landmark_qc["speaker_id"]]
     annotated_error = annotations.pivot(index="speaker_id", columns="landmark", values="error_mm").loc[landmark_qc["speaker_id"]]
     flagged = np.zeros((len(landmark_qc), n_landmarks), dtype=bool)
-    for i, numbers in enumerate(landmark_qc["flagged_landmarks"].fillna("").astype(str)):
-        for number in filter(None, numbers.split(";")):
-            flagged[i, int(number) - 1] = True
+    for i, names in enumerate(landmark_qc["flagged_landmarks"].fillna("").astype(str)):
+        for name in filter(None, names.split(";")):
+            scheme, number = scheme_and_number(name)
+            flagged[i, number - 1] |= scheme == "sfv"  # the synthetic annotations are the sfv scheme
     is_annotated = landmark_qc["source"].eq("annotated").to_numpy()
     final = run.landmarks
     final_error = np.linalg.norm(final - np.stack([transform(p, m) for p, m in zip(true_landmarks, poses)]), axis=2)
     report["landmarks"].update(qc_scores(flagged[is_annotated], mislabelled.to_numpy(bool)[is_annotated]))
+    final_error = final_error[np.isfinite(final_error)]
     report["landmarks"].update({
         "error_mm": float(final_error.mean()),
         "error_p95_mm": float(np.percentile(final_error, 95)),

@@ -16,6 +16,7 @@ from ..config import Params
 from ..face.ams import read_am_table
 from ..face.evaluation import am_summary
 from ..face.io import read_mesh
+from ..face.landmarking import sfv_points
 from ..face.truth_report import RegisteredRun, against_truth
 from ..plots.registration import error_figure, fit_figure
 from ..plots.render import save_figure
@@ -42,7 +43,8 @@ def main(params: Params, paths: Paths) -> None:
     true_ams = None
     vertex_errors = None
     if truth.is_dir():
-        run = RegisteredRun(np.load(paths.landmarks), landmark_qc, np.load(paths.registered),
+        run = RegisteredRun(sfv_points(read_table(paths.landmarks), list(landmark_qc["speaker_id"])), landmark_qc,
+                            np.load(paths.registered),
                             list(read_table(paths.face_speakers)["speaker_id"]), np.load(paths.to_scan),
                             pd.read_csv(paths.template_regions)["region"].to_numpy(str))
         vertex_errors = against_truth(report, truth, run)

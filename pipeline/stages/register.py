@@ -16,16 +16,14 @@ from . import Paths
 
 def main(params: Params, paths: Paths) -> None:
     root, face = Path(params.data.root), params.face
-    qc = read_table(paths.landmarks_qc)
-    landmarks = np.load(paths.landmarks)
-    speakers = qc[["speaker_id", "gender"]]
+    speakers = read_table(paths.landmarks_qc)[["speaker_id", "gender", "source"]]
 
     if (root / "faces.csv").is_file():
-        cohort = register_faces_csv(root / "faces.csv", speakers,
+        cohort = register_faces_csv(root / "faces.csv", speakers[["speaker_id", "gender"]],
                                     Path(face.landmark_vertices) if face.landmark_vertices else None)
     else:
         scans = {s.speaker_id: s.scan for s in read_manifest(root)}
-        cohort = register_scan_files(root, scans, speakers, landmarks, face, params.data.on_error)
+        cohort = register_scan_files(root, scans, speakers, read_table(paths.landmarks), face, params.data.on_error)
     save_npy(cohort.registered.astype(np.float32), paths.registered)
     save_npy(cohort.to_scan, paths.to_scan)
     write_csv(cohort.speakers, paths.face_speakers, None)
