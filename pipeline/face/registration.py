@@ -70,8 +70,11 @@ def register_scan_files(root: Path, scans: dict[str, str], speakers: pd.DataFram
     mode it stays in the QC table, flagged with its reason, and goes no further."""
     template = build_template(face.template_vertices)
     by_speaker = {sid: rows for sid, rows in points.groupby("speaker_id", sort=False)}
-    jobs = [ScanJob(sid, root / scans[sid], scans[sid], scan_guides(by_speaker[sid], template))
-            for sid in speakers.speaker_id]
+    # An automatic face's points come from a fit without guides; it is fitted without them again,
+    # so its QC judges the search for the face, not a fit to its own output.
+    jobs = [ScanJob(sid, root / scans[sid], scans[sid],
+                    None if source.startswith("automatic") else scan_guides(by_speaker[sid], template))
+            for sid, source in zip(speakers.speaker_id, speakers.source)]
     settings, limits = RegistrationSettings.from_params(face), QcLimits.from_params(face)
     fits: list[Registration] = []
     qc = pd.DataFrame(columns=QC_COLUMNS)

@@ -28,6 +28,6 @@ def main(params: Params, paths: Paths) -> None:
             print(f"warning: speaker {speaker_id}: the scan's coordinates are in {unit} (from its size); "
                   f"it is read in mm", file=sys.stderr)
     # Written only now, so a failed run leaves no partial output.
-    write_csv(pd.DataFrame(found.points, columns=LANDMARK_COLUMNS), paths.landmarks, "%.4f")
+    write_csv(pd.DataFrame(found.points, columns=LANDMARK_COLUMNS), paths.landmarks, None)  # exact: they guide
     write_csv(pd.DataFrame(found.rows, columns=QC_COLUMNS), paths.landmarks_qc, "%.3f")
     write_csv(pd.DataFrame(found.skipped, columns=SKIPPED_COLUMNS), paths.skipped_faces, None)
