@@ -169,6 +169,13 @@ class FaceParams(_Section):
     max_start_mm: Annotated[float, Field(gt=0)] = Field(
         4.0, description="register QC, faces without guides: flag a face whose rigid start left the template's "
                          "nose, eyes and mouth farther than this from the scan on average (mm)")
+    transfer_guides: str = Field(
+        "", description="faces.csv roots in another topology: a landmark,vertex CSV naming points of the "
+                        "vocabulary (ibug1..ibug68, sfv1..sfv65) at 0-based vertices of that topology, to guide "
+                        "the automatic transfer of the 65 landmarks (docs/own-data.md)")
+    max_transfer_mm: Annotated[float, Field(gt=0)] = Field(
+        2.0, description="faces.csv roots: flag a transferred landmark that lands farther than this from the mean "
+                         "face's surface (mm)")
     template_rounds: Annotated[int, Field(ge=0, le=10)] = Field(
         0, description="register: after the first pass, re-register every scan onto the mean of the faces the "
                        "pass before kept, this many times (groupwise registration; docs/geometry.md)")

@@ -204,3 +204,49 @@ def test_ams_stage_matches_the_library(synthetic):
     idx = torch.from_numpy(pd.read_csv(synthetic.landmark_vertices).vertex_index.to_numpy().copy())
     expected = measure(registered, idx, default_am_table()).numpy()
     assert np.allclose(pd.read_csv(synthetic.ams).iloc[:, 2:].to_numpy(), expected, atol=1e-4)
+
+
+def _resampled(shapes: np.ndarray, source, target) -> np.ndarray:
+    """Faces [N, T, 3] in `source`'s topology, sampled at the vertices of `target` (another
+    template of the same face domain) by barycentric interpolation over `source`'s uv mesh."""
+    from scipy.spatial import Delaunay
+
+    from scipy.spatial import cKDTree
+
+    mesh = Delaunay(source.uv)
+    simplex = mesh.find_simplex(target.uv)
+    transform_ = mesh.transform[simplex]
+    bary = np.einsum("nij,nj->ni", transform_[:, :2], target.uv - transform_[:, 2])
+    weights = np.column_stack([bary, 1 - bary.sum(axis=1)])
+    corners = mesh.simplices[simplex]
+    out = np.einsum("nk,bnkd->bnd", weights, shapes[:, corners])
+    outside = simplex < 0  # outline points just beyond the source's hull: the nearest source vertex
+    out[:, outside] = shapes[:, cKDTree(source.uv).query(target.uv[outside])[1]]
+    return out
+
+
+def test_a_faces_csv_root_in_another_topology_gets_its_landmarks_found(synthetic, tmp_path):
+    """faces.csv in a 2,400-vertex topology, no landmark file: the landmarks are transferred from
+    the 3,000-vertex template to the cohort's mean face, and the AMs measured on them agree
+    with the true AMs."""
+    from pipeline.face.template import build_template
+
+    truth = synthetic.synthetic / "truth"
+    shapes = np.load(truth / "shapes.npy").astype(np.float64)
+    speakers = pd.read_csv(truth / "speakers.csv")
+    other = build_template(2400)
+    faces = _resampled(shapes, build_template(3000), other)
+    root = tmp_path / "root"
+    root.mkdir()
+    write_faces_csv(root / "faces.csv", speakers.speaker_id.tolist(), faces)
+    speakers.assign(audio="", scan="", landmarks="").to_csv(root / "manifest.csv", index=False)
+    work = _geometry(_params(tmp_path, root), tmp_path / "work")
+    transfer = pd.read_csv(work.landmark_transfer)
+    assert set(transfer["source"]) == {"transfer"} and not transfer["flagged"].any()
+    assert transfer["surface_mm"].max() < 1.0
+    exact = (transfer["vertex_index"].to_numpy() == other.landmark_idx).mean()
+    assert exact > 0.8, exact  # the 2,400-vertex template has a vertex at every landmark
+    ams = pd.read_csv(work.ams).iloc[:, 2:].to_numpy()
+    true = pd.read_csv(truth / "ams.csv").iloc[:, 2:].to_numpy()
+    distances = [i for i, kind in enumerate(default_am_table().kind) if kind == "distance"]
+    assert np.median(np.abs(ams - true)[:, distances]) < 0.5  # mm

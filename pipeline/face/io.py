@@ -104,6 +104,16 @@ def read_faces_csv(path: Path) -> tuple[list[str], np.ndarray]:
     return ids, values.reshape(len(ids), 3, n_vertices).transpose(0, 2, 1).copy()
 
 
+def read_faces_csv_mm(path: Path) -> tuple[list[str], np.ndarray, str]:
+    """`read_faces_csv` in millimetres, and the unit found from the mean face's size (units.py)."""
+    ids, vertices = read_faces_csv(path)
+    unit = scan_unit(vertices.mean(axis=0))
+    if unit is None:
+        raise DatasetError(f"{path}: the mean face is {diagonal(vertices.mean(axis=0)):.4g} units across; in no "
+                           f"unit (m, cm, mm, µm) is that the size of a face (100-1,000 mm).")
+    return ids, vertices * MM_PER_UNIT[unit], unit
+
+
 def write_faces_csv(path: Path, ids: list[str], vertices: np.ndarray) -> None:
     """The registered-face CSV layout of `read_faces_csv`, for exchange with other tools."""
     vertices = np.asarray(vertices, dtype=np.float64)

@@ -160,3 +160,27 @@ def _checked(names: list[str], points: np.ndarray, where: str) -> NamedLandmarks
                            f"empty, NaN, infinite or not numbers. {SKIP_HINT}")
     return NamedLandmarks(tuple(names), points)
 
+
+
+def read_named_vertices(path: Path, n_vertices: int) -> dict[str, int]:
+    """A `landmark,vertex` CSV naming points of the vocabulary at 0-based vertices of a topology
+    with `n_vertices` vertices (face.transfer_guides): name -> vertex."""
+    path = Path(path)
+    try:
+        table = pd.read_csv(path, dtype={"landmark": str})
+    except (OSError, ValueError) as err:
+        raise DatasetError(f"{path} cannot be read as a CSV ({err}).") from None
+    if list(table.columns) != ["landmark", "vertex"]:
+        raise DatasetError(f"{path} has columns {list(table.columns)}; expected landmark,vertex.")
+    names = [str(n).strip().lower() for n in table["landmark"]]
+    unknown = sorted(set(names) - set(VOCABULARY))
+    if unknown:
+        raise DatasetError(f"{path}: unknown landmark name(s) {unknown[:5]}; the vocabulary is {VOCABULARY_TEXT}.")
+    if len(set(names)) != len(names):
+        raise DatasetError(f"{path}: a landmark is named more than once.")
+    vertices = pd.to_numeric(table["vertex"], errors="coerce").to_numpy()
+    bad = ~np.isfinite(vertices) | (vertices < 0) | (vertices >= n_vertices) | (vertices != np.round(vertices))
+    if bad.any():
+        raise DatasetError(f"{path}: vertex {table['vertex'].iloc[int(np.flatnonzero(bad)[0])]!r} of "
+                           f"{names[int(np.flatnonzero(bad)[0])]} is not a vertex of a {n_vertices}-vertex topology.")
+    return dict(zip(names, vertices.astype(int).tolist()))

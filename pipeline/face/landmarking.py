@@ -21,17 +21,20 @@ from ..config import FaceParams
 from ..dataset import Speaker, skip_reason
 from ..errors import DatasetError
 from .batch import ScanJob, register_scans
-from .io import read_faces_csv, read_landmark_vertices, read_scan_mm
-from .landmark_files import read_landmark_file
+from .io import read_faces_csv_mm, read_landmark_vertices, read_scan_mm
+from .landmark_files import read_landmark_file, read_named_vertices
 from .landmark_names import VOCABULARY, landmark_name
 from .landmark_qc import LandmarkQC
 from .register import RegistrationSettings
-from .rigid import transform
-from .template import build_template
+from .rigid import align_to_mean, transform
+from .template import Template, build_template
+from .transfer import transfer_landmarks
 from .units import MM_PER_UNIT
 
 QC_COLUMNS = ["speaker_id", "gender", "source", "unit", "points", "flagged", "flagged_landmarks", "max_residual_mm"]
 LANDMARK_COLUMNS = ["speaker_id", "landmark", "x", "y", "z"]
+TRANSFER_COLUMNS = ["landmark", "vertex_index", "source", "surface_mm", "vertex_mm", "flagged"]
+SOURCE_VERTICES = 6790  # the source's released topology, whose landmark vertices sfv ships
 MIN_GROUP = 3  # faces sharing a set of names that the shape check needs
 SFV = tuple(landmark_name("sfv", k) for k in range(1, 66))
 
@@ -46,14 +49,21 @@ class Landmarked:
     units: dict[str, str]  # speaker_id -> the unit its scan was found in
 
 
-def landmarks_from_faces_csv(root: Path, speakers: list[Speaker], face: FaceParams, on_error: str) -> Landmarked:
-    """The sfv landmarks of each face of a root's faces.csv (one topology, its landmark vertices)."""
-    ids, vertices = read_faces_csv(root / "faces.csv")
-    landmark_idx = read_landmark_vertices(Path(face.landmark_vertices) if face.landmark_vertices else None)
-    if landmark_idx.max() >= vertices.shape[1]:
-        raise DatasetError(f"{root / 'faces.csv'} has {vertices.shape[1]} vertices per face, but landmark "
-                           f"vertex {int(landmark_idx.max())} is asked for; set face.landmark_vertices "
-                           "to the indices of your topology.")
+def landmarks_from_faces_csv(root: Path, speakers: list[Speaker], face: FaceParams, on_error: str
+                             ) -> tuple[Landmarked, pd.DataFrame]:
+    """The sfv landmarks of each face of a root's faces.csv (one topology), and where they are in
+    that topology (TRANSFER_COLUMNS): face.landmark_vertices when given, the source's shipped
+    indices for its 6,790-vertex topology, and otherwise found by `transfer_landmarks`."""
+    ids, vertices, unit = read_faces_csv_mm(root / "faces.csv")
+    landmark_vertices = faces_csv_landmark_vertices(vertices, face)
+    if landmark_vertices["flagged"].any() and on_error == "fail":
+        off = landmark_vertices[landmark_vertices["flagged"]]
+        raise DatasetError(
+            f"{root / 'faces.csv'}: transferring the landmarks to its {vertices.shape[1]}-vertex topology put "
+            f"{', '.join(off['landmark'])} farther than {face.max_transfer_mm} mm from the mean face's surface "
+            f"(up to {off['surface_mm'].max():.1f} mm). Give face.transfer_guides (e.g. your model's iBUG-68 "
+            f"vertices) or face.landmark_vertices, or set data.on_error: skip to go on with them.")
+    landmark_idx = landmark_vertices["vertex_index"].to_numpy(np.int64)
     row_of = {sid: i for i, sid in enumerate(ids)}
     rows, points, skipped = [], [], []
     for speaker in speakers:
@@ -65,8 +75,34 @@ def landmarks_from_faces_csv(root: Path, speakers: list[Speaker], face: FacePara
             continue
         found = vertices[row_of[speaker.speaker_id], landmark_idx]
         points += [(speaker.speaker_id, name, *p) for name, p in zip(SFV, found)]
-        rows.append((speaker.speaker_id, speaker.gender, "faces_csv", "mm", len(SFV), 0, "", np.nan))
-    return Landmarked(rows, points, skipped, {})
+        rows.append((speaker.speaker_id, speaker.gender, "faces_csv", unit, len(SFV), 0, "", np.nan))
+    return Landmarked(rows, points, skipped, {s: unit for s in row_of}), landmark_vertices
+
+
+def faces_csv_landmark_vertices(vertices: np.ndarray, face: FaceParams) -> pd.DataFrame:
+    """TRANSFER_COLUMNS for a faces.csv cohort [N, V, 3] (mm)."""
+    n_vertices = vertices.shape[1]
+    if face.landmark_vertices or n_vertices == SOURCE_VERTICES:
+        idx = read_landmark_vertices(Path(face.landmark_vertices) if face.landmark_vertices else None)
+        if idx.max() >= n_vertices:
+            raise DatasetError(f"faces.csv has {n_vertices} vertices per face, but landmark vertex {int(idx.max())} "
+                               "is asked for; set face.landmark_vertices to the indices of your topology, or leave "
+                               "it empty to have them found.")
+        source = "face.landmark_vertices" if face.landmark_vertices else "shipped (the source's topology)"
+        return pd.DataFrame({"landmark": SFV, "vertex_index": idx, "source": source, "surface_mm": np.nan,
+                             "vertex_mm": np.nan, "flagged": False})
+    aligned, _ = align_to_mean(vertices, reference=vertices[0])
+    guides = read_named_vertices(Path(face.transfer_guides), n_vertices) if face.transfer_guides else {}
+    found = transfer_landmarks(aligned.mean(axis=0), build_template(face.template_vertices),
+                               RegistrationSettings.from_params(face), guides, face.max_transfer_mm)
+    return pd.DataFrame({"landmark": SFV, "vertex_index": found.vertex, "source": "transfer",
+                         "surface_mm": found.surface_mm, "vertex_mm": found.vertex_mm, "flagged": found.flagged})
+
+
+def template_landmark_vertices(template: Template) -> pd.DataFrame:
+    """TRANSFER_COLUMNS of a scan root: the landmarks are the template's own vertices."""
+    return pd.DataFrame({"landmark": SFV, "vertex_index": template.landmark_idx, "source": "template",
+                         "surface_mm": 0.0, "vertex_mm": 0.0, "flagged": False})
 
 
 def landmarks_from_scans(root: Path, speakers: list[Speaker], face: FaceParams, on_error: str) -> Landmarked:

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from ..config import FaceParams
 from ..errors import DatasetError
 from .batch import ScanJob, register_scans
-from .io import read_faces_csv, read_landmark_vertices
+from .io import read_faces_csv_mm
 from .landmark_names import CONTOUR, template_vertices
 from .register import Guides, Registration, RegistrationSettings
 from .registration_qc import QC_COLUMNS, QcLimits, assess
@@ -39,9 +39,10 @@ class RegisteredCohort:
     qc: pd.DataFrame  # QC_COLUMNS, one row per face tried (failed ones included, flagged)
 
 
-def register_faces_csv(path: Path, speakers: pd.DataFrame, landmark_vertices: Path | None) -> RegisteredCohort:
-    """Faces already in one topology: aligned rigidly to their mean, which becomes the template."""
-    ids, vertices = read_faces_csv(path)
+def register_faces_csv(path: Path, speakers: pd.DataFrame, landmark_idx: np.ndarray) -> RegisteredCohort:
+    """Faces already in one topology (in mm), its landmark vertices found by the landmarks stage:
+    aligned rigidly to their mean, which becomes the template."""
+    ids, vertices, _ = read_faces_csv_mm(path)
     row_of = {sid: i for i, sid in enumerate(ids)}
     faces_in = vertices[[row_of[sid] for sid in speakers.speaker_id]]
     registered, _ = align_to_mean(faces_in, reference=faces_in[0])
@@ -50,7 +51,7 @@ def register_faces_csv(path: Path, speakers: pd.DataFrame, landmark_vertices: Pa
                        for sid in speakers.speaker_id], columns=QC_COLUMNS)
     return RegisteredCohort(speakers, registered, np.repeat(np.eye(4)[None], len(speakers), axis=0),
                             template_vertices, triangulate_frontal(template_vertices),
-                            read_landmark_vertices(landmark_vertices), np.full(len(template_vertices), ""), qc)
+                            landmark_idx, np.full(len(template_vertices), ""), qc)
 
 
 def scan_guides(points: pd.DataFrame, template: Template) -> Guides:

@@ -19,8 +19,8 @@ def main(params: Params, paths: Paths) -> None:
     speakers = read_table(paths.landmarks_qc)[["speaker_id", "gender", "source"]]
 
     if (root / "faces.csv").is_file():
-        cohort = register_faces_csv(root / "faces.csv", speakers[["speaker_id", "gender"]],
-                                    Path(face.landmark_vertices) if face.landmark_vertices else None)
+        landmark_idx = read_table(paths.landmark_transfer)["vertex_index"].to_numpy(np.int64)
+        cohort = register_faces_csv(root / "faces.csv", speakers[["speaker_id", "gender"]], landmark_idx)
     else:
         scans = {s.speaker_id: s.scan for s in read_manifest(root)}
         cohort = register_scan_files(root, scans, speakers, read_table(paths.landmarks), face, params.data.on_error)
