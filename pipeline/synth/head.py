@@ -25,7 +25,7 @@ from matplotlib.tri import LinearTriInterpolator, Triangulation
 from scipy.spatial import Delaunay, cKDTree
 
 from ..face.template import Template, smoothstep
-from .scans import CANDIDATES_PER_VERTEX, HEX_CELL, area_pool, boundary_loops, disc_boundary, relax
+from .scans import CANDIDATES_PER_VERTEX, HEX_CELL, area_pool, boundary_loops, disc_boundary, relax, triangulate
 
 EXTENTS = ("none", "front", "whole")  # synth.scan.head: no head, its front half, all of it
 
@@ -118,15 +118,8 @@ def head_surface(face_scan: np.ndarray, scan_faces: np.ndarray, face: np.ndarray
     sites = sites[_off_edge_circles(site_chart, rim_chart) & _off_edge_circles(site_chart, cut_chart)
                   & inside.contains_points(site_chart)]
     points = np.vstack([face_scan[rim], cut, sites])
-    chart = _chart(_unit(points - shape.centre))
-    tris = Delaunay(chart).simplices.astype(np.int64)
-    p0, p1, p2 = (chart[tris[:, k]] for k in range(3))
-    d1, d2 = p1 - p0, p2 - p0
-    signed = d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0]
-    solid = np.abs(signed) > 1e-9 * np.abs(signed).max()
-    centroid = (p0 + p1 + p2) / 3.0
-    on_head = inside.contains_points(centroid) & ~PolygonPath(rim_chart).contains_points(centroid)
-    tris = np.where((signed < 0)[:, None], tris[:, ::-1], tris)[solid & on_head]
+    tris, centroid = triangulate(_chart(_unit(points - shape.centre)))
+    tris = tris[inside.contains_points(centroid) & ~PolygonPath(rim_chart).contains_points(centroid)]
     mesh = trimesh.Trimesh(points, tris, process=False)
     if np.sum(mesh.face_normals * (mesh.triangles_center - shape.centre)) < 0:  # outwards, like the face
         tris = tris[:, ::-1]
@@ -153,11 +146,11 @@ def _reference_surface(face: np.ndarray, template: Template, shape: HeadShape) -
     2 mm triangles)."""
     directions = _fibonacci_directions(_REFERENCE_DIRECTIONS)
     directions = directions[directions[:, 1] > _LOWEST_DIRECTION]
-    rim = face[disc_boundary(template.faces)]
-    vertices = shape.centre + _RimBlend.of(face, template, shape).radius(directions)[:, None] * directions
+    blend = _RimBlend.of(face, template, shape)
+    vertices = shape.centre + blend.radius(directions)[:, None] * directions
     chart = _chart(directions)
     tris = Delaunay(chart).simplices.astype(np.int64)
-    off_face = ~PolygonPath(_chart(_unit(rim - shape.centre))).contains_points(chart[tris].mean(axis=1))
+    off_face = ~PolygonPath(_chart(blend.rim_directions)).contains_points(chart[tris].mean(axis=1))
     return _Surface(vertices, tris[off_face])
 
 
@@ -172,7 +165,7 @@ class _RimBlend:
     """
 
     shape: HeadShape
-    rim_directions: np.ndarray  # [R, 3] from C
+    rim_directions: np.ndarray  # [R, 3] from C to the face's rim, in order
     delta: np.ndarray  # [R] mm
     slope: np.ndarray  # [R] mm per radian, outwards
 
@@ -275,7 +268,8 @@ def _cut_loop(surface: _Surface, shape: HeadShape, spacing_mm: float) -> np.ndar
     line = vertices[lo] + t * (vertices[hi] - vertices[lo])
     step = np.linalg.norm(np.roll(line, -1, axis=0) - line, axis=1)
     arc = np.r_[0.0, np.cumsum(step)]
-    at = np.arange(int(round(arc[-1] / spacing_mm))) * arc[-1] / round(arc[-1] / spacing_mm)
+    n_points = int(round(arc[-1] / spacing_mm))
+    at = np.arange(n_points) * arc[-1] / n_points
     closed = np.vstack([line, line[:1]])
     return np.column_stack([np.interp(at, arc, closed[:, k]) for k in range(3)])
 

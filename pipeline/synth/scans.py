@@ -200,21 +200,29 @@ def _resample(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, rng: np.r
 
     points_uv = np.vstack([rim_uv, pool_uv[sites]])
     points = np.vstack([rim_xyz, pool_xyz[sites]])
-    tris = Delaunay(points_uv).simplices.astype(np.int64)
-    p0, p1, p2 = (points_uv[tris[:, k]] for k in range(3))
-    d1, d2 = p1 - p0, p2 - p0
-    signed = d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0]
-    # Rim points on one straight template edge are collinear up to rounding: drop the slivers.
-    solid = np.abs(signed) > 1e-9 * np.abs(signed).max()
-    inside = PolygonPath(uv[loop]).contains_points((p0 + p1 + p2) / 3.0)
-    tris = np.where((signed < 0)[:, None], tris[:, ::-1], tris)[solid & inside]  # CCW in uv
+    tris, centroid = triangulate(points_uv)
+    tris = tris[PolygonPath(uv[loop]).contains_points(centroid)]
     if np.unique(tris).size != n_vertices:
         raise RuntimeError("resampling lost vertices; the uv domain is not a valid disc")
     return points, tris
 
 
+def triangulate(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Delaunay triangles [G, 3] of 2-D `points`, counter-clockwise, and their centroids [G, 2].
+
+    Points on one straight boundary edge are collinear up to rounding: their slivers are dropped.
+    """
+    tris = Delaunay(points).simplices.astype(np.int64)
+    p0, p1, p2 = (points[tris[:, k]] for k in range(3))
+    d1, d2 = p1 - p0, p2 - p0
+    signed = d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0]
+    solid = np.abs(signed) > 1e-9 * np.abs(signed).max()
+    tris = np.where((signed < 0)[:, None], tris[:, ::-1], tris)
+    return tris[solid], ((p0 + p1 + p2) / 3.0)[solid]
+
+
 def area_pool(faces: np.ndarray, tri_area: np.ndarray, n_pool: int,
-               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(triangle [n_pool, 3], barycentric weights [n_pool, 3]) of points uniform over the
     3-D area: triangles drawn by systematic sampling of the cumulative area (so no triangle
     gets a Poisson clump), uniform barycentrics inside."""
