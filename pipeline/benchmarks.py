@@ -10,9 +10,12 @@ def bench_synth(people: int, vertices: int, seed: int) -> str:
     """Time each step of synthetic person generation; a markdown table for docs/benchmarks.md.
 
     The scan step resamples a whole surface into a new mesh; trimesh's even surface sampling
-    of the same number of points (points only, no mesh) runs beside it as a reference.
+    of the same number of points (points only, no mesh) runs beside it as a reference. The
+    same people with head scans (synth.scan.head front, whole) give the head's cost, size
+    (x: breadth, y: height with the neck, z: depth) and vertex count.
     """
     import tempfile
+    from dataclasses import replace
     from pathlib import Path
 
     import trimesh
@@ -21,6 +24,7 @@ def bench_synth(people: int, vertices: int, seed: int) -> str:
     from .face.template import build_template
     from .synth.cohort import ScanSettings, VoiceSettings, record, simulate_person
     from .synth.link import draw_latents, voice_params
+    from .synth.scans import true_frame
     from .synth.shape_model import build_shape_model
     from .synth.writer import write_person
 
@@ -43,9 +47,17 @@ def bench_synth(people: int, vertices: int, seed: int) -> str:
         record(voice_params(draw_latents(model, model.sample_factors(rng, "F", 1), "F", rng, 1.0)[0]), rng, voice)
     timings[f"voice: {voice.seconds:.0f} s recording, per person"] = (time.perf_counter() - t0) / people
 
-    t0 = time.perf_counter()
-    persons = [simulate_person(model, f"F{i:04d}", "F", i, seed, settings, voice) for i in range(people)]
-    timings["whole person (face, scan, annotation, voice), per person"] = (time.perf_counter() - t0) / people
+    drawn = {}
+    for extent in ("none", "front", "whole"):  # synth.scan.head: the same people, scans grown by a head
+        t0 = time.perf_counter()
+        drawn[extent] = [simulate_person(model, f"F{i:04d}", "F", i, seed, replace(settings, head=extent), voice)
+                         for i in range(people)]
+        elapsed = (time.perf_counter() - t0) / people
+        size = np.mean([np.ptp(true_frame(p.scan), axis=0) for p in drawn[extent]], axis=0)
+        timings[f"whole person (face, scan, annotation, voice), head {extent}: "
+                f"{np.mean([len(p.scan.vertices) for p in drawn[extent]]):,.0f} scan vertices, "
+                f"{size[0]:.0f} x {size[1]:.0f} x {size[2]:.0f} mm, per person"] = elapsed
+    persons = drawn["none"]
 
     mean_scan = int(np.mean([len(p.scan.vertices) for p in persons]))
     t0 = time.perf_counter()

@@ -38,8 +38,9 @@ class Speakers(_Section):
 class ScanParams(_Section):
     vertices: tuple[Annotated[int, Field(ge=500)], Annotated[int, Field(ge=500)]] = Field(
         (9000, 14000), description="range [min, max] of each raw scan's own vertex count")
-    rotation_deg: Annotated[float, Field(ge=0, le=90)] = Field(
-        20.0, description="random pose: up to ± this many degrees about each axis")
+    rotation_deg: Annotated[float, Field(ge=0, le=180)] = Field(
+        20.0, description="random pose: up to ± this many degrees about each axis; 180 = a uniformly random "
+                          "rotation (any orientation equally likely)")
     translation_mm: NonNegFloat = Field(50.0, description="random pose: up to ± this many mm along each axis")
     noise_mm: Annotated[float, Field(ge=0, le=5)] = Field(0.3, description="scanner noise along the normals (SD, mm)")
     holes: tuple[Annotated[int, Field(ge=0, le=50)], Annotated[int, Field(ge=0, le=50)]] = Field(
@@ -47,6 +48,16 @@ class ScanParams(_Section):
     hole_radius_mm: tuple[
         Annotated[float, Field(gt=0, le=20)], Annotated[float, Field(gt=0, le=20)]
     ] = Field((2.0, 5.0), description="range [min, max] of the hole radius (mm)")
+    head: Literal["none", "front", "whole"] = Field(
+        "none", description="extent of a scan: none = the face mask; front = the head too (skull, sides, neck cut "
+                            "40-80 mm below the chin), cut off behind the ears; whole = the whole head, open at the "
+                            "neck only (docs/synthetic-cohort.md)")
+    clutter: Annotated[float, Field(ge=0, le=5)] = Field(
+        0.0, description="junk in a scan, per unit: 20 hair strands over the forehead and scalp, 2 stray blobs and, "
+                         "with a head, 8 bumps of hair on the scalp (0 = none)")
+    unit: Literal["mm", "cm", "m", "um"] = Field(
+        "mm", description="unit of the scan and landmark files' coordinates (um = µm); the truth stays in mm, "
+                          "truth/poses.npy maps it to the files' unit")
 
     @model_validator(mode="after")
     def _ranges(self) -> ScanParams:
@@ -78,6 +89,9 @@ class SynthParams(_Section):
     vertices: Annotated[int, Field(ge=2000, le=200_000)] = Field(6790, description="template vertex count")
     residual_mm: Annotated[float, Field(ge=0, le=5)] = Field(
         0.8, description="RMS (mm) of the smooth random residual shape")
+    mean_shift: Annotated[float, Field(ge=0, le=2)] = Field(
+        0.0, description="how far the cohort's mean face is from the template: 1 = mouth width +8, intercanthal "
+                         "width +4, nose length (n-sn) +5, jaw width −8 mm on both sexes' means; 0 = none")
     scan: ScanParams = Field(ScanParams(), description="the raw scans made from the true faces")
     annotation: AnnotationParams = Field(AnnotationParams(), description="the landmark annotations of the scans")
     sheet_faces: Annotated[int, Field(ge=2, le=32)] = Field(

@@ -67,7 +67,7 @@ def evaluation_seed(seed: int, gender: Gender) -> int:
 
 
 def person_rng(seed: int, index: int) -> np.random.Generator:
-    """Synthetic person `index`: face, scan, annotation, voice, in that order."""
+    """Synthetic person `index`: face, scan, annotation, voice, then the scan's head and clutter."""
     return np.random.default_rng([seed, index])
 
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from pipeline.face.ams import default_am_table, measure
-from pipeline.synth.shape_model import FACTOR_NAMES, FACTORS, correlation_matrix
+from pipeline.synth.shape_model import FACTOR_NAMES, FACTORS, MEAN_SHIFT_MM, correlation_matrix
 
 
 def _ams(faces, template):
@@ -113,3 +113,49 @@ def test_sampled_faces_have_no_folded_triangles(shape_model, cohort):
     folded = shape_model.template.vertices.copy()
     folded[shape_model.template.landmark_idx[30], 1] -= 15.0
     assert shape_model.folds(folded)
+
+
+# Landmark distances (1-based landmarks) that synth.mean_shift = 1 moves, by these many mm ...
+SHIFTED = {"ch-ch": ((39, 45), 8.0), "en-en": ((15, 19), 4.0), "n-sn": ((28, 35), 5.0), "go-go": ((56, 64), -8.0)}
+# ... and some it leaves alone.
+UNSHIFTED = {"al-al": (32, 38), "zy-zy": (57, 63), "ex-en": (11, 15), "n-me": (28, 54), "sn-sto": (35, 51)}
+
+
+def _distances(faces, template, pairs):
+    marks = faces[:, template.landmark_idx]
+    return {name: np.linalg.norm(marks[:, a - 1] - marks[:, b - 1], axis=1) for name, (a, b) in pairs.items()}
+
+
+def _faces(model, n):
+    """(factor values [n, F], faces [n, T, 3]): person i from a stream of its own, sexes alternating."""
+    drawn = [model.sample_face(np.random.default_rng([11, i]), "MF"[i % 2]) for i in range(n)]
+    return np.stack([v for v, _ in drawn]), np.stack([f for _, f in drawn])
+
+
+def test_mean_shift_moves_the_cohort_mean_by_the_named_amounts(shape_model, template):
+    assert set(MEAN_SHIFT_MM) <= set(FACTOR_NAMES)
+    shifted = shape_model.shifted(1.0)
+    assert shifted.template is shape_model.template  # the template stays what it is
+    plain_values, plain = _faces(shape_model, 200)
+    moved_values, moved = _faces(shifted, 200)
+    pairs = {name: pair for name, (pair, _) in SHIFTED.items()} | UNSHIFTED
+    before, after = _distances(plain, template, pairs), _distances(moved, template, pairs)
+    for name, (_, amount) in SHIFTED.items():  # the mean of 200 faces moves away from the template by the amount
+        assert (after[name].mean() - before[name].mean()) == pytest.approx(amount, abs=0.5), name
+    # The same stream draws the same person, moved: exactly for measured distances, n-sn as the
+    # remainder of n-me over sn-me (not collinear: 5.0-5.4). A few draws fold in one world only and are
+    # drawn again, so they are not the same person.
+    same = np.all(np.isclose(moved_values - plain_values, shifted.mean_offset, atol=1e-9), axis=1)
+    assert same.mean() > 0.9
+    for name, (_, amount) in SHIFTED.items():
+        change = after[name][same] - before[name][same]
+        np.testing.assert_allclose(change, amount, atol=0.4 if name == "n-sn" else 1e-3, err_msg=name)
+    for name in UNSHIFTED:
+        np.testing.assert_allclose(after[name][same], before[name][same], atol=1e-3, err_msg=name)
+
+
+def test_no_mean_shift_draws_the_same_faces(shape_model):
+    for i in range(5):
+        unshifted = shape_model.shifted(0.0).sample_face(np.random.default_rng([12, i]), "MF"[i % 2])
+        plain = shape_model.sample_face(np.random.default_rng([12, i]), "MF"[i % 2])
+        assert all(np.array_equal(a, b) for a, b in zip(unshifted, plain))

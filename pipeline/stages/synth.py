@@ -25,7 +25,7 @@ from . import Paths
 def main(params: Params, paths: Paths) -> None:
     synth = params.synth
     template = build_template(synth.vertices)
-    model = build_shape_model(template, synth.residual_mm)
+    model = build_shape_model(template, synth.residual_mm).shifted(synth.mean_shift)
     settings = ScanSettings.from_params(synth)
     voice = VoiceSettings.from_params(synth)
     cohort = speaker_ids(synth.speakers.male, synth.speakers.female)

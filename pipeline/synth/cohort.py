@@ -10,9 +10,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import SynthParams
+from ..face.template import Template
 from ..seeds import person_rng
+from .clutter import clutter, hair_bumps
+from .head import draw_head_shape, head_surface
 from .link import draw_latents, voice_params
-from .scans import Annotation, Scan, annotate_landmarks, simulate_scan
+from .scans import Annotation, Scan, annotate_landmarks, extend_scan, in_unit, simulate_scan, true_frame
 from .shape_model import ShapeModel
 from .speech import SAMPLE_RATE, SCRIPT, VoiceParams, apply_channel, script_for, synthesize
 
@@ -27,6 +30,9 @@ class ScanSettings:
     noise_mm: float
     holes: tuple[int, int]
     hole_radius_mm: tuple[float, float]
+    head: str  # a key of head.EXTENTS
+    clutter: float
+    unit: str  # a key of scans.UNITS
     annotation_noise_mm: float
     mislabel_rate: float
     mislabel_mm: tuple[float, float]
@@ -36,6 +42,7 @@ class ScanSettings:
         scan, ann = synth.scan, synth.annotation
         return cls(vertices=scan.vertices, rotation_deg=scan.rotation_deg, translation_mm=scan.translation_mm,
                    noise_mm=scan.noise_mm, holes=scan.holes, hole_radius_mm=scan.hole_radius_mm,
+                   head=scan.head, clutter=scan.clutter, unit=scan.unit,
                    annotation_noise_mm=ann.noise_mm, mislabel_rate=ann.mislabel_rate, mislabel_mm=ann.mislabel_mm)
 
 
@@ -89,6 +96,8 @@ def simulate_person(model: ShapeModel, speaker_id: str, sex: str, index: int, se
 
     The face is drawn first, then its scan, annotation, voice and recordings, so changing a
     voice setting never changes a face, and adding recordings never changes the first ones.
+    The scan's head and clutter come last, so they change nothing else, and with them off
+    the stream is what it always was; the unit draws nothing.
     """
     rng = person_rng(seed, index)
     factors, vertices = model.sample_face(rng, sex)
@@ -112,7 +121,30 @@ def simulate_person(model: ShapeModel, speaker_id: str, sex: str, index: int, se
     latents = draw_latents(model, factors, sex, rng, voice.coupling, voice.planted)[0]
     params = voice_params(latents)
     recordings = tuple(record(params, rng, voice, part) for part in range(voice.recordings))
+    if settings.head != "none" or settings.clutter > 0:
+        scan = _with_head_and_clutter(scan, vertices, template, settings, rng)
+    scan, annotation = in_unit(scan, annotation, settings.unit)
     return Person(speaker_id, sex, factors, vertices, scan, annotation, latents, recordings)
+
+
+_HAIRLINE = 59  # landmark 60, trichion
+
+
+def _with_head_and_clutter(scan: Scan, face: np.ndarray, template: Template, settings: ScanSettings,
+                           rng: np.random.Generator) -> Scan:
+    """The scan of `face` grown by a head (settings.head) and clutter (settings.clutter), both
+    built in the true frame around the scanned surface, the head first."""
+    surface, faces = true_frame(scan), scan.faces
+    hairline = face[template.landmark_idx[_HAIRLINE], 1]
+    if settings.head != "none":
+        shape = draw_head_shape(face, template.landmark_idx, settings.head, rng)
+        head, head_faces = head_surface(surface, faces, face, template, shape, settings.noise_mm, rng)
+        head = hair_bumps(head, shape.centre, surface, hairline, settings.clutter, rng)
+        surface, faces = np.vstack([surface, head]), np.vstack([faces, head_faces])
+    if settings.clutter > 0:
+        junk, junk_faces = clutter(surface, faces, hairline, settings.clutter, rng)
+        surface, faces = np.vstack([surface, junk]), np.vstack([faces, junk_faces + len(surface)])
+    return extend_scan(scan, surface[len(scan.vertices):], faces[len(scan.faces):], rng)
 
 
 def record(params: VoiceParams, rng: np.random.Generator, voice: VoiceSettings, part: int = 0) -> Recording:

@@ -25,7 +25,7 @@ choices, documented in docs/synthetic-cohort.md.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -108,6 +108,18 @@ CORRELATIONS: dict[tuple[str, str], float] = {
     ("brow_ridge", "forehead_slope"): -0.3,
 }
 
+# The change of the cohort's mean face per unit of synth.mean_shift (mm, added to both sexes'
+# means): proportions clearly unlike the template's yet human, so that a method which
+# registers to the template has a bias that re-registering to the cohort's mean face removes.
+# Nose length n-sn is what the measured n-me leaves above the measured sn-me, so a shorter
+# lower face at the same face height is a longer nose.
+MEAN_SHIFT_MM: dict[str, float] = {
+    "mouth_width": 8.0,
+    "intercanthal_width": 4.0,
+    "lower_face_height": -5.0,
+    "jaw_width": -8.0,
+}
+
 
 @dataclass(frozen=True)
 class ShapeModel:
@@ -119,10 +131,17 @@ class ShapeModel:
     measured: np.ndarray  # int64 indices of measured factors in FACTORS
     measure_pairs: np.ndarray  # int64 [M, 2] 0-based landmark indices of their measures
     residual_mm: float
+    mean_offset: np.ndarray  # float64 [F], added to both sexes' factor means (see `shifted`)
 
     def means(self, sex: str) -> np.ndarray:
         """Factor means [F] for sex 'M' or 'F'."""
-        return np.array([(f.male if sex == "M" else f.female)[0] for f in FACTORS])
+        return np.array([(f.male if sex == "M" else f.female)[0] for f in FACTORS]) + self.mean_offset
+
+    def shifted(self, strength: float) -> ShapeModel:
+        """This model with the cohort's mean face moved by `strength` x MEAN_SHIFT_MM (0: as
+        it is); the template stays as it is."""
+        offset = np.array([MEAN_SHIFT_MM.get(name, 0.0) for name in FACTOR_NAMES]) * strength
+        return replace(self, mean_offset=offset)
 
     def covariance(self, sex: str) -> np.ndarray:
         """Factor covariance [F, F] for sex 'M' or 'F'."""
@@ -215,7 +234,8 @@ def build_shape_model(template: Template, residual_mm: float) -> ShapeModel:
     measured = np.array([i for i, f in enumerate(FACTORS) if f.measure is not None])
     pairs = np.array([FACTORS[i].measure for i in measured], dtype=np.int64) - 1
     return ShapeModel(template=template, fields=fields, residual_basis=_residual_basis(template, residual_mm),
-                      measured=measured, measure_pairs=pairs, residual_mm=residual_mm)
+                      measured=measured, measure_pairs=pairs, residual_mm=residual_mm,
+                      mean_offset=np.zeros(len(FACTORS)))
 
 
 def _solve_amplitudes(base: np.ndarray, target: np.ndarray, fields: np.ndarray, pairs: np.ndarray) -> np.ndarray:

@@ -20,16 +20,18 @@ from ..face.template import REGIONS, Template
 from ..parallel import map_with_state
 from .cohort import Person, ScanSettings, VoiceSettings, simulate_person
 from .link import LATENT_NAMES
-from .scans import Annotation
+from .scans import UNITS, Annotation
 from .shape_model import FACTOR_NAMES, ShapeModel
 from .speech import SAMPLE_RATE
 
 MANIFEST_COLUMNS = ("speaker_id", "gender", "audio", "scan", "landmarks")
 
 
-def write_landmarks(path: Path, points: np.ndarray) -> None:
-    """65 rows x,y,z (mm, scan coordinates), row i = landmark i+1."""
-    pd.DataFrame(points, columns=["x", "y", "z"]).to_csv(path, index=False, float_format="%.4f")
+def write_landmarks(path: Path, points: np.ndarray, unit: str) -> None:
+    """65 rows x,y,z (scan coordinates, in `unit`, a key of UNITS), row i = landmark i+1, to
+    1e-4 mm or finer."""
+    decimals = 4 + max(0, round(-np.log10(UNITS[unit])))
+    pd.DataFrame(points, columns=["x", "y", "z"]).to_csv(path, index=False, float_format=f"%.{decimals}f")
 
 
 def write_audio(path: Path, audio: np.ndarray) -> None:
@@ -62,7 +64,7 @@ def write_person(root: Path, person: Person) -> dict[str, str]:
     pd.DataFrame(rows, columns=["recording", "start_s", "end_s", "phone"]).to_csv(
         root / "alignments" / f"{sid}.csv", index=False, float_format="%.5f")
     write_mesh(root / paths["scan"], person.scan.vertices, person.scan.faces)
-    write_landmarks(root / paths["landmarks"], person.annotation.points)
+    write_landmarks(root / paths["landmarks"], person.annotation.points, person.scan.unit)
     return {"speaker_id": sid, "gender": person.sex, "audio": ";".join(audio), **paths}
 
 
