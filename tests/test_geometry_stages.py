@@ -250,3 +250,26 @@ def test_a_faces_csv_root_in_another_topology_gets_its_landmarks_found(synthetic
     true = pd.read_csv(truth / "ams.csv").iloc[:, 2:].to_numpy()
     distances = [i for i, kind in enumerate(default_am_table().kind) if kind == "distance"]
     assert np.median(np.abs(ams - true)[:, distances]) < 0.5  # mm
+
+
+@pytest.mark.parametrize("on_error", ["fail", "skip"])
+def test_an_annotation_the_scan_does_not_fit_is_refused_or_left_out(synthetic, tmp_path, on_error):
+    """An annotation moved 12 mm along the face, consistently, passes the landmark QC (nothing
+    stands out within it), but the template cannot follow both it and the surface: the register
+    QC refuses the face and says why."""
+    root = tmp_path / "root"
+    shutil.copytree(synthetic.synthetic, root, ignore=shutil.ignore_patterns("audio", "truth"))
+    annotation = pd.read_csv(root / "landmarks" / "F0004.csv")
+    annotation["y"] += 12.0
+    annotation.to_csv(root / "landmarks" / "F0004.csv", index=False)
+    params = _params(tmp_path, root, on_error=on_error)
+    out = run("landmarks", params, tmp_path)
+    if on_error == "fail":
+        with pytest.raises(DatasetError, match="speaker F0004: scans/F0004.ply failed registration QC: "):
+            run("register", params, tmp_path)
+        assert not out.registered.exists()
+    else:
+        run("register", params, tmp_path)
+        qc = pd.read_csv(out.register_qc).set_index("speaker_id")
+        assert qc.loc["F0004", "flagged"] and "mm >" in qc.loc["F0004", "reason"]
+        assert qc["flagged"].sum() == 1 and "F0004" not in set(pd.read_csv(out.face_speakers).speaker_id)

@@ -12,6 +12,7 @@ from ..artifacts import read_table
 from .evaluation import in_true_frame, qc_scores, surface_distances
 from .io import read_triangles
 from .landmark_names import scheme_and_number
+from .units import MM_PER_UNIT
 from .rigid import transform
 
 
@@ -34,7 +35,7 @@ def against_truth(report: dict, truth: Path, run: RegisteredRun) -> tuple[np.nda
     landmark_qc = run.landmark_qc
     true_ids = read_table(truth / "speakers.csv")["speaker_id"].tolist()
     rows = [true_ids.index(sid) for sid in landmark_qc["speaker_id"]]
-    poses = np.load(truth / "poses.npy")[rows]
+    poses = in_mm(np.load(truth / "poses.npy")[rows], landmark_qc["unit"])
     true_landmarks = np.load(truth / "landmarks.npy").astype(np.float64)[rows]
 
     # Landmarks: QC against the planted mislabels; final landmarks against the true ones.
@@ -61,7 +62,8 @@ def against_truth(report: dict, truth: Path, run: RegisteredRun) -> tuple[np.nda
     # Registration: per-vertex correspondence error and distance to the true surface.
     registered = run.registered.astype(np.float64)
     rows = [true_ids.index(sid) for sid in run.speakers]  # QC-passed faces
-    poses = np.load(truth / "poses.npy")[rows]
+    units = dict(zip(landmark_qc["speaker_id"], landmark_qc["unit"]))
+    poses = in_mm(np.load(truth / "poses.npy")[rows], [units[s] for s in run.speakers])
     true_shapes = np.load(truth / "shapes.npy").astype(np.float64)[rows]
     if registered.shape[1] != true_shapes.shape[1]:
         report["register"]["note"] = "template and true topology differ: per-vertex errors not computed"
@@ -78,6 +80,15 @@ def against_truth(report: dict, truth: Path, run: RegisteredRun) -> tuple[np.nda
                "surface_distance_mm": float(surface[:, regions == name].mean())}
         for name in dict.fromkeys(regions) if name}
     return vertex_error, surface
+
+
+def in_mm(poses: np.ndarray, units) -> np.ndarray:
+    """Truth poses [N, 4, 4] (mm truth -> each scan file's coordinates, in its unit) as rigid
+    poses onto the scans read in mm (the unit each scan was found in)."""
+    scale = np.array([MM_PER_UNIT[u] for u in units])
+    out = poses.copy()
+    out[:, :3, :] *= scale[:, None, None]
+    return out
 
 
 def distribution(name: str, values: np.ndarray) -> dict[str, float]:
