@@ -70,9 +70,10 @@ def head_scan(face_vertices: np.ndarray, face_faces: np.ndarray, rng: np.random.
     """The face (mm, +y up, +z out of the face) on a whole head, as one mesh [S, 3], [G, 3].
 
     Behind the face an ellipsoid cranium (156 x 210 x 200 mm) with smooth hair-like bumps of
-    3-10 mm on its back and top; below, an open neck (radius 58 mm) and a shoulder dome 400 mm
-    wide cut flat at the bottom; four blobs of radius 15-35 mm (a bun, a clip, a hand) on the
-    back and sides. Parts overlapping the face are left out, so the face stays as scanned.
+    3-10 mm on its back and top and 1 mm of hair-like noise, and two ears (60 mm tall, standing
+    out 18 mm); below, an open neck (radius 58 mm) and a shoulder dome 400 mm wide cut flat at
+    the bottom; four blobs of radius 15-35 mm (a bun, a clip, a hand) on the back and sides.
+    Parts overlapping the face are left out, so the face stays as scanned.
     """
     low, high = face_vertices.min(axis=0), face_vertices.max(axis=0)
     apex = face_vertices[np.argmax(face_vertices[:, 2])]
@@ -85,8 +86,12 @@ def head_scan(face_vertices: np.ndarray, face_faces: np.ndarray, rng: np.random.
     bumps = sum(rng.uniform(3.0, 10.0) * np.exp(-np.sum((direction - c) ** 2, axis=1) / (2 * 0.12 ** 2))
                 for c in trimesh.sample.sample_surface_sphere(25, seed=rng.integers(1 << 30)))
     outward = direction / np.linalg.norm(direction, axis=1, keepdims=True)
-    vertices = vertices + outward * (bumps * (direction[:, 2] < 0.3))[:, None]
+    hair = bumps * (direction[:, 2] < 0.3) + rng.normal(0.0, 1.0, len(vertices))
+    vertices = vertices + outward * hair[:, None]
     parts.append(_kept(vertices, faces, vertices[:, 2] < low[2]))
+    for side in (-1.0, 1.0):
+        ear = centre + np.array([side * (axes[0] - 2.0), apex[1] + 10.0 - centre[1], 15.0])
+        parts.append(_ellipsoid(np.array([20.0, 30.0, 16.0]), ear))
 
     neck_axis = np.array([centre[0], 0.0, centre[2] + 10.0])
     vertices, faces = _tube(58.0, low[1] - 110.0, low[1] + 60.0)

@@ -55,7 +55,7 @@ CAP_MM = 10.0  # a point's distance counts at most this much in the cost; an unm
 
 # A scan whose best score is higher is no face (docs/geometry.md, "Finding the face without
 # landmarks", gives the scores measured on faces and on other shapes).
-MAX_FACE_SCORE_MM = 4.5
+MAX_FACE_SCORE_MM = 5.0
 
 
 def scan_size(vertices: np.ndarray) -> float:
