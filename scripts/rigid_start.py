@@ -1,7 +1,7 @@
 """Rigid starts without landmarks on scans in any orientation and unit: today's
 `register.coarse_alignment` against `coarse.find_face`, each followed by the registration.
 
-    python scripts/rigid_start.py   # from the repository root; about 15 minutes on one core
+    python scripts/rigid_start.py   # from the repository root; about 7 minutes on one core
 
 Cases, each posed by a uniformly random rotation (upside down and facing away included) and a
 shift of up to 200 mm:

@@ -182,7 +182,7 @@ def _polish(pose: np.ndarray, template: Template, normals: np.ndarray, scan: _Su
     A real face differs from the template; fitted by its central parts alone, the misfit
     piles up on the chin and brows and the registration starts tilted. The inner face
     spreads it; the rim (hairline, sides) is left out because scans differ most there, and
-    with it the fit slides (docs/geometry.md)."""
+    with it the fit keeps sliding."""
     inner = np.flatnonzero(cKDTree(outline()).query(template.uv)[0] >= POLISH_INSET_MM)
     model = _Model.of(template, normals, inner[_thinned(template.vertices[inner], POLISH_SPACING_MM)])
     return _icp(pose[None], model, scan, POLISH_ITERATIONS, keep_share=1.0)[0]
@@ -274,7 +274,7 @@ def _cost(poses: np.ndarray, model: _Model, scan: _Surface) -> tuple[np.ndarray,
     The nose is what sets a face apart from a bump of hair, an ear or a shoulder, and a real
     face differs from the template most in its eyes and chin; the mirror term needs no
     template at all. Over the whole central face, the fit of a wrong start on the back of a
-    head can match a real face's (measured in docs/geometry.md)."""
+    head can match a real face's (docs/geometry.md)."""
     distance, matched = scan.matches(poses, model)
     mirror = np.where(distance < CAP_MM, scan.mirror_distances(poses, matched), np.inf)
     cost = np.minimum(distance[:, model.on_nose], CAP_MM).mean(axis=1) + np.minimum(mirror, CAP_MM).mean(axis=1)
@@ -285,8 +285,8 @@ def _icp(poses: np.ndarray, model: _Model, scan: _Surface, iterations: int, keep
     """Trimmed point-to-plane ICP of the model onto the scan from each pose [C, 4, 4] at once;
     each step fits the `keep_share` of like-facing pairs that are closest.
 
-    Point-to-plane lets the scan slide along the model's surface, so a start 30-50 degrees
-    off still reaches the face, where point-to-point stalls within ~10 degrees (measured)."""
+    Point-to-plane lets the scan slide along the model's surface, so it comes back from starts
+    turned further off than point-to-point ICP, which stalls near where it began."""
     for _ in range(iterations):
         distance, matched = scan.matches(poses, model)
         finite = np.isfinite(distance)
