@@ -1,0 +1,301 @@
+"""Rigid starts without landmarks on scans in any orientation and unit: today's
+`register.coarse_alignment` against `coarse.find_face`, each followed by the registration.
+
+    python scripts/rigid_start.py   # from the repository root; about 7 minutes on one core
+
+Cases, each posed by a uniformly random rotation (upside down and facing away included) and a
+shift of up to 200 mm:
+
+- standard face: the menpo3d face of tests/data (micrometres), stored in m, cm, mm and µm in
+  turn; error over its annotated ibug18..ibug68 (the jaw contour ibug1..17 is no anatomical
+  point, docs/landmark-formats.md), none of which guides anything;
+- standard face on a head: the same face on a whole head (`head_scan`: cranium with hair-like
+  bumps and noise, ears, neck, shoulders, blobs; ~400 mm tall, the face a fraction of it);
+- standard face cropped to 100 mm around its most anterior point;
+- synthetic scan: a face of the synthetic shape model, scanned by synth.scans.simulate_scan with
+  params.yaml's scan settings; error over its 65 true landmarks;
+- synthetic face on a head: such a scan on a head;
+- coarse synthetic head: a face scanned with 1,500 vertices on a head meshed 14 mm apart
+  (~5,000 vertices in all, as coarse as some scanners' exports).
+
+Every case is stored in m, cm, mm and µm in turn. Per case and method: the unit found, the
+landmark error of the rigid start alone and after registering (TemplateFitter, params.yaml's
+face: settings, no landmarks), the register QC figures, the face score, and seconds for the
+start and for the registration. Today's method is given the scan in mm (it has no unit
+detection); `find_face` gets the scan as stored and finds the unit itself. Last, the face
+score of shapes that are no face (`not_faces`).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pandas as pd
+import trimesh
+from scipy.spatial import Delaunay
+from scipy.spatial.transform import Rotation
+
+from pipeline.config import default_params
+from pipeline.face import register
+from pipeline.face.coarse import find_face, scan_unit
+from pipeline.face.io import read_scan
+from pipeline.face.landmark_files import read_landmark_file
+from pipeline.face.landmark_names import CONTOUR, read_ibug_vertices
+from pipeline.face.register import RegistrationSettings, TemplateFitter, coarse_alignment
+from pipeline.face.rigid import invert, transform
+from pipeline.face.template import Template, build_template
+from pipeline.synth.cohort import ScanSettings
+from pipeline.synth.scans import simulate_scan
+from pipeline.synth.shape_model import build_shape_model
+
+MICROMETRES_TO_MM = 0.001
+UNIT_CYCLE = (("m", 1000.0), ("cm", 10.0), ("mm", 1.0), ("µm", 0.001))
+MAX_SHIFT_MM = 200.0
+HEAD_SPACING_MM = 3.0  # vertex spacing of the head's parts (a scanner's mesh is about this fine)
+COARSE_HEAD_SPACING_MM = 14.0  # and of a coarse scan's, with COARSE_FACE_VERTICES on the face (~5,000 in all)
+COARSE_FACE_VERTICES = 1500
+CROP_RADIUS_MM = 100.0  # a face cropped to this distance from its most anterior point
+
+
+@dataclass(frozen=True)
+class Case:
+    """A scan as stored (its own unit) with the true positions of some template vertices on it."""
+
+    name: str
+    vertices: np.ndarray  # [S, 3], in `unit`
+    faces: np.ndarray
+    unit: str
+    mm_per_unit: float
+    truth: np.ndarray  # [L, 3], mm, scan frame (vertices * mm_per_unit)
+    truth_vertices: np.ndarray  # [L], the template vertex that should land on each
+
+
+def head_scan(face_vertices: np.ndarray, face_faces: np.ndarray, rng: np.random.Generator,
+              spacing_mm: float = HEAD_SPACING_MM) -> tuple[np.ndarray, np.ndarray]:
+    """The face (mm, +y up, +z out of the face) on a whole head, as one mesh [S, 3], [G, 3],
+    its added parts meshed with vertices about `spacing_mm` apart.
+
+    Behind the face an ellipsoid cranium (156 x 210 x 200 mm) with smooth hair-like bumps of
+    3-10 mm on its back and top and 1 mm of hair-like noise, and two ears (60 mm tall, standing
+    out 18 mm); below, an open neck (radius 58 mm) and a shoulder dome 400 mm wide cut flat at
+    the bottom; four blobs of radius 15-35 mm (a bun, a clip, a hand) on the back and sides.
+    Parts overlapping the face are left out, so the face stays as scanned.
+    """
+    low, high = face_vertices.min(axis=0), face_vertices.max(axis=0)
+    apex = face_vertices[np.argmax(face_vertices[:, 2])]
+    centre = np.array([0.5 * (low[0] + high[0]), apex[1] + 45.0, apex[2] - 115.0])
+    axes = np.array([78.0, 105.0, 100.0])
+    parts = [(face_vertices, face_faces)]
+
+    vertices, faces = _ellipsoid(axes, centre, spacing_mm)
+    direction = (vertices - centre) / axes
+    bumps = sum(rng.uniform(3.0, 10.0) * np.exp(-np.sum((direction - c) ** 2, axis=1) / (2 * 0.12 ** 2))
+                for c in trimesh.sample.sample_surface_sphere(25, seed=rng.integers(1 << 30)))
+    outward = direction / np.linalg.norm(direction, axis=1, keepdims=True)
+    hair = bumps * (direction[:, 2] < 0.3) + rng.normal(0.0, 1.0, len(vertices))
+    vertices = vertices + outward * hair[:, None]
+    parts.append(_kept(vertices, faces, vertices[:, 2] < low[2]))
+    for side in (-1.0, 1.0):
+        ear = centre + np.array([side * (axes[0] - 2.0), apex[1] + 10.0 - centre[1], 15.0])
+        parts.append(_ellipsoid(np.array([20.0, 30.0, 16.0]), ear, spacing_mm))
+
+    neck_axis = np.array([centre[0], 0.0, centre[2] + 10.0])
+    vertices, faces = _tube(58.0, low[1] - 110.0, low[1] + 60.0, spacing_mm)
+    vertices = vertices + neck_axis
+    parts.append(_kept(vertices, faces, (vertices[:, 1] < low[1] - 8.0) | (vertices[:, 2] < low[2])))
+
+    shoulders_y = low[1] - 150.0
+    vertices, faces = _ellipsoid(np.array([200.0, 70.0, 115.0]), np.array([centre[0], shoulders_y, neck_axis[2]]),
+                                  spacing_mm)
+    off_neck = np.hypot(vertices[:, 0] - neck_axis[0], vertices[:, 2] - neck_axis[2]) > 60.0
+    parts.append(_kept(vertices, faces, (vertices[:, 1] > shoulders_y) & off_neck))
+
+    for _ in range(4):
+        where = trimesh.sample.sample_surface_sphere(1, seed=rng.integers(1 << 30))[0]
+        where[2] = -abs(where[2])
+        parts.append(_ellipsoid(np.full(3, rng.uniform(15.0, 35.0)), centre + where * axes, spacing_mm))
+    offsets = np.cumsum([0] + [len(v) for v, _ in parts[:-1]])
+    return np.vstack([v for v, _ in parts]), np.vstack([f + o for (_, f), o in zip(parts, offsets)])
+
+
+def _ellipsoid(axes: np.ndarray, centre: np.ndarray, spacing_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    sphere = trimesh.creation.icosphere(subdivisions=int(np.ceil(np.log2(1.1 * axes.max() / spacing_mm))))
+    return sphere.vertices * axes + centre, np.asarray(sphere.faces)
+
+
+def _tube(radius: float, y_low: float, y_high: float, spacing_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """An open cylinder about the y axis, a grid of vertices `spacing_mm` apart."""
+    around = int(np.ceil(2 * np.pi * radius / spacing_mm))
+    rings = int(np.ceil((y_high - y_low) / spacing_mm)) + 1
+    angle = np.arange(around) * 2 * np.pi / around
+    heights = np.repeat(np.linspace(y_low, y_high, rings), around)
+    vertices = np.column_stack([np.tile(radius * np.sin(angle), rings), heights,
+                                np.tile(radius * np.cos(angle), rings)])
+    ring, step = np.meshgrid(np.arange(rings - 1), np.arange(around), indexing="ij")
+    a = (ring * around + step).ravel()
+    b = (ring * around + (step + 1) % around).ravel()
+    faces = np.vstack([np.column_stack([a, b, b + around]), np.column_stack([a, b + around, a + around])])
+    return vertices, faces
+
+
+def _kept(vertices: np.ndarray, faces: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mesh = trimesh.Trimesh(vertices, faces[keep[faces].all(axis=1)], process=False)
+    mesh.remove_unreferenced_vertices()
+    return np.asarray(mesh.vertices), np.asarray(mesh.faces)
+
+
+def posed(name: str, vertices: np.ndarray, faces: np.ndarray, truth: np.ndarray, truth_vertices: np.ndarray,
+          unit: tuple[str, float], rng: np.random.Generator) -> Case:
+    """A case from a scan in mm: a uniformly random rotation and shift, stored in `unit`."""
+    pose = np.eye(4)
+    pose[:3, :3] = Rotation.random(random_state=rng).as_matrix()
+    pose[:3, 3] = rng.uniform(-MAX_SHIFT_MM, MAX_SHIFT_MM, 3)
+    name_of_unit, mm_per_unit = unit
+    return Case(name, transform(vertices, pose) / mm_per_unit, faces, name_of_unit, mm_per_unit,
+                transform(truth, pose), truth_vertices)
+
+
+def standard_face_cases(data: Path, orientations: int, others: int, rng: np.random.Generator) -> list[Case]:
+    """The standard face as it is, on a head, and cropped around its nose tip."""
+    vertices, faces = read_scan(data / "standard_face.ply", "standard_face")
+    annotated = read_landmark_file(data / "standard_face.ljson", "standard_face")
+    on_template = read_ibug_vertices()
+    keep = [i for i, n in enumerate(annotated.names) if n not in CONTOUR and n in on_template]
+    truth = annotated.points[keep] * MICROMETRES_TO_MM
+    truth_vertices = np.array([on_template[annotated.names[i]] for i in keep])
+    vertices = vertices * MICROMETRES_TO_MM
+    apex = vertices[np.argmax(vertices[:, 2])]
+    cropped = _kept(vertices, faces, np.linalg.norm(vertices - apex, axis=1) < CROP_RADIUS_MM)
+    scans = ([("standard face", (vertices, faces))] * orientations
+             + [("standard face on a head", head_scan(vertices, faces, rng)) for _ in range(others)]
+             + [(f"standard face cropped to {CROP_RADIUS_MM:.0f} mm", cropped)] * others)
+    return [posed(name, *scan, truth, truth_vertices, UNIT_CYCLE[i % len(UNIT_CYCLE)], rng)
+            for i, (name, scan) in enumerate(scans)]
+
+
+def synthetic_cases(template: Template, scans: int, others: int, rng: np.random.Generator) -> list[Case]:
+    """Faces of the shape model, scanned as the synthetic cohort's are, alone and on heads; and
+    coarse scans of whole heads (~5,000 vertices, as some scanners export)."""
+    model = build_shape_model(template, residual_mm=0.8)
+    settings = ScanSettings.from_params(default_params().synth)
+    kinds = ["synthetic scan"] * scans + ["synthetic face on a head", "coarse synthetic head"] * others
+    cases = []
+    for i, kind in enumerate(kinds):
+        _, vertices = model.sample_face(rng, "MF"[i % 2])
+        coarse = kind == "coarse synthetic head"
+        scan = simulate_scan(vertices, template.faces, template.uv, rng,
+                             n_vertices=(COARSE_FACE_VERTICES if coarse else
+                                         int(rng.integers(settings.vertices[0], settings.vertices[1] + 1))),
+                             max_rotation_deg=0.0, max_translation_mm=0.0, noise_mm=settings.noise_mm,
+                             n_holes=int(rng.integers(settings.holes[0], settings.holes[1] + 1)),
+                             hole_radius_mm=settings.hole_radius_mm, keep_clear=vertices[template.landmark_idx])
+        mesh = (scan.vertices, scan.faces) if kind == "synthetic scan" else head_scan(
+            scan.vertices, scan.faces, rng, COARSE_HEAD_SPACING_MM if coarse else HEAD_SPACING_MM)
+        cases.append(posed(kind, *mesh, vertices[template.landmark_idx], template.landmark_idx,
+                           UNIT_CYCLE[i % len(UNIT_CYCLE)], rng))
+    return cases
+
+
+def not_faces(template: Template, heads: int, rng: np.random.Generator) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Shapes that are no face, in mm: a head-sized ball, a flat sheet, random triangles in a
+    head-sized box, and whole heads (`head_scan`) whose face was left out."""
+    ball = trimesh.creation.icosphere(subdivisions=5, radius=100.0)
+    grid = np.linspace(-100.0, 100.0, 101)
+    sheet = np.column_stack([np.repeat(grid, len(grid)), np.tile(grid, len(grid)), np.zeros(len(grid) ** 2)])
+    shapes = [("sphere, radius 100 mm", np.asarray(ball.vertices), np.asarray(ball.faces)),
+              ("flat sheet, 200 mm", sheet, Delaunay(sheet[:, :2]).simplices),
+              ("random triangles, 200 mm box", rng.uniform(-100.0, 100.0, (3000, 3)),
+               rng.integers(0, 3000, (6000, 3)))]
+    for _ in range(heads):
+        head_vertices, head_faces = head_scan(template.vertices, template.faces, rng)
+        on_face = np.zeros(len(head_vertices), dtype=bool)
+        on_face[: len(template.vertices)] = True  # head_scan puts the face first
+        shapes.append(("head without a face", *_kept(head_vertices, head_faces, ~on_face)))
+    return shapes
+
+
+def measure(case: Case, method: str, template: Template, fitter: TemplateFitter) -> dict:
+    """One row: the start's and the registration's landmark errors (mm), the face score, seconds."""
+    started = time.perf_counter()
+    if method == "today":
+        unit, mm_per_unit = case.unit + " (given)", case.mm_per_unit
+        vertices = case.vertices * mm_per_unit
+        start = coarse_alignment(template.vertices, template.faces, template.landmark_idx, vertices, case.faces)
+        score = np.nan
+    else:
+        mm_per_unit, unit = scan_unit(case.vertices)
+        vertices = case.vertices * mm_per_unit
+        found = find_face(template, vertices, case.faces)
+        start, score = found.to_template, found.score_mm
+    start_seconds = time.perf_counter() - started
+    # The truth in the units the method works in (mm if it found the unit).
+    truth = case.truth / case.mm_per_unit * mm_per_unit
+    start_error = np.linalg.norm(transform(template.vertices[case.truth_vertices], invert(start)) - truth, axis=1)
+    started = time.perf_counter()
+    with mock.patch.object(register, "coarse_alignment", lambda *args, **kwargs: start):
+        fit = fitter.register(vertices, case.faces, None)
+    register_seconds = time.perf_counter() - started
+    error = np.linalg.norm(transform(fit.vertices[case.truth_vertices], fit.to_scan) - truth, axis=1)
+    return {"case": case.name, "method": method, "vertices": len(case.vertices), "unit": case.unit,
+            "unit_found": unit, "start_median_mm": np.median(start_error), "median_mm": np.median(error),
+            "max_mm": error.max(), "surface_mm": fit.surface_distance_mm, "coverage": fit.coverage,
+            "score_mm": score, "start_s": start_seconds, "register_s": register_seconds}
+
+
+def summary(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per case and method: scans, median and worst of the per-scan medians, worst point, share
+    of scans with a median at most 5 mm, highest face score, mean seconds."""
+    grouped = rows.groupby(["case", "method"], sort=False)
+    return pd.DataFrame({
+        "scans": grouped.size(),
+        "start median (mm)": grouped["start_median_mm"].median(),
+        "median (mm)": grouped["median_mm"].median(),
+        "worst median (mm)": grouped["median_mm"].max(),
+        "max (mm)": grouped["max_mm"].max(),
+        "median <= 5 mm": grouped["median_mm"].apply(lambda m: f"{int((m <= 5.0).sum())}/{len(m)}"),
+        "highest score (mm)": grouped["score_mm"].max(),
+        "start (s)": grouped["start_s"].mean(),
+        "register (s)": grouped["register_s"].mean(),
+    }).reset_index()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=Path("tests/data"))
+    parser.add_argument("--orientations", type=int, default=24, help="standard-face scans")
+    parser.add_argument("--synthetic", type=int, default=12, help="synthetic scans")
+    parser.add_argument("--others", type=int, default=8, help="heads of each kind, cropped faces")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--methods", nargs="+", default=["today", "find_face"], choices=["today", "find_face"])
+    args = parser.parse_args()
+    rng = np.random.default_rng(args.seed)
+    template = build_template(6790)
+    fitter = TemplateFitter(template.vertices, template.faces, template.landmark_idx,
+                            RegistrationSettings.from_params(default_params().face))
+    cases = (standard_face_cases(args.data, args.orientations, args.others, rng)
+             + synthetic_cases(template, args.synthetic, args.others, rng))
+    rows = []
+    for number, case in enumerate(cases):
+        for method in args.methods:
+            row = measure(case, method, template, fitter)
+            rows.append(row)
+            print(f"{number:3d} " + "  ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
+                                              for k, v in row.items()), flush=True)
+    shapes = []
+    for name, vertices, faces in not_faces(template, args.others, rng):
+        started = time.perf_counter()
+        found = find_face(template, vertices, faces)
+        shapes.append({"shape": name, "score (mm)": found.score_mm, "is_face": found.is_face,
+                       "start (s)": time.perf_counter() - started})
+    print()
+    print(summary(pd.DataFrame(rows)).to_markdown(index=False, floatfmt=".1f"))
+    print()
+    print(pd.DataFrame(shapes).to_markdown(index=False, floatfmt=".1f"))
+
+
+if __name__ == "__main__":
+    main()
