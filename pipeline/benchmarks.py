@@ -165,8 +165,7 @@ def bench_geometry(scans: int, faces: int, seed: int) -> dict:
         _, distance, _ = trimesh.proximity.closest_point(trimesh.Trimesh(true, template.faces, process=False), mapped)
         return float(np.linalg.norm(mapped - true, axis=1).mean()), float(distance.mean())
 
-    fitter = TemplateFitter(template.vertices, template.faces, template.landmark_idx, template.central,
-                            RegistrationSettings.from_params(defaults.face))
+    fitter = TemplateFitter(template, RegistrationSettings.from_params(defaults.face))
     results: dict[str, dict[str, list[float]]] = {"ours": {}, "trimesh_nricp_amberg": {}}
     for true, scan, landmarks in cases:
         t0 = time.perf_counter()

@@ -181,8 +181,9 @@ class FaceParams(_Section):
         6.0, description="register QC: flag a face whose registered landmarks lie farther than this from their "
                          "mirror image on average (mm; a face's own asymmetry is 1-3 mm)")
     max_start_mm: Annotated[float, Field(gt=0)] = Field(
-        4.0, description="register QC, faces without guides: flag a face whose rigid start left the template's "
-                         "nose, eyes and mouth farther than this from the scan on average (mm)")
+        4.3, description="register QC, faces with fewer than 3 guides: flag a face whose search on the scan "
+                         "scored worse than this (mm; the nose's distance to the scan plus the matched surface's "
+                         "asymmetry: faces score 3.8 at most, heads without a face 4.8 and more; docs/geometry.md)")
     transfer_guides: str = Field(
         "", description="faces.csv roots in another topology: a landmark,vertex CSV naming points of the "
                         "vocabulary (ibug1..ibug68, sfv1..sfv65) at 0-based vertices of that topology, to guide "

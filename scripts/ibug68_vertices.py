@@ -190,8 +190,7 @@ def check(template: Template, vertices: pd.DataFrame, face_mesh: Path, face_land
     similarity = np.linalg.norm(trimesh.transform_points(template.vertices[vertex], matrix) - theirs, axis=1)
 
     def registered_distance(guides: np.ndarray, measured: np.ndarray) -> np.ndarray:
-        fit = TemplateFitter(template.vertices, template.faces, template.landmark_idx, template.central,
-                             settings).register(scan_vertices, scan_faces, Guides(vertex[guides], theirs[guides]))
+        fit = TemplateFitter(template, settings).register(scan_vertices, scan_faces, Guides(vertex[guides], theirs[guides]))
         return np.linalg.norm(transform(fit.vertices[vertex[measured]], fit.to_scan) - theirs[measured], axis=1)
 
     registered = np.empty(len(names))

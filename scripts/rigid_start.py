@@ -41,16 +41,17 @@ from scipy.spatial.transform import Rotation
 
 from pipeline.config import default_params
 from pipeline.face import register
-from pipeline.face.coarse import find_face, scan_unit
+from pipeline.face.coarse import FaceFit, find_face
 from pipeline.face.io import read_scan
 from pipeline.face.landmark_files import read_landmark_file
 from pipeline.face.landmark_names import CONTOUR, read_ibug_vertices
-from pipeline.face.register import RegistrationSettings, TemplateFitter, coarse_alignment
+from pipeline.face.register import RegistrationSettings, TemplateFitter
 from pipeline.face.rigid import invert, transform
 from pipeline.face.template import Template, build_template
 from pipeline.synth.cohort import ScanSettings
 from pipeline.synth.scans import simulate_scan
 from pipeline.synth.shape_model import build_shape_model
+from pipeline.face.units import MM_PER_UNIT, scan_unit
 
 MICROMETRES_TO_MM = 0.001
 UNIT_CYCLE = (("m", 1000.0), ("cm", 10.0), ("mm", 1.0), ("µm", 0.001))
@@ -224,10 +225,11 @@ def measure(case: Case, method: str, template: Template, fitter: TemplateFitter)
     if method == "today":
         unit, mm_per_unit = case.unit + " (given)", case.mm_per_unit
         vertices = case.vertices * mm_per_unit
-        start = coarse_alignment(template.vertices, template.faces, template.landmark_idx, vertices, case.faces)
+        start = principal_axes_start(template.vertices, template.faces, template.landmark_idx, vertices, case.faces)
         score = np.nan
     else:
-        mm_per_unit, unit = scan_unit(case.vertices)
+        unit = scan_unit(case.vertices)
+        mm_per_unit = MM_PER_UNIT[unit]
         vertices = case.vertices * mm_per_unit
         found = find_face(template, vertices, case.faces)
         start, score = found.to_template, found.score_mm
@@ -236,8 +238,8 @@ def measure(case: Case, method: str, template: Template, fitter: TemplateFitter)
     truth = case.truth / case.mm_per_unit * mm_per_unit
     start_error = np.linalg.norm(transform(template.vertices[case.truth_vertices], invert(start)) - truth, axis=1)
     started = time.perf_counter()
-    with mock.patch.object(register, "coarse_alignment", lambda *args, **kwargs: start):
-        fit = fitter.register(vertices, case.faces, None)
+    with mock.patch.object(register, "find_face", lambda *args, **kwargs: FaceFit(start, score, score, 0.0, 0)):
+        fit = fitter.register(vertices, case.faces, None)  # from the start just timed
     register_seconds = time.perf_counter() - started
     error = np.linalg.norm(transform(fit.vertices[case.truth_vertices], fit.to_scan) - truth, axis=1)
     return {"case": case.name, "method": method, "vertices": len(case.vertices), "unit": case.unit,
@@ -274,8 +276,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     template = build_template(6790)
-    fitter = TemplateFitter(template.vertices, template.faces, template.landmark_idx,
-                            RegistrationSettings.from_params(default_params().face))
+    fitter = TemplateFitter(template, RegistrationSettings.from_params(default_params().face))
     cases = (standard_face_cases(args.data, args.orientations, args.others, rng)
              + synthetic_cases(template, args.synthetic, args.others, rng))
     rows = []
@@ -289,12 +290,72 @@ def main() -> None:
     for name, vertices, faces in not_faces(template, args.others, rng):
         started = time.perf_counter()
         found = find_face(template, vertices, faces)
-        shapes.append({"shape": name, "score (mm)": found.score_mm, "is_face": found.is_face,
+        shapes.append({"shape": name, "score (mm)": found.score_mm,
+                       "is_face": found.score_mm <= default_params().face.max_start_mm,
                        "start (s)": time.perf_counter() - started})
     print()
     print(summary(pd.DataFrame(rows)).to_markdown(index=False, floatfmt=".1f"))
     print()
     print(pd.DataFrame(shapes).to_markdown(index=False, floatfmt=".1f"))
+
+
+def principal_axes_start(template_vertices: np.ndarray, template_faces: np.ndarray, landmark_idx: np.ndarray,
+                     scan_vertices: np.ndarray, scan_faces: np.ndarray, pronasale: int = 30,
+                     icp_iterations: int = 40) -> np.ndarray:
+    """sfv's rigid start without landmarks up to 6d168ba ("today" below): a transform [4, 4] taking
+    the scan roughly onto the template.
+
+    Principal axes of the two point sets, the depth axes oriented by the mean normals, give
+    four proper rotations (height and width axes swapped or not, signs); for each,
+    the scan's most anterior point is put on the template's pronasale (landmark 31), rigid ICP
+    refines it, and the candidate with the lowest mean ICP distance wins. Works for scans that
+    show a face, front on, like the template; a scan with shoulders or hair needs cropping first.
+    """
+    tmpl_centre, scan_centre = template_vertices.mean(axis=0), scan_vertices.mean(axis=0)
+    tmpl_axes = _principal_axes(template_vertices - tmpl_centre)
+    scan_axes = _principal_axes(scan_vertices - scan_centre)
+    # Orient the scan's third axis along its mean normal (out of the face), as the template's.
+    scan_out = trimesh.Trimesh(scan_vertices, scan_faces, process=False).vertex_normals.mean(axis=0)
+    tmpl_out = trimesh.Trimesh(template_vertices, template_faces, process=False).vertex_normals.mean(axis=0)
+    scan_axes[:, 2] *= np.sign(scan_axes[:, 2] @ scan_out) or 1.0
+    tmpl_axes[:, 2] *= np.sign(tmpl_axes[:, 2] @ tmpl_out) or 1.0
+    tip = template_vertices[landmark_idx[pronasale]]
+    sample = template_vertices[:: max(1, len(template_vertices) // 2000)]
+    best, best_cost = None, np.inf
+    # The depth axes are matched by the normals; height and width may swap (a scan's in-plane
+    # extent need not be the template's) and each takes a sign, kept proper.
+    for swap in (False, True):
+        axes = scan_axes[:, [1, 0, 2]] if swap else scan_axes
+        handed = np.linalg.det(axes) * np.linalg.det(tmpl_axes)
+        for sign in (1.0, -1.0):
+            flip = np.diag([sign, sign * handed, 1.0])
+            candidate = tmpl_axes @ flip @ axes.T  # scan frame -> template frame
+            best, best_cost = _try_candidate(candidate, scan_vertices, sample, tip, tmpl_axes[:, 2],
+                                             icp_iterations, best, best_cost)
+    return best
+
+
+def _try_candidate(rotation: np.ndarray, scan_vertices: np.ndarray, sample: np.ndarray, tip: np.ndarray,
+                   forward: np.ndarray, icp_iterations: int, best: np.ndarray | None,
+                   best_cost: float) -> tuple[np.ndarray | None, float]:
+    """Refine one rotation guess by ICP; keep it if it beats the best so far."""
+    rotated = scan_vertices @ rotation.T
+    anterior = rotated[np.argmax(rotated @ forward)]
+    initial = np.eye(4)
+    initial[:3, :3] = rotation
+    initial[:3, 3] = tip - anterior
+    # ICP moves the template sample onto the guessed scan; its inverse corrects the guess.
+    matrix, _, cost = trimesh.registration.icp(sample, transform(scan_vertices, initial),
+                                               max_iterations=icp_iterations, reflection=False, scale=False)
+    if cost < best_cost:
+        return invert(matrix) @ initial, float(cost)
+    return best, best_cost
+
+
+def _principal_axes(centred: np.ndarray) -> np.ndarray:
+    """Columns: unit axes by decreasing variance."""
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return vt.T.copy()
 
 
 if __name__ == "__main__":

@@ -181,8 +181,7 @@ def test_qc_needs_a_few_faces():
 
 @pytest.fixture(scope="module")
 def fitter(template):
-    return TemplateFitter(template.vertices, template.faces, template.landmark_idx, template.central,
-                          RegistrationSettings.from_params(DEFAULTS.face))
+    return TemplateFitter(template, RegistrationSettings.from_params(DEFAULTS.face))
 
 
 def test_landmark_guided_registration_is_accurate(faces, fitter, template):

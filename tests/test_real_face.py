@@ -44,8 +44,7 @@ def test_it_is_read_in_micrometres_and_rescaled(face):
 def test_guided_by_its_ibug_points_the_held_out_ones_land_within_3_mm(face, template):
     """Two folds of six held-out points; the rest of the non-contour iBUG points guide."""
     vertices, faces, _, points = face
-    fitter = TemplateFitter(template.vertices, template.faces, template.landmark_idx, template.central,
-                            RegistrationSettings.from_params(DEFAULTS.face))
+    fitter = TemplateFitter(template, RegistrationSettings.from_params(DEFAULTS.face))
     where = template_vertices(points, template)
     errors = {}
     for fold in (HELD_OUT[0::2], HELD_OUT[1::2]):

@@ -26,9 +26,7 @@ def register_scans(template: Template, settings: RegistrationSettings, jobs: lis
     Each worker builds the template's solver once and reads its scans itself, so only the
     fitted vertices travel between processes.
     """
-    yield from map_with_state(_register_one, jobs, TemplateFitter,
-                              (template.vertices, template.faces, template.landmark_idx, template.central, settings),
-                              workers)
+    yield from map_with_state(_register_one, jobs, TemplateFitter, (template, settings), workers)
 
 
 def _register_one(fitter: TemplateFitter, job: ScanJob) -> Registration:

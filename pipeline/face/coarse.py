@@ -1,10 +1,10 @@
-"""Finding the face on a raw scan without landmarks: the scan's unit and a rigid start.
+"""Finding the face on a raw scan without landmarks: the rigid start of a registration.
 
-`register.coarse_alignment` matches principal axes and puts the scan's most anterior point on
-the pronasale, which works only for a cropped face seen front on. Real scans are whole heads
-with neck, hair and shoulders, in any orientation and in m, cm, mm or µm. Here the unit comes
-from the scan's size, and the face is found by trying starts that cover all orientations and
-every plausible nose tip, fitting the template's central face (nose, eyes, mouth, chin: the
+Matching principal axes and putting the scan's most anterior point on the pronasale (sfv's
+start up to 6d168ba, kept in scripts/rigid_start.py to compare) works only for a cropped face
+seen front on. Real scans are whole heads with neck, hair and shoulders, in any orientation
+(their unit is found before: units.py). The face is found by trying starts that cover all
+orientations and every plausible nose tip, fitting the template's central face (nose, eyes, mouth, chin: the
 parts every face has, not the rim, which a real scan extends beyond) by trimmed rigid ICP, and
 keeping the fit whose nose is closest to the scan and whose matched surface is most
 mirror-symmetric about the template's midplane (a face is; hair, ears and shoulders are not).
@@ -18,13 +18,6 @@ import trimesh
 from scipy.spatial import cKDTree
 
 from .template import REGIONS, Template, outline
-
-# Units a scan may come in, with millimetres per unit.
-UNITS: tuple[tuple[str, float], ...] = (("m", 1000.0), ("cm", 10.0), ("mm", 1.0), ("µm", 0.001))
-# Largest extent of a plausible scan in mm, from a cropped face (~100 mm) to a head with neck and
-# shoulders (~450 mm). The range spans a factor of 10, so at most one unit fits a size.
-SCAN_SIZE_MM = (60.0, 600.0)
-SIZE_QUANTILE = 0.01  # the extent is taken between these quantiles, so stray vertices do not count
 
 PRONASALE = 30  # landmark 31, 0-based: the nose tip
 CENTRAL_REGIONS = ("nose", "eyes", "mouth", "chin")
@@ -53,35 +46,6 @@ MIN_COS = 0.5  # pairs whose normals differ by more than 60 degrees are not matc
 SEARCH_MM = 20.0  # scan points farther than this from a model point are no match (and not searched for)
 CAP_MM = 10.0  # a point's distance counts at most this much in the cost; an unmatched point costs this
 
-# A scan whose best score is higher is no face: halfway between the highest score of a face
-# (3.8 mm) and the lowest of a head without one (4.8 mm) in docs/geometry.md, "Finding the face
-# without landmarks"; spheres, sheets and random triangles score 6.7 mm and more.
-MAX_FACE_SCORE_MM = 4.3
-
-
-def scan_size(vertices: np.ndarray) -> float:
-    """Largest extent of the scan along its principal axes, between the 1 % and 99 % quantiles."""
-    centred = vertices - vertices.mean(axis=0)
-    _, _, axes = np.linalg.svd(centred[:: max(1, len(centred) // 20000)], full_matrices=False)
-    along = centred @ axes.T
-    low, high = np.quantile(along, [SIZE_QUANTILE, 1.0 - SIZE_QUANTILE], axis=0)
-    return float((high - low).max())
-
-
-def scan_unit(vertices: np.ndarray) -> tuple[float, str]:
-    """(mm per scan unit, unit name) of a face or head scan, from its size.
-
-    The rule: the unit is the one of `UNITS` in which the scan's largest extent (`scan_size`)
-    lies within `SCAN_SIZE_MM`. A scan that fits no unit is a ValueError.
-    """
-    size = scan_size(np.asarray(vertices, dtype=np.float64))
-    for name, mm_per_unit in UNITS:
-        if SCAN_SIZE_MM[0] <= size * mm_per_unit < SCAN_SIZE_MM[1]:
-            return mm_per_unit, name
-    ranges = ", ".join(f"{SCAN_SIZE_MM[0] / s:g}-{SCAN_SIZE_MM[1] / s:g} {n}" for n, s in UNITS)
-    raise ValueError(f"a scan {size:.4g} units across fits no unit: a face or head is {ranges}")
-
-
 @dataclass(frozen=True)
 class FaceFit:
     """Where the template's face sits on a scan, and how face-like the scan is there."""
@@ -91,11 +55,6 @@ class FaceFit:
     nose_mm: float  # mean distance of the template's nose points to the scan, each capped at CAP_MM
     symmetry_mm: float  # mean distance of the matched scan's mirror image (template midplane) to the scan, capped
     starts: int  # starts tried
-
-    @property
-    def is_face(self) -> bool:
-        """Whether the scan looks enough like a face there to register it (MAX_FACE_SCORE_MM)."""
-        return self.score_mm <= MAX_FACE_SCORE_MM
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import trimesh
 
 from ..artifacts import write_bytes, write_csv
 from ..errors import DatasetError
-from .units import MM_PER_UNIT, diagonal, scan_unit
+from .units import MM_PER_UNIT, scan_unit, size_message
 
 N_LANDMARKS = 65
 SKIP_HINT = "Fix the file, or set data.on_error: skip to drop this speaker."
@@ -70,9 +70,8 @@ def read_scan_mm(path: Path, speaker_id: str, shown_as: str | None = None) -> tu
     vertices, faces = read_scan(path, speaker_id, shown_as)
     unit = scan_unit(vertices)
     if unit is None:
-        raise DatasetError(f"speaker {speaker_id}: {shown_as or path} is {diagonal(vertices):.4g} units across "
-                           f"(bounding-box diagonal); in no unit (m, cm, mm, µm) is that the size of a face "
-                           f"(100-1,000 mm). Is it a face scan? {SKIP_HINT}")
+        raise DatasetError(f"speaker {speaker_id}: {shown_as or path} {size_message(vertices)}. Is it a face "
+                           f"scan? {SKIP_HINT}")
     return vertices * MM_PER_UNIT[unit], faces, unit
 
 
@@ -109,8 +108,7 @@ def read_faces_csv_mm(path: Path) -> tuple[list[str], np.ndarray, str]:
     ids, vertices = read_faces_csv(path)
     unit = scan_unit(vertices.mean(axis=0))
     if unit is None:
-        raise DatasetError(f"{path}: the mean face is {diagonal(vertices.mean(axis=0)):.4g} units across; in no "
-                           f"unit (m, cm, mm, µm) is that the size of a face (100-1,000 mm).")
+        raise DatasetError(f"{path}: the mean face {size_message(vertices.mean(axis=0))}.")
     return ids, vertices * MM_PER_UNIT[unit], unit
 
 

@@ -23,7 +23,9 @@ from scipy.sparse.linalg import factorized
 from scipy.spatial import cKDTree
 
 from ..config import FaceParams
+from .coarse import find_face
 from .rigid import invert, rigid_fit, transform
+from .template import Template
 
 MAX_ANGLE_DEG = 60.0  # matches whose normals disagree by more are rejected
 
@@ -74,7 +76,7 @@ class Registration:
     coverage: float  # share of template vertices with a valid match on the scan
     landmark_fit_mm: float  # mean distance of the guide vertices to their points (nan without guides)
     guides: int  # guiding points used (0: the rigid start searched for the face)
-    start_mm: float  # after the rigid start, mean distance of the template's central face to the scan
+    start_mm: float  # with fewer than 3 guides, the face search's score (coarse.find_face); else nan
 
 
 class TemplateFitter:
@@ -84,12 +86,10 @@ class TemplateFitter:
     match is rejected; `max_angle_deg` also rejects matches whose normals disagree by more.
     """
 
-    def __init__(self, vertices: np.ndarray, faces: np.ndarray, landmark_idx: np.ndarray, central: np.ndarray,
-                 settings: RegistrationSettings, max_angle_deg: float = MAX_ANGLE_DEG):
-        self.vertices = np.asarray(vertices, dtype=np.float64)
-        self.faces = np.asarray(faces, dtype=np.int64)
-        self.landmark_idx = np.asarray(landmark_idx, dtype=np.int64)  # the 65 sfv landmarks
-        self.central = np.asarray(central, dtype=bool)  # [T] the nose, eyes and mouth: every face has them
+    def __init__(self, template: Template, settings: RegistrationSettings, max_angle_deg: float = MAX_ANGLE_DEG):
+        self.template = template
+        self.vertices = np.asarray(template.vertices, dtype=np.float64)
+        self.faces = np.asarray(template.faces, dtype=np.int64)
         self.schedule = settings.schedule
         self.max_distance_mm = settings.max_distance_mm
         self.max_angle_deg = max_angle_deg
@@ -98,18 +98,18 @@ class TemplateFitter:
 
     def register(self, scan_vertices: np.ndarray, scan_faces: np.ndarray, guides: Guides | None = None
                  ) -> Registration:
-        """Fit the template to a scan, guided by named points (scan coordinates) if given.
+        """Fit the template to a scan (mm), guided by named points (scan coordinates) if given.
 
-        Three or more guides give the rigid start; with fewer, the scan is aligned coarsely
-        (`coarse_alignment`), and the guides it has still pull in the non-rigid fit.
+        Three or more guides give the rigid start; with fewer, the start searches the scan for the
+        face (`coarse.find_face`), and the guides it has still pull in the non-rigid fit.
         """
         guides = guides if guides is not None and len(guides.vertex) else None
         if guides is not None and len(guides.vertex) >= 3:
-            to_template = rigid_fit(guides.points, self.vertices[guides.vertex])
+            to_template, start = rigid_fit(guides.points, self.vertices[guides.vertex]), float("nan")
         else:
-            to_template = coarse_alignment(self.vertices, self.faces, self.landmark_idx, scan_vertices, scan_faces)
+            found = find_face(self.template, scan_vertices, scan_faces)
+            to_template, start = found.to_template, found.score_mm
         scan = trimesh.Trimesh(transform(scan_vertices, to_template), scan_faces, process=False)
-        start = float(cKDTree(scan.vertices).query(self.vertices[self.central])[0].mean())
         targets = None if guides is None else Guides(guides.vertex, transform(guides.points, to_template))
         fitted, matched, distance = self._deform(scan, targets)
         # Put the fitted face back on the template frame: remove the rigid part of the fit.
@@ -177,61 +177,3 @@ def border_vertices(faces: np.ndarray) -> np.ndarray:
     edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
     unique, counts = np.unique(edges, axis=0, return_counts=True)
     return np.unique(unique[counts == 1])
-
-
-def coarse_alignment(template_vertices: np.ndarray, template_faces: np.ndarray, landmark_idx: np.ndarray,
-                     scan_vertices: np.ndarray, scan_faces: np.ndarray, pronasale: int = 30,
-                     icp_iterations: int = 40) -> np.ndarray:
-    """Rigid transform [4, 4] taking the scan roughly onto the template, without landmarks.
-
-    Principal axes of the two point sets, the depth axes oriented by the mean normals, give
-    four proper rotations (height and width axes swapped or not, signs); for each,
-    the scan's most anterior point is put on the template's pronasale (landmark 31), rigid ICP
-    refines it, and the candidate with the lowest mean ICP distance wins. Works for scans that
-    show a face, front on, like the template; a scan with shoulders or hair needs cropping first.
-    """
-    tmpl_centre, scan_centre = template_vertices.mean(axis=0), scan_vertices.mean(axis=0)
-    tmpl_axes = _principal_axes(template_vertices - tmpl_centre)
-    scan_axes = _principal_axes(scan_vertices - scan_centre)
-    # Orient the scan's third axis along its mean normal (out of the face), as the template's.
-    scan_out = trimesh.Trimesh(scan_vertices, scan_faces, process=False).vertex_normals.mean(axis=0)
-    tmpl_out = trimesh.Trimesh(template_vertices, template_faces, process=False).vertex_normals.mean(axis=0)
-    scan_axes[:, 2] *= np.sign(scan_axes[:, 2] @ scan_out) or 1.0
-    tmpl_axes[:, 2] *= np.sign(tmpl_axes[:, 2] @ tmpl_out) or 1.0
-    tip = template_vertices[landmark_idx[pronasale]]
-    sample = template_vertices[:: max(1, len(template_vertices) // 2000)]
-    best, best_cost = None, np.inf
-    # The depth axes are matched by the normals; height and width may swap (a scan's in-plane
-    # extent need not be the template's) and each takes a sign, kept proper.
-    for swap in (False, True):
-        axes = scan_axes[:, [1, 0, 2]] if swap else scan_axes
-        handed = np.linalg.det(axes) * np.linalg.det(tmpl_axes)
-        for sign in (1.0, -1.0):
-            flip = np.diag([sign, sign * handed, 1.0])
-            candidate = tmpl_axes @ flip @ axes.T  # scan frame -> template frame
-            best, best_cost = _try_candidate(candidate, scan_vertices, sample, tip, tmpl_axes[:, 2],
-                                             icp_iterations, best, best_cost)
-    return best
-
-
-def _try_candidate(rotation: np.ndarray, scan_vertices: np.ndarray, sample: np.ndarray, tip: np.ndarray,
-                   forward: np.ndarray, icp_iterations: int, best: np.ndarray | None,
-                   best_cost: float) -> tuple[np.ndarray | None, float]:
-    """Refine one rotation guess by ICP; keep it if it beats the best so far."""
-    rotated = scan_vertices @ rotation.T
-    anterior = rotated[np.argmax(rotated @ forward)]
-    initial = np.eye(4)
-    initial[:3, :3] = rotation
-    initial[:3, 3] = tip - anterior
-    # ICP moves the template sample onto the guessed scan; its inverse corrects the guess.
-    matrix, _, cost = trimesh.registration.icp(sample, transform(scan_vertices, initial),
-                                               max_iterations=icp_iterations, reflection=False, scale=False)
-    if cost < best_cost:
-        return invert(matrix) @ initial, float(cost)
-    return best, best_cost
-
-
-def _principal_axes(centred: np.ndarray) -> np.ndarray:
-    """Columns: unit axes by decreasing variance."""
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    return vt.T.copy()

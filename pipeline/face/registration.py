@@ -85,9 +85,8 @@ def register_scan_files(root: Path, scans: dict[str, str], speakers: pd.DataFram
             template = replace(template, vertices=np.mean(kept, axis=0))
         desc = "register" if face.template_rounds == 0 else f"register, round {round_ + 1}"
         fits = list(tqdm(register_scans(template, settings, jobs), total=len(jobs), desc=desc, unit="scan"))
-        qc = assess(list(speakers.speaker_id), list(speakers.source), fits,
-                    [f.start_mm if f.guides < 3 else np.nan for f in fits], template.vertices,
-                    template.landmark_idx, limits)
+        qc = assess(list(speakers.speaker_id), list(speakers.source), fits, template.vertices, template.landmark_idx,
+                    limits)
     flagged = qc["flagged"].to_numpy(bool)
     if flagged.any() and on_error == "fail":
         row = qc[flagged].iloc[0]

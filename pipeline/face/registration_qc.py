@@ -7,8 +7,9 @@ Per face, from its fit:
 - `landmark_fit_mm`: how far the guide vertices end from the face's own annotated points (a
   template that cannot follow the annotation, or an annotation in another unit or frame);
 - `asymmetry_mm`: the registered landmarks against their mirror image (a twisted fit);
-- `start_mm`: for a face without guides, how well the template's central face sat on the scan
-  after the rigid start searched for it (a face the search did not find).
+- `start_mm`: for a face with fewer than 3 guides, the score of the search for the face on the
+  scan (coarse.find_face: the nose's distance to the scan plus the asymmetry of the matched
+  surface), so a scan on which no face was found is refused.
 Against the cohort: the registered landmark configurations of all faces pass the same robust
 shape model as the annotations (LandmarkQC); a face with too many landmarks outside the
 cohort's variation is flagged (only with MIN_COHORT faces or more).
@@ -64,16 +65,16 @@ def asymmetry_mm(vertices: np.ndarray, landmark_idx: np.ndarray, mirror: np.ndar
     return float(np.linalg.norm(centred_r @ rotation - centred_p, axis=1).mean())
 
 
-def assess(speakers: list[str], sources: list[str], fits: list[Registration], start_mm: list[float],
-           template_vertices: np.ndarray, landmark_idx: np.ndarray, limits: QcLimits) -> pd.DataFrame:
-    """QC_COLUMNS for every fit (`start_mm`: NaN for a face its guides started)."""
+def assess(speakers: list[str], sources: list[str], fits: list[Registration], template_vertices: np.ndarray,
+           landmark_idx: np.ndarray, limits: QcLimits) -> pd.DataFrame:
+    """QC_COLUMNS for every fit."""
     mirror = mirror_vertices(template_vertices)
     configurations = np.stack([f.vertices[landmark_idx] for f in fits])
     cohort = np.full(len(fits), np.nan)
     if len(fits) >= MIN_COHORT:
         cohort = limits.cohort.fit(configurations).check(configurations).flagged.mean(axis=1)
     rows = []
-    for sid, source, fit, start, share in zip(speakers, sources, fits, start_mm, cohort):
+    for sid, source, fit, share in zip(speakers, sources, fits, cohort):
         asymmetry = asymmetry_mm(fit.vertices, landmark_idx, mirror)
         reasons = [why for bad, why in (
             (fit.coverage < limits.min_coverage,
@@ -84,11 +85,12 @@ def assess(speakers: list[str], sources: list[str], fits: list[Registration], st
              f"guide points {fit.landmark_fit_mm:.1f} mm from their annotation > {limits.max_landmark_fit_mm} mm"),
             (asymmetry > limits.max_asymmetry_mm,
              f"landmarks {asymmetry:.1f} mm from their mirror image > {limits.max_asymmetry_mm} mm"),
-            (start > limits.max_start_mm,
-             f"no face found without landmarks (central face {start:.1f} mm off the scan > {limits.max_start_mm} mm)"),
+            (fit.start_mm > limits.max_start_mm,
+             f"no face found on the scan without landmarks (search score {fit.start_mm:.1f} mm > "
+             f"{limits.max_start_mm} mm)"),
             (share > limits.max_cohort_flagged,
              f"{share:.0%} of the landmarks outside the cohort's shape model > {limits.max_cohort_flagged:.0%}"),
         ) if bad]
         rows.append((sid, source, fit.guides, fit.surface_distance_mm, fit.coverage, fit.landmark_fit_mm, asymmetry,
-                     start, share, bool(reasons), "; ".join(reasons)))
+                     fit.start_mm, share, bool(reasons), "; ".join(reasons)))
     return pd.DataFrame(rows, columns=QC_COLUMNS)

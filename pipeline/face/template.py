@@ -20,7 +20,6 @@ from scipy.spatial import Delaunay, cKDTree
 
 N_LANDMARKS = 65
 REGIONS = ("nose", "mouth", "eyes", "brows_forehead", "cheeks_jaw", "chin")
-CENTRAL_REGIONS = ("nose", "mouth", "eyes")
 
 # Outline of the mask (right half, x <= 0, from the top of the forehead clockwise to the
 # chin in the viewer's picture); mirrored to close the curve. Convex, so the Delaunay hull
@@ -65,11 +64,6 @@ class Template:
     def landmarks(self) -> np.ndarray:
         """Landmark positions [65, 3]."""
         return self.vertices[self.landmark_idx]
-
-    @property
-    def central(self) -> np.ndarray:
-        """bool [T]: the nose, eyes and mouth, which every face scan shows (unlike the rim)."""
-        return np.isin(self.region, [REGIONS.index(r) for r in CENTRAL_REGIONS])
 
 
 def outline(n_points: int = 400) -> np.ndarray:

@@ -41,7 +41,7 @@ def transfer_landmarks(mean_face: np.ndarray, template: Template, settings: Regi
     points = np.asarray(mean_face, dtype=np.float64) * MM_PER_UNIT[unit]
     triangles = triangulate_frontal(points)
     placed = template_vertices([n for n in guides if n not in CONTOUR], template)
-    fitter = TemplateFitter(template.vertices, template.faces, template.landmark_idx, template.central, settings)
+    fitter = TemplateFitter(template, settings)
     fit = fitter.register(points, triangles, Guides(np.array([placed[n] for n in placed], dtype=np.int64),
                                                     points[[guides[n] for n in placed]]))
     landed = transform(fit.vertices[template.landmark_idx], fit.to_scan)
