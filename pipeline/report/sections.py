@@ -37,14 +37,20 @@ def dataset_section(manifest: pd.DataFrame, durations: pd.Series, speech: pd.Ser
 
 def registration_section(register_qc: pd.DataFrame, landmarks_qc: pd.DataFrame, geometry: dict | None) -> str:
     flagged = register_qc[register_qc["flagged"].astype(str) == "True"]
+    units = landmarks_qc["unit"].value_counts()
     parts = [paragraph(f"{len(register_qc)} faces registered; {len(flagged)} flagged by the register QC "
-                       f"(coverage or distance to the scan). Landmark QC: "
+                       f"(coverage, distance to the scan, guide points, asymmetry, the search for the face, the "
+                       f"cohort's shape model; each flagged face's reason below). Landmark QC: "
                        f"{int((landmarks_qc['flagged'] > 0).sum())} faces had annotated landmarks replaced; "
-                       f"sources: {', '.join(f'{k} {v}' for k, v in landmarks_qc['source'].value_counts().items())}.")]
-    summary = register_qc[["surface_distance_mm", "coverage", "landmark_fit_mm"]].describe().loc[["mean", "min", "max"]]
+                       f"sources: {', '.join(f'{k} {v}' for k, v in landmarks_qc['source'].value_counts().items())}; "
+                       f"scan units: {', '.join(f'{k} {v}' for k, v in units.items())}.")]
+    checks = ["guides", "surface_distance_mm", "coverage", "landmark_fit_mm", "asymmetry_mm", "start_mm",
+              "cohort_flagged"]
+    summary = register_qc[checks].describe().loc[["mean", "min", "max"]]
     parts.append(table(summary.reset_index().rename(columns={"index": ""}), 3, ("",)))
     if len(flagged):
-        parts.append(table(flagged, text_columns=("speaker_id", "source", "flagged")))
+        parts.append(table(flagged[["speaker_id", "source", "reason"]], text_columns=("speaker_id", "source",
+                                                                                    "reason")))
     if geometry:
         reg, lm = geometry["register"], geometry["landmarks"]
         parts.append(paragraph(
