@@ -171,7 +171,7 @@ def test_a_scan_in_metres_is_read_in_mm(synthetic, tmp_path, capsys):
     (annotation / 1000.0).to_csv(root / "landmarks" / "M0003.csv", index=False)
     params = _params(tmp_path, root)
     out = run("landmarks", params, tmp_path)
-    assert "speaker M0003: the scan's coordinates are in m" in capsys.readouterr().err
+    assert "speaker M0003: the coordinates are in m " in capsys.readouterr().err
     run("register", params, tmp_path)
     qc = pd.read_csv(out.landmarks_qc).set_index("speaker_id")
     assert qc.loc["M0003", "unit"] == "m" and (qc.drop("M0003")["unit"] == "mm").all()
@@ -187,11 +187,11 @@ def test_a_scan_in_no_unit_is_refused_or_left_out(synthetic, tmp_path, on_error)
     root = tmp_path / "root"
     shutil.copytree(synthetic.synthetic, root, ignore=shutil.ignore_patterns("audio", "truth"))
     scan = trimesh.load(root / "scans" / "M0003.ply", process=False)
-    scan.vertices = scan.vertices / 100.0  # decimetres: about 2.5 across, no face in any unit
+    scan.vertices = scan.vertices / 100.0  # decimetres: under 2 across, no face in any unit
     scan.export(root / "scans" / "M0003.ply")
     params = _params(tmp_path, root, on_error=on_error)
     if on_error == "fail":
-        with pytest.raises(DatasetError, match=r"speaker M0003: scans/M0003.ply is 2\.\d+ units across .* no unit"):
+        with pytest.raises(DatasetError, match=r"speaker M0003: scans/M0003.ply is 1\.\d+ units across .* in no unit"):
             run("landmarks", params, tmp_path)
     else:
         out = run("landmarks", params, tmp_path)

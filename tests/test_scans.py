@@ -12,7 +12,8 @@ from scipy.spatial import Delaunay, cKDTree
 
 from pipeline.config import parse_params
 from pipeline.errors import ParamsError
-from pipeline.face.io import read_landmarks, read_scan
+from pipeline.face.io import read_scan, read_scan_mm
+from pipeline.face.landmark_files import read_landmark_file
 from pipeline.face.rigid import invert as invert_pose
 from pipeline.face.rigid import transform as apply_pose
 from pipeline.synth.clutter import BLOBS_PER_UNIT, STRANDS_PER_UNIT, hair_bumps
@@ -290,13 +291,15 @@ def test_scan_and_landmark_files_share_their_unit(people, tmp_path, unit, templa
     scan, annotation = in_unit(plain.scan, plain.annotation, unit)
     row = write_person(tmp_path, replace(plain, scan=scan, annotation=annotation))
     vertices, _ = read_scan(tmp_path / row["scan"], plain.speaker_id)
-    points = read_landmarks(tmp_path / row["landmarks"], plain.speaker_id)
+    points = read_landmark_file(tmp_path / row["landmarks"], plain.speaker_id).points
     scale = UNITS[unit]
     assert np.allclose(vertices, plain.scan.vertices * scale, rtol=1e-6, atol=1e-4 * scale)
     assert np.allclose(points, plain.annotation.points * scale, rtol=0, atol=1e-4 * scale)  # 1e-4 mm
     good = ~plain.annotation.mislabelled
     gap = cKDTree(vertices).query(points[good])[0] / scale  # mm
     assert np.percentile(gap, 90) < 5.0  # the annotation lies on the scan, in the same unit and frame
+    in_mm, _, found = read_scan_mm(tmp_path / row["scan"], plain.speaker_id)  # and sfv finds the unit
+    assert found == unit and np.allclose(in_mm, plain.scan.vertices, atol=1e-3)
 
 
 def _measures(face: np.ndarray, template) -> dict[str, float]:
