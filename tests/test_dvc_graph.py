@@ -167,3 +167,16 @@ def test_the_readme_shows_the_current_graph():
     assert done.returncode == 0, done.stderr
     assert f"```mermaid\n{done.stdout.strip()}\n```" in (ROOT / "README.md").read_text(), \
         "README's graph is stale: paste `dvc dag --mermaid`"
+
+
+def test_every_param_a_stage_declares_is_in_params_yaml():
+    """DVC refuses to run a stage whose declared param params.yaml lacks."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for name, spec in STAGES.items():
+        for entry in _body(spec).get("params", []):
+            if isinstance(entry, dict):  # `params.yaml:` (the whole file)
+                continue
+            node = params
+            for key in entry.split("."):
+                assert isinstance(node, dict) and key in node, (name, entry)
+                node = node[key]
