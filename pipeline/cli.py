@@ -235,6 +235,7 @@ def _power(args) -> None:
         raise ParamsError(f"--estimator: {err}") from None
     settings = PowerSettings(args.speakers, args.seconds, tuple(Gender.from_code(s) for s in args.sexes),
                              tuple(sorted(args.repeats)), args.null_worlds, params.sfv.alpha, params.sfv.permutations,
+                             params.sfv.permutation_exceedances,
                              params.sfv.evaluation_share, params.seed,
                              params.synth.coupling if args.coupling is None else args.coupling)
     total = len(settings.genders) * (1 + settings.null_worlds) * len(estimators) * max(settings.repeats)

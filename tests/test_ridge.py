@@ -5,11 +5,13 @@ import pytest
 
 from pipeline.cohort import Gender
 from pipeline.estimator.data import repeat_data
-from pipeline.estimator.ridge import RepeatRows, StatsRidge, mean_ratios
+from pipeline.config import SfvParams
+from pipeline.estimator.null import permutation_table
+from pipeline.estimator.ridge import RepeatRows, StatsRidge, mean_ratios, sequential_ratios
 from pipeline.estimator.statistics import speaker_statistics, statistic_names
 from pipeline.estimator.stats_ridge import fit_repeat
 from pipeline.face.ams import default_am_table
-from pipeline.selection.significance import permutation_test
+from pipeline.selection.significance import decide, permutation_test
 from pipeline.splits import make_splits
 from pipeline.synth.link import oracle
 from pipeline.synth.voices import voice_cohort
@@ -135,22 +137,84 @@ def _rows(n: int, repeats: int, seed: int) -> list[RepeatRows]:
     return out
 
 
-def test_the_permutation_test_holds_its_level_in_null_worlds():
+def _table(statistic: list[np.ndarray] | np.ndarray) -> pd.DataFrame:
+    """The train stage's permutation table from per-AM statistics (observed first)."""
+    columns = list(statistic.T) if isinstance(statistic, np.ndarray) else statistic
+    return pd.DataFrame({"permutation": np.concatenate([np.arange(len(c)) for c in columns]),
+                         "am_id": np.repeat(np.arange(1, len(columns) + 1), [len(c) for c in columns]),
+                         "mean_ratio": np.concatenate(columns)})
+
+
+@pytest.mark.parametrize("exceedances", [5, 1000])
+def test_the_permutation_test_holds_its_level_in_null_worlds(exceedances):
     """No link between statistics and AMs: over 30 worlds x 8 AMs, the share declared at
-    alpha 0.05 stays within what an exact test allows (binomial 99.9 % bound: 24 of 240)."""
+    alpha 0.05 stays within what an exact test allows (binomial 99.9 % bound: 24 of 240),
+    for the sequential p (stop at 5 exceedances) and the fixed-B one (never stops)."""
     declared, tested = 0, 0
     for world in range(30):
         rng = np.random.default_rng(100 + world)
         x, y = rng.standard_normal((63, 40)), rng.standard_normal((63, 8))
         rows = _rows(64, 4, world)
-        statistic = mean_ratios(x, y, [RepeatRows(r.train[r.train < 63], r.select[r.select < 63],
-                                                  r.score[r.score < 63]) for r in rows], 99, world)
-        null = pd.DataFrame({"permutation": np.repeat(np.arange(100), 8), "am_id": np.tile(np.arange(1, 9), 100),
-                             "mean_ratio": statistic.ravel()})
-        p = permutation_test(null, np.arange(1, 9))
+        rows = [RepeatRows(r.train[r.train < 63], r.select[r.select < 63], r.score[r.score < 63]) for r in rows]
+        statistic = sequential_ratios(x, y, rows, 99, exceedances, world)
+        p = permutation_test(_table(statistic), np.arange(1, 9), exceedances)
         declared += int((p < 0.05).sum())
         tested += 8
     assert tested == 240 and 1 <= declared <= 24, declared
+
+
+def test_sequential_shuffling_draws_the_fixed_shufflings_and_stops_at_the_h_th_exceedance():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((70, 30))
+    y = np.stack([x[:, 0] + 0.5 * rng.standard_normal(70), rng.standard_normal(70), rng.standard_normal(70)], axis=1)
+    rows = [RepeatRows(r.train[r.train < 70], r.select[r.select < 70], r.score[r.score < 70]) for r in _rows(71, 3, 2)]
+    fixed = mean_ratios(x, y, rows, 300, 7)
+    sequential = sequential_ratios(x, y, rows, 300, 4, 7, block=32)
+    for k, column in enumerate(sequential):
+        np.testing.assert_allclose(column, fixed[:len(column), k], rtol=1e-12)  # the same shufflings, in order
+        hits = np.cumsum(column[1:] <= column[0])
+        if len(column) < 301:
+            assert hits[-1] == 4 and (len(hits) == 1 or hits[-2] == 3)
+    assert len(sequential[0]) == 301 and len(sequential[1]) < 100 and len(sequential[2]) < 100
+
+
+def test_the_sequential_p_value_by_hand():
+    """Besag & Clifford: h / n_h once the h-th shuffled value <= observed came at shuffling n_h,
+    else (1 + hits) / (1 + n); a table that ran on past n_h gives the same p as one that stopped."""
+    stopped = [0.5, 0.9, 0.4, 0.8, 0.3]  # 2nd exceedance at shuffling 4 -> 2 / 4
+    ran_on = stopped + [0.1, 0.2, 0.95]
+    short = [0.5, 0.9, 0.45, 0.8, 0.7, 0.6]  # 1 exceedance in 5 -> (1 + 1) / 6
+    p = permutation_test(_table([np.array(stopped), np.array(ran_on), np.array(short)]), np.array([1, 2, 3]), 2)
+    np.testing.assert_allclose(p, [0.5, 0.5, 2 / 6])
+    assert permutation_test(_table([np.array(short)]), np.array([1]), 1000)[0] == pytest.approx(2 / 6)
+    with pytest.raises(ValueError, match="lacks AMs"):
+        permutation_test(_table([np.array(short)]), np.array([1, 2]), 2)
+
+
+def test_the_default_permutation_test_declares_a_lone_planted_am():
+    """96 AMs of which one is carried by the voice (r2 about 0.5), 120 speakers, 10 repeats:
+    the default shuffling (at most sfv.permutations, stopping at sfv.permutation_exceedances)
+    resolves its p below alpha / 96 and Benjamini-Hochberg declares it, and nothing else; a fixed
+    B = 1,000 cannot (p >= 1/1001 > 0.05/96). The 95 others stop after a few dozen shufflings."""
+    defaults = SfvParams()
+    rng = np.random.default_rng(11)
+    ids = [f"s{i:03d}" for i in range(120)]
+    features = {s: [rng.standard_normal((40, 4))] for s in ids}
+    loudness = np.array([features[s][0][:, 0].mean() for s in ids])
+    ams = rng.standard_normal((120, 96))
+    ams[:, 40] = loudness / loudness.std() + rng.standard_normal(120)
+    targets = pd.DataFrame(ams, index=ids, columns=[f"am_{k}" for k in range(1, 97)])
+    splits = make_splits(ids, 10, 3, Gender.MALE, defaults.evaluation_share)
+    table = permutation_table(splits, features, targets, defaults.permutations, defaults.permutation_exceedances,
+                              seed=4, desc="one planted AM")
+    shuffles = table.groupby("am_id").size() - 1
+    assert shuffles.loc[41] == defaults.permutations and shuffles.drop(41).max() < 400
+    p = permutation_test(table, np.arange(1, 97), defaults.permutation_exceedances)
+    z, _ = decide(p, defaults.alpha, defaults.fdr)
+    assert defaults.fdr == "bh" and np.flatnonzero(z).tolist() == [40], (p[40], np.sort(p)[:3])
+    fixed = table[table["permutation"] <= 1000]
+    z_fixed, _ = decide(permutation_test(fixed, np.arange(1, 97), 1001), defaults.alpha, defaults.fdr)
+    assert z_fixed.sum() == 0
 
 
 def test_the_permutation_test_finds_a_real_link_and_its_observed_row_is_the_fit():
@@ -160,9 +224,7 @@ def test_the_permutation_test_finds_a_real_link_and_its_observed_row_is_the_fit(
     rows = _rows(91, 4, 1)
     rows = [RepeatRows(r.train[r.train < 90], r.select[r.select < 90], r.score[r.score < 90]) for r in rows]
     statistic = mean_ratios(x, y, rows, 99, 0)
-    null = pd.DataFrame({"permutation": np.repeat(np.arange(100), 2), "am_id": np.tile([1, 2], 100),
-                         "mean_ratio": statistic.ravel()})
-    p = permutation_test(null, np.array([1, 2]))
+    p = permutation_test(_table(statistic), np.array([1, 2]), 100)
     assert p[0] == pytest.approx(0.01) and p[1] > 0.05
     expected = []
     for r in rows:

@@ -12,7 +12,7 @@ from pipeline.selection.ratios import error_ratios
 from pipeline.selection.significance import benjamini_hochberg, corrected_test, decide, paper_test
 from pipeline.selection.table import SelectionSettings, nmse_summary, selection_table, truth_scores
 from pipeline.stages import run_stage
-from presets import DEFAULTS, PLAIN_CNN, params_with, paths_under, train_settings
+from presets import DEFAULTS, PLAIN_CNN, ROOT, params_with, paths_under, train_settings
 
 RATIOS = np.array([[0.80, 0.90, 0.85, 0.95, 0.70],   # clearly below 1
                    [1.10, 0.90, 1.00, 1.05, 0.95],   # around 1
@@ -188,6 +188,26 @@ def test_select_stage_writes_all_ams_plots_and_metrics(tmp_path):
     assert (paths.plots / "predictable_ams_male.png").stat().st_size > 10_000
     with pytest.raises(ParamsError, match="gender female is not in sfv.genders"):
         run_stage("selection_plot", "female", params, paths)
+
+
+def test_the_params_stage_refuses_too_few_shufflings_to_declare_a_lone_am(tmp_path):
+    """BH over the 96 AMs declares a lone AM only at p <= 0.05/96: with B shufflings p >= 1/(1 + B),
+    so the permutation test needs B >= 1919; without FDR it needs 19, and a 10-AM table 199."""
+    from pipeline.selection.significance import smallest_needed_permutations
+    assert smallest_needed_permutations(0.05, "bh", 96) == 1919
+    assert smallest_needed_permutations(0.05, "none", 96) == 19
+    assert (1 + 1919) * 0.05 / 96 >= 1 > (1 + 1918) * 0.05 / 96
+    assert DEFAULTS.sfv.permutations >= 1919
+    with pytest.raises(ParamsError, match="sfv.permutations: 1000 shufflings .* use at least 1919"):
+        run_stage("params", None, params_with(sfv={"permutations": 1000}), paths_under(tmp_path))
+    assert not paths_under(tmp_path).params_report.exists()
+    run_stage("params", None, params_with(sfv={"permutations": 1000, "fdr": "none"}), paths_under(tmp_path))
+    short = tmp_path / "ams_10.csv"
+    pd.read_csv(ROOT / "pipeline" / "data" / "ams_96.csv").head(10).to_csv(short, index=False)
+    run_stage("params", None, params_with(face={"ams": str(short)}, sfv={"permutations": 199}), paths_under(tmp_path))
+    with pytest.raises(ParamsError, match="use at least 199"):
+        run_stage("params", None, params_with(face={"ams": str(short)}, sfv={"permutations": 198}),
+                  paths_under(tmp_path))
 
 
 def test_calibration_runs_on_tiny_worlds():

@@ -130,8 +130,9 @@ class VoiceEstimator(ABC):
         """A stored repeat's model, from what `FittedModel.spec` and `arrays` saved."""
 
     def permutation_null(self, splits: pd.DataFrame, features: dict[str, list[np.ndarray]], targets: pd.DataFrame,
-                         permutations: int, seed: int, desc: str) -> pd.DataFrame:
-        """The selection statistic under B shufflings of the AMs (supports_permutation only)."""
+                         permutations: int, exceedances: int, seed: int, desc: str) -> pd.DataFrame:
+        """The selection statistic under up to B shufflings of the AMs, each AM's stopping after
+        `exceedances` shuffled values reach its observed one (supports_permutation only)."""
         raise NotImplementedError(f"{self.name} does not support the permutation null")
 
 

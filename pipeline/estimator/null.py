@@ -5,7 +5,9 @@ gender without changing the distribution of anything the protocol computes. Re-r
 whole protocol (the same splits, fit on D_t, choice on D_v1, D_v2 ratio, mean over the N
 repeats) on B shufflings gives B draws of the statistic under that null; ranking the
 observed one among them is an exact one-sided test for any N, with no assumption about how
-the repeats depend on each other. Only the ridge can be refitted B x N times in seconds; for
+the repeats depend on each other. Shufflings are drawn per AM only while they decide something
+(Besag & Clifford's sequential Monte Carlo p-value), so a lone strong AM can reach p below the
+α/m that Benjamini-Hochberg asks of a single discovery. Only the ridge can be refitted B x N times in seconds; for
 the CNN the table is empty and `sfv.test: permutation` is refused (base.VoiceEstimator.check).
 """
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .ridge import RepeatRows, mean_ratios
+from .ridge import RepeatRows, sequential_ratios
 from .statistics import speaker_statistics
 
 COLUMNS = ["permutation", "am_id", "mean_ratio"]
@@ -26,8 +28,10 @@ def empty_null() -> pd.DataFrame:
 
 
 def permutation_table(splits: pd.DataFrame, features: dict[str, list[np.ndarray]], targets: pd.DataFrame,
-                      permutations: int, seed: int, desc: str) -> pd.DataFrame:
-    """Rows (permutation, am_id, mean_ratio): permutation 0 is the observed AMs, 1..B shuffled.
+                      permutations: int, exceedances: int, seed: int, desc: str) -> pd.DataFrame:
+    """Rows (permutation, am_id, mean_ratio): permutation 0 is the observed AM, 1..n_k shuffled,
+    drawn per AM until `exceedances` shufflings reach it or `permutations` are drawn
+    (ridge.sequential_ratios).
 
     `splits` has the train stage's layout (repeat, speaker_id, split); `targets` (raw AMs,
     columns am_<id>) is indexed by speaker_id. D_e speakers take no part.
@@ -43,8 +47,9 @@ def permutation_table(splits: pd.DataFrame, features: dict[str, list[np.ndarray]
         repeats.append(RepeatRows(rows["t"], rows["v1"], rows["v2"]))
     x = np.stack([speaker_statistics(features[s]) for s in pool])
     y = targets.loc[pool].to_numpy(np.float64)
-    with tqdm(total=len(repeats), desc=desc, unit="repeat") as bar:
-        statistic = mean_ratios(x, y, repeats, permutations, seed, progress=bar.update)
+    with tqdm(total=permutations, desc=desc, unit="shuffle") as bar:
+        statistic = sequential_ratios(x, y, repeats, permutations, exceedances, seed, progress=bar.update)
     am_ids = [int(str(c).removeprefix("am_")) for c in targets.columns]
-    return pd.DataFrame({"permutation": np.repeat(np.arange(len(statistic)), len(am_ids)),
-                         "am_id": np.tile(am_ids, len(statistic)), "mean_ratio": statistic.ravel()})
+    return pd.DataFrame({"permutation": np.concatenate([np.arange(len(s)) for s in statistic]),
+                         "am_id": np.repeat(am_ids, [len(s) for s in statistic]),
+                         "mean_ratio": np.concatenate(statistic)})

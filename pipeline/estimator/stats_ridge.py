@@ -72,8 +72,8 @@ class StatsRidgeEstimator(VoiceEstimator):
         return RidgeVoiceModel(StatsRidge.from_state(arrays))
 
     def permutation_null(self, splits: pd.DataFrame, features: dict[str, list[np.ndarray]], targets: pd.DataFrame,
-                         permutations: int, seed: int, desc: str) -> pd.DataFrame:
-        return permutation_table(splits, features, targets, permutations, seed, desc)
+                         permutations: int, exceedances: int, seed: int, desc: str) -> pd.DataFrame:
+        return permutation_table(splits, features, targets, permutations, exceedances, seed, desc)
 
 
 def fit_repeat(data: RepeatData,

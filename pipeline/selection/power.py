@@ -35,6 +35,7 @@ from ..synth.cohort import VoiceSettings
 from ..synth.link import LINK_GROUPS, oracle
 from ..synth.shape_model import build_shape_model
 from ..synth.voices import voice_cohort
+from .significance import PermutationNull
 from .table import SelectionSettings, nmse_summary, selection_table
 
 R2_BINS = (0.05, 0.3, 0.5)
@@ -51,6 +52,7 @@ class PowerSettings:
     null_worlds: int
     alpha: float
     permutations: int
+    exceedances: int
     evaluation_share: float
     seed: int
     coupling: float
@@ -86,10 +88,11 @@ def estimator_variant(spec: str, params: Params) -> tuple[str, VoiceEstimator]:
 
 
 def run_world(cohort, gender: Gender, world_seed: int, estimators: dict[str, VoiceEstimator],
-              repeats: tuple[int, ...], permutations: int, evaluation_share: float, device: torch.device,
-              progress=None) -> dict[str, WorldRun]:
+              repeats: tuple[int, ...], permutations: tuple[int, int], evaluation_share: float,
+              device: torch.device, progress=None) -> dict[str, WorldRun]:
     """Every estimator on the same splits of one cohort, max(repeats) repeats (the first N of
-    them are the protocol with N repeats, as splits only extend)."""
+    them are the protocol with N repeats, as splits only extend); `permutations` is (most
+    shufflings, exceedances) of the permutation null."""
     ids = [f"s{i:04d}" for i in range(len(cohort.ams))]
     splits = Splits(make_splits(ids, max(repeats), world_seed, gender, evaluation_share))
     targets = pd.DataFrame(cohort.ams, index=ids, columns=[f"am_{k}" for k in cohort.am_ids])
@@ -108,7 +111,7 @@ def run_world(cohort, gender: Gender, world_seed: int, estimators: dict[str, Voi
             if progress:
                 progress(1)
         elapsed = (time.perf_counter() - started) / max(repeats)
-        null = {n: (estimator.permutation_null(splits.first(n).table, features, targets, permutations,
+        null = {n: (estimator.permutation_null(splits.first(n).table, features, targets, *permutations,
                                                permutation_seed(world_seed, gender), f"permutations N={n}")
                     if estimator.supports_permutation else empty_null()) for n in repeats}
         out[name] = WorldRun(pd.concat(rows, ignore_index=True), null, sizes["v2"], sizes["t"], elapsed)
@@ -124,7 +127,7 @@ def rules_for(estimator: VoiceEstimator) -> tuple[str, ...]:
     return tuple(r for r in RULES if estimator.supports_permutation or not r.startswith("permutation"))
 
 
-def decisions(run: WorldRun, am_ids: np.ndarray, n: int, alpha: float, rules: tuple[str, ...]
+def decisions(run: WorldRun, am_ids: np.ndarray, n: int, alpha: float, exceedances: int, rules: tuple[str, ...]
               ) -> dict[str, np.ndarray]:
     """z per AM under each rule, from the first n repeats (and the permutation null of them)."""
     subset = run.predictions[run.predictions["repeat"] <= n]
@@ -132,7 +135,7 @@ def decisions(run: WorldRun, am_ids: np.ndarray, n: int, alpha: float, rules: tu
     out = {}
     for rule in rules:
         table = selection_table(subset, am_ids, labels, kinds, run.n_test, run.n_train,
-                                SelectionSettings(alpha, *RULES[rule]), run.null[n])
+                                SelectionSettings(alpha, *RULES[rule]), PermutationNull(run.null[n], exceedances))
         out[rule] = table["z"].to_numpy().astype(bool)
     return out
 
@@ -159,7 +162,8 @@ def power_study(settings: PowerSettings, estimators: dict[str, VoiceEstimator], 
             (f"null{w}", null_voice, null_world_seed(settings.seed, w)) for w in range(settings.null_worlds)]
         for label, world, world_seed in worlds:
             cohort = voice_cohort(settings.speakers, gender, world, world_seed, front_end, model)
-            for name, run in run_world(cohort, gender, world_seed, estimators, settings.repeats, settings.permutations,
+            for name, run in run_world(cohort, gender, world_seed, estimators, settings.repeats,
+                                       (settings.permutations, settings.exceedances),
                                        settings.evaluation_share, device, progress).items():
                 runs[name][label] = run
         for name, estimator in estimators.items():
@@ -173,7 +177,7 @@ def _summarise(runs: dict, settings: PowerSettings, rules: tuple[str, ...], am_i
     planted = {f"r2>={b}": r2 >= b for b in R2_BINS}
     linked, null = {}, {}
     for n in settings.repeats:
-        z = decisions(runs["linked"], am_ids, n, settings.alpha, rules)
+        z = decisions(runs["linked"], am_ids, n, settings.alpha, settings.exceedances, rules)
         for rule in rules:
             chosen = z[rule]
             hits = chosen & planted["r2>=0.05"]
@@ -183,7 +187,7 @@ def _summarise(runs: dict, settings: PowerSettings, rules: tuple[str, ...], am_i
                 "recall": {k: float((chosen & mask).sum() / mask.sum()) for k, mask in planted.items()}}
         counts = {rule: [] for rule in rules}
         for w in range(settings.null_worlds):
-            z_null = decisions(runs[f"null{w}"], am_ids, n, settings.alpha, rules)
+            z_null = decisions(runs[f"null{w}"], am_ids, n, settings.alpha, settings.exceedances, rules)
             for rule in rules:
                 counts[rule].append(int(z_null[rule].sum()))
         for rule in rules:
@@ -192,7 +196,7 @@ def _summarise(runs: dict, settings: PowerSettings, rules: tuple[str, ...], am_i
                                                  "share": sum(counts[rule]) / tested,
                                                  "declared_per_world": counts[rule]}
     largest = runs["linked"]
-    z_default = decisions(largest, am_ids, max(settings.repeats), settings.alpha, rules)[rules[-1]]  # the strictest
+    z_default = decisions(largest, am_ids, max(settings.repeats), settings.alpha, settings.exceedances, rules)[rules[-1]]  # the strictest
     nmse = nmse_summary(largest.predictions, am_ids, z_default)
     v2 = largest.predictions[largest.predictions["split"] == "v2"]
     ratio = v2.assign(e=(v2.mean_z - v2.target_z) ** 2, c=v2.target_z ** 2).groupby(["repeat", "am_id"])[["e", "c"]].sum()

@@ -54,17 +54,43 @@ def corrected_test(ratios: np.ndarray, alpha: float, n_test: int, n_train: int) 
     return one_sided(ratios, alpha, 1.0 / n + n_test / n_train)
 
 
-def permutation_test(null: pd.DataFrame, am_ids: np.ndarray) -> np.ndarray:
-    """One-sided p per AM from the train stage's permutation table (permutation 0 observed,
-    1..B shuffled; column mean_ratio): (1 + #{shuffled <= observed}) / (1 + B), exact under
-    the null that the voice says nothing about the AM."""
-    wide = null.pivot(index="permutation", columns="am_id", values="mean_ratio")
-    missing = sorted(set(am_ids) - set(wide.columns))
-    if missing or 0 not in wide.index:
-        raise ValueError(f"the permutation table lacks the observed row or AMs {missing[:5]}")
-    values = wide[list(am_ids)].to_numpy()
-    observed, shuffled = values[wide.index.get_loc(0)], values[wide.index != 0]
-    return (1.0 + (shuffled <= observed[None]).sum(axis=0)) / (1.0 + len(shuffled))
+@dataclass(frozen=True)
+class PermutationNull:
+    """The train stage's permutation table and the stopping count (sfv.permutation_exceedances)
+    its shuffling ran with; the p-value needs both."""
+
+    table: pd.DataFrame
+    exceedances: int
+
+
+def permutation_test(null: pd.DataFrame, am_ids: np.ndarray, exceedances: int) -> np.ndarray:
+    """One-sided p per AM from the train stage's permutation table (permutation 0 observed, 1..n
+    shuffled; column mean_ratio), Besag & Clifford's sequential p-value: h / n_h when the h-th
+    (h = `exceedances`) shuffled value as small as the observed one came at shuffling n_h, else
+    (1 + #{shuffled <= observed}) / (1 + n), the fixed-n permutation p. Exact under the null
+    that the voice says nothing about the AM, whether the table stopped at n_h or ran on."""
+    missing = sorted(set(am_ids) - set(null["am_id"]))
+    if missing:
+        raise ValueError(f"the permutation table lacks AMs {missing[:5]}")
+    by_am = {am: rows for am, rows in null.sort_values(["am_id", "permutation"]).groupby("am_id")}
+    out = np.empty(len(am_ids))
+    for i, am in enumerate(am_ids):
+        rows = by_am[am]
+        if rows["permutation"].iloc[0] != 0:
+            raise ValueError(f"the permutation table lacks the observed value of AM {am}")
+        values = rows["mean_ratio"].to_numpy()
+        hits = np.cumsum(values[1:] <= values[0])
+        reached = np.flatnonzero(hits >= exceedances)
+        out[i] = (exceedances / (reached[0] + 1) if len(reached)
+                  else (1.0 + (hits[-1] if len(hits) else 0)) / len(values))
+    return out
+
+
+def smallest_needed_permutations(alpha: float, fdr: str, n_ams: int) -> int:
+    """The fewest shufflings B with which the permutation test can declare a lone AM: BH over m
+    AMs declares one only at p <= alpha / m, and B shufflings give p >= 1 / (1 + B)."""
+    need = n_ams / alpha if fdr == "bh" else 1 / alpha
+    return max(int(np.ceil(need - 1e-9)) - 1, 1)
 
 
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:

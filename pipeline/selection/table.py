@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..config import SfvParams
 from .ratios import error_ratios
-from .significance import corrected_test, decide, paper_test, permutation_test
+from .significance import PermutationNull, corrected_test, decide, paper_test, permutation_test
 
 SHARES = {"": 1.0, "_75": 0.75, "_50": 0.5}
 
@@ -37,18 +37,18 @@ def ratio_matrix(ratios: pd.DataFrame, am_ids: np.ndarray) -> np.ndarray:
 
 def selection_table(predictions: pd.DataFrame, am_ids: np.ndarray, labels: list[str], kinds: list[str],
                     n_test: int, n_train: int, settings: SelectionSettings,
-                    null: pd.DataFrame | None = None) -> pd.DataFrame:
+                    null: PermutationNull | None = None) -> pd.DataFrame:
     """One row per AM: n (repeats), mean_ratio, sd, ci_u (paper), p_value (paper),
     ci_u_corrected, p_corrected, p_permutation (when `null`, the train stage's permutation
     table, has rows), p_bh (BH of the configured test's p), z (the configured decision),
     z_paper, z_corrected, z_permutation (each without FDR), and mean_ratio / ci_u / z for the
     75 % and 50 % most certain D_v2 speakers of each AM (ci_u and z of the configured test;
     the permutation null is of the whole D_v2, so its subsets use the corrected test)."""
-    has_null = null is not None and len(null) > 0
+    has_null = null is not None and len(null.table) > 0
     if settings.test == "permutation" and not has_null:
         raise ValueError("test: permutation needs the train stage's permutation table (sfv.permutations > 0 "
                          "and an estimator that affords the null; docs/selection.md)")
-    p_permutation = permutation_test(null, am_ids) if has_null else None
+    p_permutation = permutation_test(null.table, am_ids, null.exceedances) if has_null else None
     table = pd.DataFrame({"am_id": am_ids, "label": labels, "kind": kinds})
     for suffix, share in SHARES.items():
         ratios = ratio_matrix(error_ratios(predictions, share), am_ids)

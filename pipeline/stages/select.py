@@ -15,6 +15,7 @@ from ..cohort import Gender
 from ..config import Params
 from ..errors import DatasetError
 from ..face.ams import read_am_table
+from ..selection.significance import PermutationNull
 from ..selection.table import SelectionSettings, nmse_summary, selection_table, truth_scores
 from ..splits import Splits
 from . import Paths
@@ -29,7 +30,8 @@ def main(params: Params, paths: Paths) -> None:
     for gender in map(Gender, params.sfv.genders):
         predictions = read_output(paths.predictions / f"{gender}.csv", "train")
         sizes = Splits(read_output(paths.splits / f"{gender}.csv", "splits")).sizes()
-        null = read_output(paths.predictions / f"{gender}_permutations.csv", "train")
+        null = PermutationNull(read_output(paths.predictions / f"{gender}_permutations.csv", "train"),
+                               params.sfv.permutation_exceedances)
         try:
             selection = selection_table(predictions, table.am_id, list(table.label), list(table.kind),
                                         sizes["v2"], sizes["t"], settings, null)

@@ -46,7 +46,7 @@ def main(params: Params, paths: Paths) -> None:
                       requested_group_size=params.sfv.group_size, backend=params.sfv.backend, waveforms=waveforms)
         stored = [load_repeat(repeat_path(models_dir, r)) for r in range(1, splits.n_repeats + 1)]
         null = (estimator.permutation_null(splits.table, features, targets, params.sfv.permutations,
-                                           permutation_seed(params.seed, gender), f"permutations {gender}")
+                                           params.sfv.permutation_exceedances, permutation_seed(params.seed, gender), f"permutations {gender}")
                 if estimator.supports_permutation else empty_null())
         write_csv(predictions_table(stored, targets), paths.predictions / f"{gender}.csv")
         write_csv(null, paths.predictions / f"{gender}_permutations.csv")
