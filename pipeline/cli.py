@@ -102,8 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     params_doc.add_argument("--out", type=Path, default=Path("docs/parameters.md"), help="the reference to write")
     params_doc.add_argument("--check", action="store_true",
                             help="only compare; exit 1 if the file differs from the rendering")
+    docs = commands.add_parser("docs", help="render the figures of README.md and docs/*.md from the committed "
+                               "outputs they quote (docs/results-pages.md)")
+    docs.add_argument("--check", action="store_true", help="only compare: list every figure that differs from its "
+                      "source, does not resolve, or has no source; exit 1 if any")
     args = parser.parse_args(argv)
     try:
+        if args.command == "docs":
+            return _docs(args.check)
         if args.command == "code-deps":
             return _code_deps(args.check)
         if args.command == "params-doc":
@@ -147,6 +153,28 @@ def _code_deps(check: bool) -> int:
         return 1 if missing else 0
     for stage, files in write_code_deps(root).items():
         print(f"{stage}: {len(files)} code files")
+    return 0
+
+
+def _docs(check: bool) -> int:
+    """On the checkout in the working directory."""
+    from .pages.render import check as check_pages, write
+
+    root = Path.cwd()
+    if check:
+        problems = check_pages(root)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        if problems:
+            print(f"{len(problems)} problems; `sfv docs` renders the quoted figures (docs/results-pages.md)",
+                  file=sys.stderr)
+        return 1 if problems else 0
+    try:
+        changed = write(root)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print("\n".join(f"{page}: rendered" for page in changed) or "every page is current")
     return 0
 
 

@@ -1,0 +1,79 @@
+"""Render, check and audit the results pages of a checkout."""
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from ..artifacts import write_text
+from .audit import Figure, unsourced
+from .markers import MARKER, Problem, render
+from .tables import render_tables
+from .values import clear_cache
+
+# Pages another renderer writes: `sfv params-doc` renders docs/parameters.md from config.py.
+GENERATED = ("docs/parameters.md",)
+
+
+def pages(root: Path) -> list[str]:
+    """The README and every page under docs/, as paths relative to `root`."""
+    found = ["README.md"] + sorted(str(p.relative_to(root)) for p in (root / "docs").glob("*.md"))
+    return [p for p in found if p not in GENERATED and (root / p).is_file()]
+
+
+def rendered(root: Path, page: str) -> tuple[str, list[Problem]]:
+    """A page's text with its tables and quoted values rendered from their sources."""
+    text = (root / page).read_text()
+    text, table_problems = render_tables(text, root, page)
+    text, value_problems = render(text, root, page)
+    return text, table_problems + value_problems
+
+
+def write(root: Path) -> list[str]:
+    """Render every page in place; returns the pages that changed. A quote that does not
+    resolve stops the run before any page is written."""
+    clear_cache()
+    results = {page: rendered(root, page) for page in pages(root)}
+    problems = [p for _, found in results.values() for p in found]
+    if problems:
+        raise ValueError("\n".join(map(str, problems)))
+    changed = [page for page, (text, _) in results.items() if text != (root / page).read_text()]
+    for page in changed:
+        write_text(results[page][0], root / page)
+    return changed
+
+
+def check(root: Path) -> list[Problem | Figure]:
+    """Everything wrong with the pages: quotes that do not resolve, text that differs from its
+    source, and figures with no source."""
+    clear_cache()
+    out: list[Problem | Figure] = []
+    for page in pages(root):
+        text = (root / page).read_text()
+        new, problems = rendered(root, page)
+        out += problems
+        out += _differences(text, new, page)
+        out += unsourced(text, page)
+    return out
+
+
+def _differences(old: str, new: str, page: str) -> list[Problem]:
+    """Each quoted value whose text differs from its source; whole lines where a table differs."""
+    out = []
+    old_lines, new_lines = old.splitlines(), new.splitlines()
+    matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
+    for tag, a0, a1, b0, b1 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        if a1 - a0 == b1 - b0:
+            for line, (before, after) in enumerate(zip(old_lines[a0:a1], new_lines[b0:b1]), start=a0 + 1):
+                pairs = list(zip(MARKER.finditer(before), MARKER.finditer(after)))
+                changed = [(x, y) for x, y in pairs if x["text"] != y["text"]]
+                if changed:
+                    out += [Problem(page, line, f"{x['spec'].strip()}: the page says {x['text']!r}, its source "
+                                                f"gives {y['text']!r}") for x, y in changed]
+                else:
+                    out.append(Problem(page, line, f"the page says {before[:120]!r}, its sources give {after[:120]!r}"))
+        else:
+            out.append(Problem(page, a0 + 1, f"the page says {' / '.join(old_lines[a0:a1])[:160]!r}, its sources "
+                                             f"give {' / '.join(new_lines[b0:b1])[:160]!r}"))
+    return out
