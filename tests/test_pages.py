@@ -80,6 +80,8 @@ def test_quoted_values_are_rewritten_and_bad_quotes_reported(sources):
                                      "<!--v reports/s.csv value(label, am_id == 4)-->d<!--/v-->"]
     assert len(problems) == 1 and problems[0].line == 3 and "no key 'none'" in problems[0].message
     assert text.splitlines()[2] == page.splitlines()[2]  # left as it was
+    example = "Write `<!--v reports/m.json male.n-->1<!--/v-->`:\n```\n<!--v FILE x-->y<!--/v-->\n```\n"
+    assert render(example, sources, "p.md") == (example, [])
 
 
 def test_tables_are_rendered_from_a_csv(sources):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .markers import MARKER
+from .markers import CODE_BLOCK, INLINE_CODE, MARKER
 from .tables import TABLE
 
 # Text that is not a figure: references to the source's figures, tables, equations and
@@ -53,8 +53,6 @@ PAGE_NAMED: dict[str, list[str]] = {
 
 def _named(page: str) -> re.Pattern:
     return re.compile("|".join(f"(?:{p})" for p in NAMED + PAGE_NAMED.get(page, [])))
-_CODE_BLOCK = re.compile(r"^```.*?^```", re.S | re.M)
-_INLINE_CODE = re.compile(r"`[^`\n]*`")
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _LINK_TARGET = re.compile(r"\]\([^)]*\)")
 _NUMBER = re.compile(r"(?<![\w.])[−-]?\d[\d,]*(\.\d+)?(?![\w])")
@@ -80,7 +78,7 @@ class Figure:
 def unsourced(text: str, page: str) -> list[Figure]:
     """Figures in `text` outside quoted values, code, comments, link targets and NAMED."""
     blanked = text
-    for pattern in (MARKER, TABLE, _CODE_BLOCK, _INLINE_CODE, _COMMENT, _LINK_TARGET, _named(page)):
+    for pattern in (CODE_BLOCK, INLINE_CODE, MARKER, TABLE, _COMMENT, _LINK_TARGET, _named(page)):
         blanked = pattern.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), blanked)
     out = []
     for match in _NUMBER.finditer(blanked):

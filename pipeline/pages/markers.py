@@ -20,7 +20,24 @@ from pathlib import Path
 from .values import SourceError, Value, resolve
 
 MARKER = re.compile(r"<!--v (?P<spec>[^\n]*?)-->(?P<text>[^\n]*?)<!--/v-->")
+CODE_BLOCK = re.compile(r"^```.*?^```", re.S | re.M)
+INLINE_CODE = re.compile(r"`[^`\n]*`")
 MINUS = "\u2212"
+
+
+def in_code(text: str):
+    """A test of whether a position of `text` lies in a fenced block or inline code, where a
+    marker is an example and not a quote."""
+    spans = [m.span() for m in CODE_BLOCK.finditer(text)]
+    blanked = CODE_BLOCK.sub(lambda m: " " * len(m.group(0)), text)
+    spans += [m.span() for m in INLINE_CODE.finditer(blanked)]
+    return lambda position: any(start <= position < end for start, end in spans)
+
+
+def quotes(pattern: re.Pattern, text: str) -> list[re.Match]:
+    """The matches of `pattern` outside code."""
+    code = in_code(text)
+    return [m for m in pattern.finditer(text) if not code(m.start())]
 
 
 @dataclass(frozen=True)
@@ -96,8 +113,11 @@ class Problem:
 def render(text: str, root: Path, page: str) -> tuple[str, list[Problem]]:
     """The page with every quoted value rewritten from its source, and what could not be."""
     problems: list[Problem] = []
+    code = in_code(text)
 
     def replace(match: re.Match) -> str:
+        if code(match.start()):
+            return match.group(0)
         try:
             return f"<!--v {match['spec']}-->{Quote.parse(match['spec']).render(root)}<!--/v-->"
         except (SourceError, ValueError) as err:

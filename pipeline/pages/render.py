@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import difflib
+import subprocess
 from pathlib import Path
 
 from ..artifacts import write_text
 from .audit import Figure, unsourced
-from .markers import MARKER, Problem, render
-from .tables import render_tables
+from .markers import MARKER, Problem, quotes, render
+from .tables import TABLE, render_tables
 from .values import clear_cache
 
 # Pages another renderer writes: `sfv params-doc` renders docs/parameters.md from config.py.
@@ -43,9 +44,10 @@ def write(root: Path) -> list[str]:
 
 
 def check(root: Path) -> list[Problem | Figure]:
-    """Everything wrong with the pages: quotes that do not resolve, text that differs from its
-    source, and figures with no source."""
+    """Everything wrong with the pages: quotes that do not resolve or name a file git does not
+    track, text that differs from its source, and figures with no source."""
     clear_cache()
+    tracked = _tracked(root)
     out: list[Problem | Figure] = []
     for page in pages(root):
         text = (root / page).read_text()
@@ -53,7 +55,21 @@ def check(root: Path) -> list[Problem | Figure]:
         out += problems
         out += _differences(text, new, page)
         out += unsourced(text, page)
+        if tracked is not None:
+            for match in [*quotes(MARKER, text), *quotes(TABLE, text)]:
+                source = match["spec"].split()[0]
+                if source not in tracked:
+                    out.append(Problem(page, text.count("\n", 0, match.start()) + 1,
+                                       f"{source} is not committed (a DVC output or an untracked file)"))
     return out
+
+
+def _tracked(root: Path) -> set[str] | None:
+    """The files git tracks under `root` (None outside a git checkout)."""
+    done = subprocess.run(["git", "-C", str(root), "ls-files", "-z"], capture_output=True, text=True)
+    if done.returncode:
+        return None
+    return set(done.stdout.split("\0")) - {""}
 
 
 def _differences(old: str, new: str, page: str) -> list[Problem]:

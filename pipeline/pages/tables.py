@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .markers import Problem, format_value
+from .markers import Problem, format_value, in_code
 from .values import SourceError, _column, _read_table
 
 TABLE = re.compile(r"<!--table (?P<spec>[^\n]*?)-->\n(?P<body>.*?)<!--/table-->", re.S)
@@ -84,8 +84,11 @@ def _cell(value: object, fmt: str) -> str:
 def render_tables(text: str, root: Path, page: str) -> tuple[str, list[Problem]]:
     """The page with every table block rewritten from its CSV, and what could not be."""
     problems: list[Problem] = []
+    code = in_code(text)
 
     def replace(match: re.Match) -> str:
+        if code(match.start()):
+            return match.group(0)
         try:
             body = TableQuote.parse(match["spec"]).render(root)
         except (SourceError, ValueError, SyntaxError) as err:
