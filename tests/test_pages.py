@@ -45,6 +45,16 @@ def test_json_yaml_paths_and_arithmetic(sources):
         resolve(sources, "reports/none.json", "a")
 
 
+def test_module_constants_are_read_without_importing(sources):
+    (sources / "mod.py").write_text('import os\nPLANTED = 0.05  # note\nBINS: tuple = (0.05, 0.3)\n'
+                                    'X = os.getcwd()\nLINK = {"nose": {"w": -0.6}}\n')
+    assert resolve(sources, "mod.py", "PLANTED") == 0.05
+    assert resolve(sources, "mod.py", "BINS[1] * 2") == 0.6
+    assert resolve(sources, "mod.py", "LINK.nose.w") == -0.6
+    with pytest.raises(SourceError, match="no key 'X'"):  # not a literal: never evaluated
+        resolve(sources, "mod.py", "X")
+
+
 def test_csv_aggregates_with_conditions(sources):
     assert resolve(sources, "reports/s.csv", "mean(mean_ratio, r2 >= 0.5)") == pytest.approx(0.6)
     assert resolve(sources, "reports/s.csv", "count(z == 1)") == 3

@@ -5,8 +5,10 @@ mappings: `male.nmse.all_100`, `estimators.stats_ridge.male["r2>=0.5"].recall`, 
 arithmetic between such paths (`male.baseline.mean_face_mm - male.reconstruction.vertex_error_mm`).
 CSV files are read as a table: an aggregate over a column, restricted by a condition on
 the columns (`mean(mean_ratio, r2 >= 0.5)`, `count(z == 1 & planted == 0)`,
-`value(label, am_id == 45)`). The expression is parsed with `ast` and only these forms are
-evaluated, so a page cannot run code.
+`value(label, am_id == 45)`). A Python module is read for its module-level constants written
+as literals (`PLANTED_R2`, `R2_BINS[1]`), so a page states a definition where the code keeps
+it. Expressions are parsed with `ast` and only these forms are evaluated (a module is parsed,
+never imported), so a page cannot run code.
 """
 from __future__ import annotations
 
@@ -48,15 +50,40 @@ def resolve(root: Path, source: str, expression: str) -> Value:
             return _table_value(tree, _read_table(path))
         if suffix in (".json", ".yaml", ".yml"):
             return _tree_value(tree, _read_tree(path))
+        if suffix == ".py":
+            return _tree_value(tree, _read_constants(path))
     except (KeyError, IndexError, TypeError) as err:
         raise SourceError(f"{source}: {expression!r}: {err}") from None
-    raise SourceError(f"{source}: only .json, .yaml and .csv files can be quoted")
+    raise SourceError(f"{source}: only .json, .yaml, .csv and .py files can be quoted")
 
 
 @lru_cache(maxsize=256)
 def _read_tree(path: Path) -> object:
     text = path.read_text()
     return json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+
+
+@lru_cache(maxsize=256)
+def _read_constants(path: Path) -> dict:
+    """A module's top-level names bound to literals (numbers, strings, tuples, dicts of them)."""
+    out = {}
+    for node in ast.parse(path.read_text()).body:
+        target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else \
+            node.target if isinstance(node, ast.AnnAssign) and node.value is not None else None
+        if isinstance(target, ast.Name):
+            try:
+                out[target.id] = _lists(ast.literal_eval(node.value))
+            except ValueError:
+                continue  # not a literal
+    return out
+
+
+def _lists(value: object) -> object:
+    if isinstance(value, tuple | list):
+        return [_lists(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _lists(v) for k, v in value.items()}
+    return value
 
 
 @lru_cache(maxsize=256)
@@ -68,6 +95,7 @@ def clear_cache() -> None:
     """Forget files read so far (a renderer run reads each source once)."""
     _read_tree.cache_clear()
     _read_table.cache_clear()
+    _read_constants.cache_clear()
 
 
 def _tree_value(node: ast.expr, data: object) -> Value:
