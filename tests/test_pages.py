@@ -58,7 +58,9 @@ def test_module_constants_are_read_without_importing(sources):
 def test_csv_aggregates_with_conditions(sources):
     assert resolve(sources, "reports/s.csv", "mean(mean_ratio, r2 >= 0.5)") == pytest.approx(0.6)
     assert resolve(sources, "reports/s.csv", "count(z == 1)") == 3
-    assert resolve(sources, "reports/s.csv", "count(z == 1 & (r2 < 0.5))") == 0  # NaN is not < 0.5
+    assert resolve(sources, "reports/s.csv", "count((z == 1) & (r2 < 0.6))") == 1  # NaN is not < 0.6
+    with pytest.raises(SourceError, match="parenthesise"):
+        resolve(sources, "reports/s.csv", "count(z == 1 & r2 < 0.6)")
     assert resolve(sources, "reports/s.csv", "share(mean_ratio < 1)") == 0.5
     assert resolve(sources, "reports/s.csv", "value(label, am_id == 3)") == "c"
     assert resolve(sources, "reports/s.csv", "max(mean_ratio) - min(mean_ratio)") == pytest.approx(0.6)

@@ -4,7 +4,7 @@ A page names a file and an expression over it. JSON and YAML files are read as n
 mappings: `male.nmse.all_100`, `estimators.stats_ridge.male["r2>=0.5"].recall`, and plain
 arithmetic between such paths (`male.baseline.mean_face_mm - male.reconstruction.vertex_error_mm`).
 CSV files are read as a table: an aggregate over a column, restricted by a condition on
-the columns (`mean(mean_ratio, r2 >= 0.5)`, `count(z == 1 & planted == 0)`,
+the columns (`mean(mean_ratio, r2 >= 0.5)`, `count((z == 1) & (planted == 0))`,
 `value(label, am_id == 45)`). A Python module is read for its module-level constants written
 as literals (`PLANTED_R2`, `R2_BINS[1]`), so a page states a definition where the code keeps
 it. Expressions are parsed with `ast` and only these forms are evaluated (a module is parsed,
@@ -185,8 +185,13 @@ def _column(node: ast.expr, table: pd.DataFrame) -> pd.Series | Value:
         return table[node.id]
     if isinstance(node, ast.Constant):
         return node.value
-    if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
-        return _COMPARE[type(node.ops[0])](_column(node.left, table), _column(node.comparators[0], table))
+    if isinstance(node, ast.Compare):
+        if len(node.ops) > 1 or any(isinstance(n, ast.BinOp) and type(n.op) in _LOGIC
+                                    for n in [node.left, *node.comparators]):
+            raise SourceError(f"{ast.unparse(node)!r}: & and | bind before comparisons, as in Python; "
+                              f"parenthesise each comparison: (z == 1) & (r2 >= 0.5)")
+        if type(node.ops[0]) in _COMPARE:
+            return _COMPARE[type(node.ops[0])](_column(node.left, table), _column(node.comparators[0], table))
     if isinstance(node, ast.BinOp) and type(node.op) in _LOGIC | _ARITHMETIC:
         return {**_LOGIC, **_ARITHMETIC}[type(node.op)](_column(node.left, table), _column(node.right, table))
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Invert | ast.USub):
