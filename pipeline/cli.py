@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .artifacts import write_json
 from .benchmarks import (bench_audio, bench_geometry, bench_permutations, bench_phonatory, bench_reconstruct,
-                         bench_synth, bench_train)
+                         bench_synth, bench_train, provenance)
 from .errors import ParamsError, PredictError
 
 
@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--people", type=int, default=20)
     bench.add_argument("--vertices", type=int, default=6790)
     bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--out", type=str, default="reports/bench.json")
     audio = commands.add_parser("bench-audio", help="benchmark log-mel features against librosa, and the VADs")
     audio.add_argument("--recordings", type=int, default=32)
     audio.add_argument("--seconds", type=float, default=20.0)
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "predict":
             _predict(args)
         elif args.command == "bench-synth":
-            print(bench_synth(args.people, args.vertices, args.seed))
+            _report(args.out, "synth", bench_synth(args.people, args.vertices, args.seed))
         elif args.command == "bench-audio":
             _report(args.out, "audio", bench_audio(args.recordings, args.seconds, args.seed))
         elif args.command == "bench-geometry":
@@ -276,10 +277,11 @@ def _power(args) -> None:
 
 
 def _report(path: str, section: str, result: dict) -> None:
-    """Print a benchmark's result and store it as one section of the benchmark file."""
+    """Print a benchmark's result and store it as one section of the benchmark file, with the
+    commit, cores and load it ran at (a timing on a busy machine must say so)."""
     out = Path(path)
     stored = json.loads(out.read_text()) if out.is_file() else {}
-    stored[section] = result
+    stored[section] = {**result, "run": provenance()}
     out.parent.mkdir(parents=True, exist_ok=True)
     write_json(stored, out)
     print(json.dumps(result, indent=2))

@@ -1,0 +1,38 @@
+"""The benchmarks behind docs/benchmarks.md run, and say where and at what they ran."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from pipeline.benchmarks import bench_synth, provenance, source_setup
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_provenance_names_the_commit_and_the_load():
+    run = provenance(ROOT)
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    if head.returncode == 0:
+        assert run["commit"] == head.stdout.strip()
+    assert isinstance(run["dirty"], bool)
+    assert run["cpus"] >= 1 and len(run["load_average"]) == 3
+
+
+def test_provenance_outside_git_has_no_commit(tmp_path):
+    assert provenance(tmp_path)["commit"] is None
+
+
+def test_the_source_setup_is_read_from_the_reference_file():
+    setup = source_setup()
+    assert set(setup["speakers"]) == {"male", "female"}
+    assert setup["iterations"] > 0 and setup["repeats"] > 0 and len(setup["segment_s"]) == 2
+
+
+def test_bench_synth_reports_each_step_and_the_heads():
+    out = bench_synth(people=1, vertices=6790, seed=0)
+    assert out["people"] == 1 and out["template_vertices"] == 6790
+    heads = out["heads"]
+    assert heads["none"]["scan_vertices"] < heads["front"]["scan_vertices"] < heads["whole"]["scan_vertices"]
+    assert heads["none"]["depth_mm"] < heads["whole"]["depth_mm"]
+    assert out["peer_sample_surface_even"]["points"] == round(heads["none"]["scan_vertices"])
+    assert all(out[k] > 0 for k in ("template_s", "face_s", "voice_s", "write_s"))
