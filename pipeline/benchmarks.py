@@ -15,12 +15,17 @@ SOURCE_RESULTS = Path(__file__).resolve().parents[1] / "reference" / "source_res
 
 
 def source_setup() -> dict:
-    """The source's training setup (reference/source_results.yaml, block `setup`), which
-    bench-train's estimate of the source's run is built from, so the page and the estimate
-    read one definition."""
+    """The source's training setup (reference/source_results.yaml, block `setup`), which the
+    estimates of the source's run are built from, so the page and the estimate read one
+    definition."""
+    return source_block("setup")
+
+
+def source_block(name: str) -> dict:
+    """One top-level block of reference/source_results.yaml."""
     import yaml
 
-    return yaml.safe_load(SOURCE_RESULTS.read_text())["setup"]
+    return yaml.safe_load(SOURCE_RESULTS.read_text())[name]
 
 
 def provenance(root: Path | str = Path(__file__).resolve().parents[1]) -> dict:
@@ -327,7 +332,10 @@ def bench_train(repeats: int, steps: int, frames: int, batch: int, n_ams: int, s
 def bench_phonatory(repeats: int, steps: int, frames: int, seed: int) -> dict:
     """The phonatory pre-training step (encoder + module at the default `phonatory:` settings)
     beside the estimator's step (shared CNN, batch 64), and R stacked copies of the
-    pre-training step against the same R one after the other."""
+    pre-training step against the same R one after the other. From the step time, what the
+    pre-training adds to a default run (`phonatory.steps` per repeat, `sfv.repeats` repeats,
+    both genders) and to the source's (its steps, repeats and genders from
+    reference/source_results.yaml), one network at a time on this machine."""
     import torch
 
     from .config import default_params
@@ -335,7 +343,8 @@ def bench_phonatory(repeats: int, steps: int, frames: int, seed: int) -> dict:
     from .estimator.pretrain import make_module, pretrain_step
     from .estimator.training import make_network, sgd_step
 
-    settings = PhonatorySettings.from_params(default_params().phonatory)
+    defaults = default_params()
+    settings = PhonatorySettings.from_params(defaults.phonatory)
     rng = np.random.default_rng(seed)
     n_mels, n_ams = 64, 96
     bars = torch.from_numpy(alpha_bar(beta_schedule(settings.timesteps, settings.schedule,
@@ -367,6 +376,9 @@ def bench_phonatory(repeats: int, steps: int, frames: int, seed: int) -> dict:
     one = pretraining(1)
     stacked = pretraining(repeats)
     module_parameters = sum(p.numel() for p in make_module(1, net.widths[-1], settings, [0]).parameters())
+    source = source_setup()
+    source_steps = source_block("training")["phonatory_steps"]
+    genders = len(defaults.sfv.genders)
     return {
         "steps": steps, "frames": frames, "repeats": repeats, "threads": torch.get_num_threads(),
         "settings": {"batch_size": settings.batch_size, "crop_samples": settings.crop_samples,
@@ -376,6 +388,13 @@ def bench_phonatory(repeats: int, steps: int, frames: int, seed: int) -> dict:
         "pretraining_over_estimator": one / estimator,
         "stacked_s_per_step": stacked, "sequential_s_per_step": one * repeats,
         "stacked_speedup": one * repeats / stacked,
+        "default_run": {"steps_per_repeat": settings.steps, "repeats": defaults.sfv.repeats, "genders": genders,
+                        "steps": settings.steps * defaults.sfv.repeats * genders,
+                        "s": settings.steps * defaults.sfv.repeats * genders * one},
+        "source_scale": {"steps_per_repeat": source_steps, "over_default": source_steps / settings.steps,
+                         "repeats": source["repeats"], "genders": len(source["speakers"]),
+                         "s_per_repeat": source_steps * one,
+                         "days": source_steps * one * source["repeats"] * len(source["speakers"]) / 86400},
     }
 
 
