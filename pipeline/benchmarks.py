@@ -343,8 +343,7 @@ def bench_phonatory(repeats: int, steps: int, frames: int, seed: int) -> dict:
     from .estimator.pretrain import make_module, pretrain_step
     from .estimator.training import make_network, sgd_step
 
-    defaults = default_params()
-    settings = PhonatorySettings.from_params(defaults.phonatory)
+    settings = PhonatorySettings.from_params(default_params().phonatory)
     rng = np.random.default_rng(seed)
     n_mels, n_ams = 64, 96
     bars = torch.from_numpy(alpha_bar(beta_schedule(settings.timesteps, settings.schedule,
@@ -376,9 +375,6 @@ def bench_phonatory(repeats: int, steps: int, frames: int, seed: int) -> dict:
     one = pretraining(1)
     stacked = pretraining(repeats)
     module_parameters = sum(p.numel() for p in make_module(1, net.widths[-1], settings, [0]).parameters())
-    source = source_setup()
-    source_steps = source_block("training")["phonatory_steps"]
-    genders = len(defaults.sfv.genders)
     return {
         "steps": steps, "frames": frames, "repeats": repeats, "threads": torch.get_num_threads(),
         "settings": {"batch_size": settings.batch_size, "crop_samples": settings.crop_samples,
@@ -388,13 +384,26 @@ def bench_phonatory(repeats: int, steps: int, frames: int, seed: int) -> dict:
         "pretraining_over_estimator": one / estimator,
         "stacked_s_per_step": stacked, "sequential_s_per_step": one * repeats,
         "stacked_speedup": one * repeats / stacked,
-        "default_run": {"steps_per_repeat": settings.steps, "repeats": defaults.sfv.repeats, "genders": genders,
-                        "steps": settings.steps * defaults.sfv.repeats * genders,
-                        "s": settings.steps * defaults.sfv.repeats * genders * one},
-        "source_scale": {"steps_per_repeat": source_steps, "over_default": source_steps / settings.steps,
-                         "repeats": source["repeats"], "genders": len(source["speakers"]),
-                         "s_per_repeat": source_steps * one,
-                         "days": source_steps * one * source["repeats"] * len(source["speakers"]) / 86400},
+        **phonatory_estimates(one),
+    }
+
+
+def phonatory_estimates(step_s: float) -> dict:
+    """What pre-training adds at `step_s` seconds a step, one network at a time: to a default
+    run (`phonatory.steps` per repeat, `sfv.repeats` repeats, each gender) and to the source's
+    (its steps, repeats and genders from reference/source_results.yaml)."""
+    from .config import default_params
+
+    defaults = default_params()
+    steps, repeats, genders = defaults.phonatory.steps, defaults.sfv.repeats, len(defaults.sfv.genders)
+    source = source_setup()
+    source_steps, source_genders = source_block("training")["phonatory_steps"], len(source["speakers"])
+    return {
+        "default_run": {"steps_per_repeat": steps, "repeats": repeats, "genders": genders,
+                        "steps": steps * repeats * genders, "s": steps * repeats * genders * step_s},
+        "source_scale": {"steps_per_repeat": source_steps, "over_default": source_steps / steps,
+                         "repeats": source["repeats"], "genders": source_genders, "s_per_repeat": source_steps * step_s,
+                         "days": source_steps * step_s * source["repeats"] * source_genders / 86400},
     }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .artifacts import write_json
 from .benchmarks import (bench_audio, bench_geometry, bench_permutations, bench_phonatory, bench_reconstruct,
-                         bench_synth, bench_train, provenance)
+                         bench_synth, bench_train, phonatory_estimates, provenance)
 from .errors import ParamsError, PredictError
 
 
@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     phon.add_argument("--frames", type=int, default=350)
     phon.add_argument("--seed", type=int, default=0)
     phon.add_argument("--out", type=str, default="reports/bench.json")
+    phon.add_argument("--estimates-only", action="store_true",
+                      help="time nothing: recompute the run-time estimates from the stored section's step time")
     recon = commands.add_parser("bench-reconstruct", help="benchmark the batched AM-guided fit against per-face scipy")
     recon.add_argument("--faces", type=int, default=100)
     recon.add_argument("--top-k", type=int, default=10)
@@ -135,7 +137,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "bench-train":
             _report(args.out, "train", bench_train(args.repeats, args.steps, args.frames, args.batch, args.ams, args.seed))
         elif args.command == "bench-phonatory":
-            _report(args.out, "phonatory", bench_phonatory(args.repeats, args.steps, args.frames, args.seed))
+            if args.estimates_only:
+                _estimates(args.out)
+            else:
+                _report(args.out, "phonatory", bench_phonatory(args.repeats, args.steps, args.frames, args.seed))
     except (ParamsError, PredictError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -274,6 +279,17 @@ def _power(args) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     write_json(result, out)
     print(markdown_table(result))
+
+
+def _estimates(path: str) -> None:
+    """Refresh the phonatory section's estimates from its stored step time (after a change of
+    params.yaml or the source's setup), keeping the timings and the run they came from."""
+    out = Path(path)
+    stored = json.loads(out.read_text())
+    section = stored["phonatory"]
+    section.update(phonatory_estimates(section["pretraining_s_per_step"]))
+    write_json(stored, out)
+    print(json.dumps(section, indent=2))
 
 
 def _report(path: str, section: str, result: dict) -> None:
