@@ -43,7 +43,8 @@ def provenance(root: Path | str = Path(__file__).resolve().parents[1]) -> dict:
 
 
 def bench_synth(people: int, vertices: int, seed: int) -> dict:
-    """Time each step of synthetic person generation (seconds per person unless named).
+    """Time each step of synthetic person generation, wall and CPU seconds per person (the
+    template: once).
 
     The scan step resamples a whole surface into a new mesh; trimesh's even surface sampling
     of the same number of points (points only, no mesh) runs beside it as a reference. The
@@ -63,52 +64,67 @@ def bench_synth(people: int, vertices: int, seed: int) -> dict:
     from .synth.shape_model import build_shape_model
     from .synth.writer import write_person
 
-    t0 = time.perf_counter()
-    template = build_template(vertices)
-    template_s = time.perf_counter() - t0
+    with Stopwatch() as clock:
+        template = build_template(vertices)
+    timings = {"template": clock.per(1)}
     synth = default_params().synth
     model = build_shape_model(template, synth.residual_mm)
     settings = ScanSettings.from_params(synth)
     rng = np.random.default_rng(seed)
 
-    t0 = time.perf_counter()
-    faces = [model.sample_face(rng, "F")[1] for _ in range(people)]
-    face_s = (time.perf_counter() - t0) / people
+    with Stopwatch() as clock:
+        faces = [model.sample_face(rng, "F")[1] for _ in range(people)]
+    timings["face"] = clock.per(people)
 
     voice = VoiceSettings.from_params(synth)
-    t0 = time.perf_counter()
-    for _ in range(people):
-        record(voice_params(draw_latents(model, model.sample_factors(rng, "F", 1), "F", rng, 1.0)[0]), rng, voice)
-    voice_s = (time.perf_counter() - t0) / people
+    with Stopwatch() as clock:
+        for _ in range(people):
+            record(voice_params(draw_latents(model, model.sample_factors(rng, "F", 1), "F", rng, 1.0)[0]), rng, voice)
+    timings["voice"] = clock.per(people)
 
     heads, drawn = {}, {}
     for extent in ("none", "front", "whole"):  # synth.scan.head: the same people, scans grown by a head
-        t0 = time.perf_counter()
-        drawn[extent] = [simulate_person(model, f"F{i:04d}", "F", i, seed, replace(settings, head=extent), voice)
-                         for i in range(people)]
-        elapsed = (time.perf_counter() - t0) / people
+        with Stopwatch() as clock:
+            drawn[extent] = [simulate_person(model, f"F{i:04d}", "F", i, seed, replace(settings, head=extent), voice)
+                             for i in range(people)]
         size = np.mean([np.ptp(true_frame(p.scan), axis=0) for p in drawn[extent]], axis=0)
-        heads[extent] = {"person_s": elapsed, "scan_vertices": float(np.mean([len(p.scan.vertices)
-                                                                            for p in drawn[extent]])),
+        heads[extent] = {**clock.per(people), "scan_vertices": float(np.mean([len(p.scan.vertices)
+                                                                             for p in drawn[extent]])),
                          "breadth_mm": float(size[0]), "height_mm": float(size[1]), "depth_mm": float(size[2])}
     persons = drawn["none"]
 
     mean_scan = int(np.mean([len(p.scan.vertices) for p in persons]))
-    t0 = time.perf_counter()
-    for face in faces:
-        trimesh.sample.sample_surface_even(trimesh.Trimesh(face, template.faces, process=False), mean_scan, seed=seed)
-    peer_s = (time.perf_counter() - t0) / people
+    with Stopwatch() as clock:
+        for face in faces:
+            trimesh.sample.sample_surface_even(trimesh.Trimesh(face, template.faces, process=False), mean_scan,
+                                               seed=seed)
+    timings["peer_sample_surface_even"] = {**clock.per(people), "points": mean_scan}
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        t0 = time.perf_counter()
-        for person in persons:
-            write_person(root, person)
-        write_s = (time.perf_counter() - t0) / people
+        with Stopwatch() as clock:
+            for person in persons:
+                write_person(root, person)
+        timings["write"] = clock.per(people)
     return {"people": people, "template_vertices": len(template.vertices), "seed": seed,
-            "recording_s": voice.seconds, "template_s": template_s, "face_s": face_s, "voice_s": voice_s,
-            "heads": heads, "peer_sample_surface_even": {"points": mean_scan, "person_s": peer_s},
-            "write_s": write_s}
+            "recording_s": voice.seconds, **timings, "heads": heads}
+
+
+class Stopwatch:
+    """The wall and CPU seconds of a block (CPU: this process, all its threads). On a shared
+    machine the CPU time is what the work costs; the wall time is what it took beside the
+    other work."""
+
+    def __enter__(self) -> Stopwatch:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+    def per(self, n: int) -> dict[str, float]:
+        """Seconds per item of `n`: wall `s`, CPU `cpu_s`."""
+        return {"s": self.wall / n, "cpu_s": self.cpu / n}
 
 
 def bench_audio(recordings: int, seconds: float, seed: int) -> dict:

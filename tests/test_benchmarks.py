@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from pipeline.benchmarks import bench_synth, provenance, source_setup
+from pipeline.benchmarks import Stopwatch, bench_synth, provenance, source_setup
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,5 +34,15 @@ def test_bench_synth_reports_each_step_and_the_heads():
     heads = out["heads"]
     assert heads["none"]["scan_vertices"] < heads["front"]["scan_vertices"] < heads["whole"]["scan_vertices"]
     assert heads["none"]["depth_mm"] < heads["whole"]["depth_mm"]
-    assert out["peer_sample_surface_even"]["points"] == round(heads["none"]["scan_vertices"])
-    assert all(out[k] > 0 for k in ("template_s", "face_s", "voice_s", "write_s"))
+    assert out["peer_sample_surface_even"]["points"] == int(heads["none"]["scan_vertices"])
+    for step in ("template", "face", "voice", "write", "peer_sample_surface_even"):
+        assert out[step]["s"] > 0 and out[step]["cpu_s"] >= 0
+
+
+def test_the_stopwatch_counts_cpu_apart_from_waiting():
+    import time
+
+    with Stopwatch() as clock:
+        time.sleep(0.05)
+    assert clock.wall >= 0.05 and clock.cpu < 0.04
+    assert clock.per(2) == {"s": clock.wall / 2, "cpu_s": clock.cpu / 2}
