@@ -87,7 +87,7 @@ def main() -> None:
     def git(*words: str) -> str:
         return subprocess.run(["git", *words], cwd=args.workspace, capture_output=True, text=True).stdout.strip()
     write_json({"stages": len(table), "total_s": total, "stage_sum_s": float(table["seconds"].sum()),
-                "commit": git("rev-parse", "--short", "HEAD") or None, "commit_date": git("log", "-1", "--format=%cs"),
+                "commit": git("rev-parse", "--short", "HEAD") or None, "commit_date": git("log", "-1", "--format=%cs") or None,
                 # code or settings that differ from the commit (a run's own outputs do not count)
                 "changed": git("status", "--porcelain", "--", "pipeline", "params.yaml", "dvc.yaml").splitlines(),
                 "params": yaml.safe_load((args.workspace / "params.yaml").read_text())}, out / f"{args.name}.json")
