@@ -7,9 +7,11 @@ and 2")? Reads a run's predictions and writes, per gender and subset (100 / 75 /
   their quotient, and mean_ratio (the mean of the ratios: `nmse.all_*`);
 - mean_abs_target, mean_abs_prediction: how far the subset's true AMs and its predictions lie
   from the D_t mean (0 in z units): a typical face, and a voice the estimator reads as typical;
-- random_mean_ratio (and its SD over draws): mean_ratio on subsets of the same size drawn at
-  random, one draw per repeat shared by every AM as the ridge's variance ranks speakers alike
-  for every AM. It is what a subset does to a mean of ratios when the variance knows nothing.
+- random_error, random_chance, random_error_over_chance, random_mean_ratio (each with its SD
+  over draws): the same on subsets of the same size drawn at random, one draw per repeat shared
+  by every AM as the ridge's variance ranks speakers alike for every AM. They are what a subset
+  does when the variance knows nothing: eps and eps^C keep their mean, a mean of ratios over
+  fewer speakers rises, and the SDs say how far a subset moves them by chance.
 And per gender, whether the variance ranks anything: Spearman's rho across D_v2 speakers
 between var_z and target_z^2 and between var_z and the squared error (per repeat and AM), and
 between a speaker's variance and its face's and its prediction's squared distance from the D_t
@@ -32,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from tqdm import tqdm
 
 from pipeline.selection.ratios import error_ratios, most_certain
 from pipeline.selection.table import SHARES, ratio_matrix
@@ -48,21 +51,26 @@ def _mean_over_ams_then_repeats(scores: pd.DataFrame, column: str) -> float:
 
 def subset_summary(predictions: pd.DataFrame, share: float, draws: int, rng: np.random.Generator) -> dict:
     """eps, eps^C, their quotient, the mean ratio, the subset's typicality and the random control."""
-    scores = error_ratios(predictions, share)
-    error, chance = _mean_over_ams_then_repeats(scores, "eps"), _mean_over_ams_then_repeats(scores, "eps_chance")
+    ratios = error_ratios(predictions, share)
     kept = most_certain(predictions[predictions["split"] == "v2"], share)
-    out = {"speakers_per_am": int(scores["n"].iloc[0]), "error": error, "chance": chance,
-           "error_over_chance": error / chance, "mean_ratio": _mean_over_ams_then_repeats(scores, "ratio"),
+    out = {"speakers_per_am": int(ratios["n"].iloc[0]), **_scores(ratios),
            "mean_abs_target": float(kept["target_z"].abs().mean()),
            "mean_abs_prediction": float(kept["mean_z"].abs().mean())}
     if share < 1:
         v2 = predictions[predictions["split"] == "v2"]
         speaker = v2.groupby(["repeat", "speaker_id"]).ngroup().to_numpy()
-        control = [_mean_over_ams_then_repeats(
-            error_ratios(v2.assign(var_z=rng.random(speaker.max() + 1)[speaker]), share), "ratio")
-            for _ in range(draws)]
-        out["random_mean_ratio"], out["random_mean_ratio_sd"] = float(np.mean(control)), float(np.std(control, ddof=1))
+        control = pd.DataFrame([_scores(error_ratios(v2.assign(var_z=rng.random(speaker.max() + 1)[speaker]), share))
+                                for _ in tqdm(range(draws), desc=f"random {round(100 * share)} %", leave=False)])
+        for key in control:
+            out[f"random_{key}"], out[f"random_{key}_sd"] = float(control[key].mean()), float(control[key].std(ddof=1))
     return out
+
+
+def _scores(ratios: pd.DataFrame) -> dict[str, float]:
+    """eps, eps^C, their quotient and the mean ratio (nmse.all_*) of one subset's error_ratios."""
+    error, chance = _mean_over_ams_then_repeats(ratios, "eps"), _mean_over_ams_then_repeats(ratios, "eps_chance")
+    return {"error": error, "chance": chance, "error_over_chance": error / chance,
+            "mean_ratio": _mean_over_ams_then_repeats(ratios, "ratio")}
 
 
 def _spearman(x: pd.Series, y: pd.Series) -> float:
@@ -82,6 +90,7 @@ def certainty_correlations(predictions: pd.DataFrame) -> dict:
     by_repeat = speakers.groupby(level="repeat")
     return {
         "repeats_with_constant_variance": constant,
+        "n_repeats": int(v2["repeat"].nunique()), "n_repeats_with_constant_variance": len(constant),
         "rho_variance_squared_target": float(per_am.apply(lambda d: _spearman(d.var_z, d.target2)).mean()),
         "rho_variance_squared_error": float(per_am.apply(lambda d: _spearman(d.var_z, d.error2)).mean()),
         "rho_speaker_variance_face_distance": float(by_repeat.apply(

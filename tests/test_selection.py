@@ -166,8 +166,13 @@ def test_certain_speakers_script_on_a_tiny_table():
     whole = summary["subsets"]["100"]
     assert whole["error"] == pytest.approx((11 / 4 + 7 / 4) / 2) and "random_mean_ratio" not in whole
     assert 0 <= half["random_mean_ratio"] <= 2 and half["random_mean_ratio_sd"] > 0
+    # Random halves keep every speaker equally often, so eps and eps^C keep their means on average.
+    assert half["random_error"] == pytest.approx(whole["error"], rel=0.25)
+    assert half["random_chance"] == pytest.approx(whole["chance"], rel=0.25)
+    assert half["random_error_sd"] > 0 and half["random_error_over_chance_sd"] > 0
     certainty = summary["certainty"]
     assert certainty["repeats_with_constant_variance"] == [2]
+    assert certainty["n_repeats"] == 2 and certainty["n_repeats_with_constant_variance"] == 1
     # r1: var ranks 1..4; targets^2 0.25, 1, 4, 9 rank alike; errors 0, 1, 1, 9 rank 1, 2.5, 2.5, 4;
     # predictions^2 0.25, 0, 1, 0 rank 3, 1.5, 4, 1.5.
     assert certainty["rho_variance_squared_target"] == pytest.approx(1.0)
