@@ -16,6 +16,7 @@ on record).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -87,6 +88,7 @@ def main() -> None:
     def git(*words: str) -> str:
         return subprocess.run(["git", *words], cwd=args.workspace, capture_output=True, text=True).stdout.strip()
     write_json({"stages": len(table), "total_s": total, "stage_sum_s": float(table["seconds"].sum()),
+                "cpus": os.cpu_count(),  # of the machine this runs on, the one the run was made on
                 "commit": git("rev-parse", "--short", "HEAD") or None, "commit_date": git("log", "-1", "--format=%cs") or None,
                 # code or settings that differ from the commit (a run's own outputs do not count)
                 "changed": git("status", "--porcelain", "--", "pipeline", "params.yaml", "dvc.yaml").splitlines(),
