@@ -1,0 +1,38 @@
+"""Where an experiment's numbers came from: the git commit a script ran at and its settings.
+
+A results page quotes an experiment's output file (docs/results-pages.md); the file carries the
+commit and the parameters it was made with, so a figure can be traced and re-made.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def git_state(directory: Path = ROOT) -> dict[str, Any]:
+    """The commit checked out in `directory` and whether tracked files differ from it (None
+    outside a git checkout)."""
+    def git(*args: str) -> str | None:
+        try:
+            return subprocess.run(["git", *args], cwd=directory, capture_output=True, text=True,
+                                  check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return None
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"git_commit": commit, "uncommitted_changes": None if status is None else bool(status)}
+
+
+def run_record(settings: dict[str, Any], seconds: float | None = None) -> dict[str, Any]:
+    """The block an experiment writes beside its numbers: commit, settings, wall time, machine."""
+    return {**git_state(), "settings": settings, "wall_seconds": seconds,
+            "machine": {"python": platform.python_version(), "cpus": _cpus()}}
+
+
+def _cpus() -> int | None:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
