@@ -9,7 +9,8 @@ the landmarks, register, ams and geometry stages with each number of rounds, in 
 folder; from reports/geometry.json the correspondence error to the true faces
 (register.vertex_error_mm), the landmark error, and the median registered-vs-true AM
 correlation per kind, with the register stage's wall time. Writes
-reports/experiments/template_rounds.json and prints the table docs/geometry.md shows.
+reports/experiments/template_rounds.json (with the commit and settings; docs/geometry.md quotes
+it) and prints the table.
 
     python scripts/template_rounds.py                 # 40 faces per sex, params.yaml's default seed
     python scripts/template_rounds.py --speakers 100
@@ -27,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.config import default_params, with_values
+from pipeline.provenance import run_record
 from pipeline.stages import Paths, run_stage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,6 +59,7 @@ def main() -> None:
     parser.add_argument("--guides", nargs="+", choices=list(GUIDES), default=list(GUIDES))
     parser.add_argument("--out", type=Path, default=ROOT / "reports/experiments/template_rounds.json")
     args = parser.parse_args()
+    started = time.perf_counter()
     results = []
     with tempfile.TemporaryDirectory() as scratch:
         for shift in args.shifts:
@@ -91,7 +94,11 @@ def main() -> None:
                                 "register_seconds": seconds})
                 print(json.dumps(results[-1]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"speakers_per_sex": args.speakers, "seed": params.seed, "runs": results}, indent=2))
+    settings = {"speakers_per_sex": args.speakers, "shifts": args.shifts, "rounds": args.rounds,
+                "guides": args.guides, "sparse": list(SPARSE), "seconds": 4.0, "seed": params.seed,
+                "face": params.face.model_dump(mode="json")}
+    args.out.write_text(json.dumps({"speakers_per_sex": args.speakers, "seed": params.seed, "runs": results,
+                                    "run": run_record(settings, time.perf_counter() - started)}, indent=2) + "\n")
     print("| mean_shift | guides | rounds | vertex error (mm) | AM r: distance / angle / proportion | register (s) |")
     print("|---:|---|---:|---:|---|---:|")
     for r in results:
