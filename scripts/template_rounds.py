@@ -14,6 +14,7 @@ it) and prints the table.
 
     python scripts/template_rounds.py                 # 40 faces per sex, params.yaml's default seed
     python scripts/template_rounds.py --speakers 100
+    python scripts/template_rounds.py --summarise    # recompute round_effects of the file as it is
 """
 from __future__ import annotations
 
@@ -51,6 +52,23 @@ def with_guides(root: Path, guides: str, into: Path) -> Path:
     return into
 
 
+def round_effects(runs: list[dict]) -> dict:
+    """What one more round changes, over every world and guide set run with 0 and 1 rounds: the
+    largest relative change of the correspondence error, the largest change of a median AM
+    correlation, and the range of the register stage's time ratio."""
+    by_key = {(r["mean_shift"], r["guides"], r["rounds"]): r for r in runs}
+    pairs = [(r, by_key[(r["mean_shift"], r["guides"], 1)]) for r in runs
+             if r["rounds"] == 0 and (r["mean_shift"], r["guides"], 1) in by_key]
+    if not pairs:
+        return {}
+    error = [b["vertex_error_mm"] / a["vertex_error_mm"] - 1 for a, b in pairs]
+    am = [b["am_r_median"][k] - a["am_r_median"][k] for a, b in pairs for k in a["am_r_median"]]
+    time_ratio = [b["register_seconds"] / a["register_seconds"] for a, b in pairs]
+    return {"pairs": len(pairs), "max_abs_vertex_error_change": max(map(abs, error)),
+            "max_abs_am_r_change": max(map(abs, am)), "min_time_ratio": min(time_ratio),
+            "max_time_ratio": max(time_ratio)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--speakers", type=int, default=40, help="faces per sex")
@@ -58,7 +76,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--guides", nargs="+", choices=list(GUIDES), default=list(GUIDES))
     parser.add_argument("--out", type=Path, default=ROOT / "reports/experiments/template_rounds.json")
+    parser.add_argument("--summarise", action="store_true", help="only recompute round_effects of --out")
     args = parser.parse_args()
+    if args.summarise:
+        report = json.loads(args.out.read_text())
+        report["round_effects"] = round_effects(report["runs"])
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        print(json.dumps(report["round_effects"], indent=2))
+        return
     started = time.perf_counter()
     results = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -98,6 +123,7 @@ def main() -> None:
                 "guides": args.guides, "sparse": list(SPARSE), "seconds": 4.0, "seed": params.seed,
                 "face": params.face.model_dump(mode="json")}
     args.out.write_text(json.dumps({"speakers_per_sex": args.speakers, "seed": params.seed, "runs": results,
+                                    "round_effects": round_effects(results),
                                     "run": run_record(settings, time.perf_counter() - started)}, indent=2) + "\n")
     print("| mean_shift | guides | rounds | vertex error (mm) | AM r: distance / angle / proportion | register (s) |")
     print("|---:|---|---:|---:|---|---:|")
