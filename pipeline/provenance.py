@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,9 @@ def git_state(directory: Path = ROOT) -> dict[str, Any]:
 
 
 def run_record(settings: dict[str, Any], seconds: float | None = None) -> dict[str, Any]:
-    """The block an experiment writes beside its numbers: commit, settings, wall time, machine."""
-    return {**git_state(), "settings": settings, "wall_seconds": seconds,
+    """The block an experiment writes beside its numbers: commit, settings, wall time, the
+    process's CPU time so far (less dependent on a shared machine's load), machine."""
+    return {**git_state(), "settings": settings, "wall_seconds": seconds, "cpu_seconds": time.process_time(),
             "machine": {"python": platform.python_version(), "cpus": _cpus()}}
 
 

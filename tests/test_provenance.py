@@ -10,7 +10,7 @@ def test_the_record_names_the_checked_out_commit_and_the_settings():
     if head:
         assert record["git_commit"] == head and isinstance(record["uncommitted_changes"], bool)
     assert record["settings"] == {"seed": 0} and record["wall_seconds"] == 1.5
-    assert record["machine"]["cpus"] >= 1
+    assert record["machine"]["cpus"] >= 1 and record["cpu_seconds"] > 0
 
 
 def test_outside_git_the_commit_is_unknown(tmp_path):
