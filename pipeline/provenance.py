@@ -29,10 +29,15 @@ def git_state(directory: Path = ROOT) -> dict[str, Any]:
     return {"git_commit": commit, "uncommitted_changes": None if status is None else bool(status)}
 
 
+# The checkout as it was when the experiment started (scripts import this module first thing), so
+# a commit made while a long run goes on is not mistaken for the one it ran at.
+AT_START = git_state()
+
+
 def run_record(settings: dict[str, Any], seconds: float | None = None) -> dict[str, Any]:
-    """The block an experiment writes beside its numbers: commit, settings, wall time, the
-    process's CPU time so far (less dependent on a shared machine's load), machine."""
-    return {**git_state(), "settings": settings, "wall_seconds": seconds, "cpu_seconds": time.process_time(),
+    """The block an experiment writes beside its numbers: the commit when it started, settings,
+    wall time, the process's CPU time so far (less dependent on a shared machine's load), machine."""
+    return {**AT_START, "settings": settings, "wall_seconds": seconds, "cpu_seconds": time.process_time(),
             "machine": {"python": platform.python_version(), "cpus": _cpus()}}
 
 
