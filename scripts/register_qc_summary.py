@@ -11,6 +11,7 @@ reports/experiments/register_qc.json with that workspace's commit and parameters
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from pathlib import Path
 
@@ -41,9 +42,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "reports/experiments/register_qc.json")
     args = parser.parse_args()
     workspace = args.workspace.resolve()
-    qc = pd.read_csv(workspace / "data/faces/register_qc.csv")
+    source = workspace / "data/faces/register_qc.csv"
+    qc = pd.read_csv(source)
     params = json.loads((workspace / "reports/params.json").read_text())
-    result = {**summary(qc), "workspace": {"path": str(workspace), **git_state(workspace)},
+    result = {**summary(qc), "workspace": {"path": str(workspace), **git_state(workspace),
+                                                "register_qc_md5": hashlib.md5(source.read_bytes()).hexdigest()},
               "run": run_record({"seed": params["seed"], "synth": params["synth"], "face": params["face"],
                                  "data": params["data"]})}
     args.out.parent.mkdir(parents=True, exist_ok=True)
