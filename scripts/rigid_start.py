@@ -314,7 +314,7 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["today", "find_face"], choices=["today", "find_face"])
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
-    started = time.perf_counter()
+    run_started = time.perf_counter()
     rng = np.random.default_rng(args.seed)
     template = build_template(6790)
     fitter = TemplateFitter(template, RegistrationSettings.from_params(default_params().face))
@@ -344,7 +344,7 @@ def main() -> None:
                 "coarse_head_spacing_mm": COARSE_HEAD_SPACING_MM, "coarse_face_vertices": COARSE_FACE_VERTICES,
                 "good_mm": GOOD_MM, "face": default_params().face.model_dump(mode="json")}
     write_outputs(args.out, rows, per_landmark(rows, errors, names), shapes, settings,
-                  time.perf_counter() - started)
+                  time.perf_counter() - run_started)
     print()
     print(summary(rows).to_markdown(index=False, floatfmt=".1f"))
     print()
