@@ -296,8 +296,10 @@ def write_outputs(out: Path, rows: pd.DataFrame, landmarks: pd.DataFrame, shapes
                "worst median (mm)": "worst_median_mm", "max (mm)": "max_mm", "highest score (mm)": "highest_score_mm",
                "start (s)": "start_s", "register (s)": "register_s"}
     rows.to_csv(out / "scans.csv", index=False, float_format="%.6g", lineterminator="\n")
-    summary(rows).rename(columns=columns).to_csv(out / "summary.csv", index=False, float_format="%.6g",
-                                                 lineterminator="\n")
+    worst = landmarks.loc[landmarks.groupby(["case", "method"], sort=False)["max_mm"].idxmax()]
+    table = summary(rows).rename(columns=columns).merge(
+        worst[["case", "method", "landmark"]].rename(columns={"landmark": "worst_landmark"}), on=["case", "method"])
+    table.to_csv(out / "summary.csv", index=False, float_format="%.6g", lineterminator="\n")
     landmarks.to_csv(out / "landmarks.csv", index=False, float_format="%.6g", lineterminator="\n")
     shapes.rename(columns={"score (mm)": "score_mm", "start (s)": "start_s"}).to_csv(
         out / "not_faces.csv", index=False, float_format="%.6g", lineterminator="\n")
