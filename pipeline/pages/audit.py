@@ -39,7 +39,7 @@ PAGE_NAMED: dict[str, list[str]] = {
     "docs/estimators.md": [],
     "docs/geometry.md": [],
     "docs/landmark-formats.md": [],
-    "docs/landmarks.md": [],
+    "docs/landmarks.md": [r"(?m:^\| \d+(-\d+)?(, \d+-\d+)? \| [a-z ]+ \|.*$)"],  # rows of the landmark table
     "docs/own-data.md": [],
     "docs/phonemes.md": [],
     "docs/reconstruction.md": [],
