@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--out", type=Path, default=ROOT / "reports/experiments/estimator_alternatives")
     args = parser.parse_args()
-    started = time.perf_counter()
+    started, made_at = time.perf_counter(), commit()  # before the run, so later edits cannot mark it
     table = default_am_table()
     defaults = default_params()  # the worlds of `sfv power` at params.yaml's defaults
     model = build_shape_model(build_template(defaults.synth.vertices), defaults.synth.residual_mm)
@@ -184,7 +184,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     results = pd.DataFrame(rows)
     results.to_csv(args.out / "results.csv", index=False, float_format="%.6g")
-    run = {"commit": commit(), "seconds": time.perf_counter() - started,
+    run = {"commit": made_at, "seconds": time.perf_counter() - started,
            "settings": {"speakers": args.speakers, "seconds": args.seconds, "coupling": args.coupling,
                         "repeats": args.repeats, "recordings": 1, "seed": 0,
                         "evaluation_share": defaults.sfv.evaluation_share},
