@@ -6,7 +6,7 @@ script so the table on the page is re-made, not retyped, when the estimator chan
 
 Each variant sees the same statistics (pipeline/estimator/statistics.py), the same D_t / D_v1 /
 D_v2 splits and the same z-scoring. Per sex and variant it writes the mean ratio over all AMs,
-over the AMs with oracle r2 >= 0.5, on the 50 % of D_v2 speakers its variance calls most
+over the AMs with oracle r2 >= 0.5 (the top bin of sfv power), on the 50 % of D_v2 speakers its variance calls most
 certain, and the variance's calibration (mean of (F - m)^2 / G on D_v2) to
 reports/experiments/estimator_alternatives/results.csv; the settings, the git commit, the
 oracle's AM counts, the split sizes and the wall time to run.json.
@@ -39,6 +39,8 @@ from pipeline.synth.cohort import VoiceSettings
 from pipeline.synth.link import LINK_GROUPS, oracle
 from pipeline.synth.shape_model import build_shape_model
 from pipeline.seeds import world_oracle_rng
+from pipeline.selection.power import R2_BINS
+from pipeline.selection.table import SHARES
 from pipeline.synth.voices import voice_cohort
 
 
@@ -153,7 +155,7 @@ def main() -> None:
         cohort = voice_cohort(args.speakers, gender, voice, 0, FrontEnd.from_params(defaults.audio), model)
         x = np.stack([speaker_statistics([f]) for f in cohort.features])
         r2 = truth.set_index("am_id").loc[cohort.am_ids, f"r2_{gender}"].to_numpy()
-        counts[str(gender)] = {f"r2>={b}": int((r2 >= b).sum()) for b in (0.05, 0.3, 0.5)}
+        counts[str(gender)] = {f"r2>={b}": int((r2 >= b).sum()) for b in R2_BINS}
         ids = [f"s{i:04d}" for i in range(len(x))]  # as sfv power names them, so the splits are its splits
         splits = make_splits(ids, args.repeats, 0, gender, defaults.sfv.evaluation_share)
         sizes[str(gender)] = {k: int(v) for k, v in splits[splits["repeat"] == 1]["split"].value_counts().items()}
@@ -173,12 +175,12 @@ def main() -> None:
                     var = (mean - z[v2]) ** 2
                 ranked |= bool(np.ptp(var, axis=0).max() > 0)
                 full.append(subset_ratio(mean, var, z[v2], 1.0))
-                half.append(subset_ratio(mean, var, z[v2], 0.5))
+                half.append(subset_ratio(mean, var, z[v2], SHARES["_50"]))
                 bar.update()
             full, half = np.mean(full, axis=0), np.mean(half, axis=0)
             own_variance = ranked and key in VARIANTS
             rows.append({"key": key, "variant": label, "sex": str(gender), "all_ams": full.mean(),
-                         "oracle_r2_05": full[r2 >= 0.5].mean(), "certain_50": half.mean() if ranked else np.nan,
+                         "oracle_top_bin": full[r2 >= R2_BINS[-1]].mean(), "certain_50": half.mean() if ranked else np.nan,
                          "calibration": float(np.mean(calibration)) if own_variance else np.nan})
     bar.close()
     args.out.mkdir(parents=True, exist_ok=True)
