@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "reports/experiments/true_vs_registered_ams")
     args = parser.parse_args()
     started, made_at, data = time.perf_counter(), commit(ROOT), args.workspace / "data"
+    workspace_at = commit(args.workspace.resolve())  # before the run: the workspace may move on
     features = load_features(data / "features")
     registered = pd.read_csv(data / "ams/ams.csv", dtype={"speaker_id": str}).set_index("speaker_id")
     true = pd.read_csv(data / "synthetic/truth/ams.csv", dtype={"speaker_id": str}).set_index("speaker_id")
@@ -72,7 +73,7 @@ def main() -> None:
     results = pd.DataFrame(rows)
     args.out.mkdir(parents=True, exist_ok=True)
     results.to_csv(args.out / "results.csv", index=False, float_format="%.6g")
-    run = {"commit": made_at, "workspace_commit": commit(args.workspace.resolve()),
+    run = {"commit": made_at, "workspace_commit": workspace_at,
            "seconds": time.perf_counter() - started}
     (args.out / "run.json").write_text(json.dumps(run, indent=2) + "\n")
     print(results.to_string(index=False))
