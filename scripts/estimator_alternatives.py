@@ -25,6 +25,7 @@ import pandas as pd
 from sklearn.cross_decomposition import PLSRegression
 from sklearn.decomposition import PCA
 from sklearn.linear_model import BayesianRidge
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from pipeline.audio.frontend import FrontEnd
@@ -81,7 +82,8 @@ def bayes_pca(components: int | None):
     """scikit-learn's BayesianRidge per AM on the leading principal components of D_t."""
     def fit(x_t, z_t, x_v1, z_v1, x_s):
         scale = x_t.std(0) + 1e-12
-        pca = PCA(components or len(x_t) - 1).fit((x_t - x_t.mean(0)) / scale)
+        # the exact SVD: sklearn's default for 30 components is a randomised one, different on every run
+        pca = PCA(components or len(x_t) - 1, svd_solver="full").fit((x_t - x_t.mean(0)) / scale)
         p_t, p_s = pca.transform((x_t - x_t.mean(0)) / scale), pca.transform((x_s - x_t.mean(0)) / scale)
         if components:
             p_s, p_t = p_s / p_t.std(0), p_t / p_t.std(0)
@@ -133,6 +135,12 @@ def commit() -> str:
 
 
 def main() -> None:
+    # One BLAS thread: these fits are small, and on a shared machine threaded BLAS spins for minutes.
+    with threadpool_limits(1):
+        run()
+
+
+def run() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--speakers", type=int, default=150)
     parser.add_argument("--seconds", type=float, default=10.0)
