@@ -128,10 +128,12 @@ def subset_ratio(mean, var, z, share):
 
 
 def commit() -> str:
-    """The commit the numbers were made at, marked when the work tree differs from it."""
+    """The commit the numbers were made at, marked when its code (pipeline/, scripts/,
+    params.yaml) differs from it."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    return git("rev-parse", "HEAD") + (" (uncommitted changes)" if git("status", "--porcelain", "-uno") else "")
+    changed = git("status", "--porcelain", "-uno", "--", "pipeline", "scripts", "params.yaml")
+    return git("rev-parse", "HEAD") + (" (uncommitted changes)" if changed else "")
 
 
 def main() -> None:

@@ -31,10 +31,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def commit(directory: Path) -> str:
-    """The commit of `directory`, marked when its work tree differs from it."""
+    """The commit of `directory`, marked when its code (pipeline/, scripts/, params.yaml)
+    differs from it."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=directory, capture_output=True, text=True).stdout.strip()
-    return git("rev-parse", "HEAD") + (" (uncommitted changes)" if git("status", "--porcelain", "-uno") else "")
+    changed = git("status", "--porcelain", "-uno", "--", "pipeline", "scripts", "params.yaml")
+    return git("rev-parse", "HEAD") + (" (uncommitted changes)" if changed else "")
 
 
 def main() -> None:
