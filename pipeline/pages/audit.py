@@ -30,7 +30,7 @@ NAMED = [
 ]
 # Names particular to one page (landmark numbers in the landmark tables, ...), one entry per page.
 PAGE_NAMED: dict[str, list[str]] = {
-    "README.md": [],
+    "README.md": [r"Python ≥ \d+\.\d+", r"(r² )?≥ 0\.[35]\b", r"\b(75|50) % most certain\b", r"\b95 % (bootstrap|intervals?)\b"],
     "docs/architecture.md": [],
     "docs/audio.md": [],
     "docs/benchmarks.md": [],
