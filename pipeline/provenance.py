@@ -15,8 +15,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 
+CODE = ("pipeline", "scripts", "tests", "params.yaml")  # what makes the numbers; pages edited meanwhile do not
+
+
 def git_state(directory: Path = ROOT) -> dict[str, Any]:
-    """The commit checked out in `directory` and whether tracked files differ from it (None
+    """The commit checked out in `directory` and whether its code (CODE) differs from it (None
     outside a git checkout)."""
     def git(*args: str) -> str | None:
         try:
@@ -25,7 +28,7 @@ def git_state(directory: Path = ROOT) -> dict[str, Any]:
         except (OSError, subprocess.CalledProcessError):
             return None
     commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
+    status = git("status", "--porcelain", "--untracked-files=no", "--", *CODE)
     return {"git_commit": commit, "uncommitted_changes": None if status is None else bool(status)}
 
 
