@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -29,16 +28,14 @@ def source_block(name: str) -> dict:
 
 
 def provenance(root: Path | str = Path(__file__).resolve().parents[1]) -> dict:
-    """Where and when a measurement ran: the git commit of `root` (and whether its tracked
-    files differ from it), the machine's cores and its load averages over 1, 5 and 15 min, so
-    a timing taken on a busy machine says so."""
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return ""
-    return {"commit": git("rev-parse", "--short", "HEAD") or None,
-            "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+    """Where and when a measurement ran: the git commit of `root` and whether its code differs
+    from it (pipeline.provenance.git_state), the machine's cores and its load averages over 1,
+    5 and 15 min, so a timing taken on a busy machine says so."""
+    from .provenance import git_state
+
+    state = git_state(Path(root))
+    return {"commit": state["git_commit"][:7] if state["git_commit"] else None,
+            "dirty": state["uncommitted_changes"],
             "cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 

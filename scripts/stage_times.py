@@ -25,6 +25,7 @@ import pandas as pd
 import yaml
 
 from pipeline.artifacts import write_json
+from pipeline.provenance import CODE, git_state, run_record
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNING = re.compile(r"Running stage '([^']+)':")
@@ -87,12 +88,15 @@ def main() -> None:
     table.to_csv(out / f"{args.name}.csv", index=False, float_format="%.1f")
     def git(*words: str) -> str:
         return subprocess.run(["git", *words], cwd=args.workspace, capture_output=True, text=True).stdout.strip()
+    workspace = {"path": str(args.workspace.resolve()), **git_state(args.workspace.resolve()),
+                 # code or settings that differ from the commit (the run's own outputs do not count)
+                 "changed": git("status", "--porcelain", "--", *CODE, "dvc.yaml").splitlines()}
     write_json({"stages": len(table), "total_s": total, "stage_sum_s": float(table["seconds"].sum()),
                 "cpus": os.cpu_count(),  # of the machine this runs on, the one the run was made on
                 "commit": git("rev-parse", "--short", "HEAD") or None, "commit_date": git("log", "-1", "--format=%cs") or None,
-                # code or settings that differ from the commit (a run's own outputs do not count)
-                "changed": git("status", "--porcelain", "--", "pipeline", "params.yaml", "dvc.yaml").splitlines(),
-                "params": yaml.safe_load((args.workspace / "params.yaml").read_text())}, out / f"{args.name}.json")
+                "params": yaml.safe_load((args.workspace / "params.yaml").read_text()), "workspace": workspace,
+                "run": run_record({"workspace": str(args.workspace), "log": str(args.log), "name": args.name})},
+               out / f"{args.name}.json")
     print(table.to_string(index=False), f"\ntotal {total} s", sep="")
 
 

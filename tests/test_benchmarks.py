@@ -14,7 +14,7 @@ def test_provenance_names_the_commit_and_the_load():
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     if head.returncode == 0:
         assert run["commit"] == head.stdout.strip()
-    assert isinstance(run["dirty"], bool)
+    assert isinstance(run["dirty"], bool)  # whether pipeline/, scripts/, tests/ or params.yaml differ
     assert run["cpus"] >= 1 and len(run["load_average"]) == 3
 
 
