@@ -1,0 +1,201 @@
+"""Every metric's spread over K world seeds: the default pipeline run with `seed` = 0 .. K-1.
+
+`seed` draws the whole world: the synthetic cohort (person i from (seed, i), the oracle from
+(seed, 2^31)), the splits, every repeat, the null and the bootstrap (pipeline/seeds.py). Seed
+0 is the default run. Each seed has a workspace of its own, `.seed_spread/seed_<k>/` (git- and
+DVC-ignored): a copy of this project's tracked files as they are in the working tree, with
+params.yaml's `seed` set, its own dvc.lock and DVC cache, and `dvc repro` run there. After a
+code change a re-run copies the changed files and DVC re-runs only the stages they touch.
+
+Writes reports/experiments/seeds/summary.json (every metric of `dvc metrics show`: mean, SD
+(ddof = 1), min, max and values per seed, plus the headline subset with its 2-SD noise
+threshold, the params, K, the seeds and the git commit) and reports/experiments/seeds/per_seed.csv
+(seed, file, key, value), and appends the wall time to reports/experiments/wall_time.txt.
+
+    python scripts/seed_spread.py            # K = 5: seeds 0..4
+    python scripts/seed_spread.py -k 10      # seeds 0..9 (the first 5 are up to date already)
+"""
+from __future__ import annotations
+
+import argparse
+import filecmp
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from pipeline.artifacts import write_csv, write_json
+from pipeline.spread import NOISE_SDS, headline, long_table, noise_threshold, planted_link_checks, summarise
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKSPACES = ROOT / ".seed_spread"
+OUT = ROOT / "reports/experiments/seeds"
+SYNCED = ".seed_spread_files"  # in a workspace: the project files copied there last time
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True, text=True).stdout
+
+
+def dvc_command() -> str:
+    """The dvc of this Python's environment, else the one on PATH."""
+    beside = Path(sys.executable).parent / "dvc"
+    return str(beside) if beside.exists() else "dvc"
+
+
+def stage_outputs(lock: Path) -> set[str]:
+    """Every output path dvc.lock records (metrics and plots included)."""
+    if not lock.is_file():
+        return set()
+    stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {})
+    return {out["path"] for stage in stages.values() for out in stage.get("outs", [])}
+
+
+def under(path: str, roots: set[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+def with_seed(params_yaml: str, seed: int) -> str:
+    """params.yaml's text with its top-level `seed:` set (comments and layout kept)."""
+    text, n = re.subn(r"(?m)^seed:[^\S\n]*\S+", f"seed: {seed}", params_yaml)
+    if n != 1:
+        raise SystemExit(f"params.yaml: expected one top-level `seed:` line, found {n}")
+    return text
+
+
+def sync(workspace: Path, seed: int) -> int:
+    """Copy the project's tracked files (working-tree contents) into `workspace`, but not its
+    dvc.lock, nor files a stage writes (the workspace's own runs own those); set `seed`. Files
+    the project no longer tracks go. Returns how many files changed."""
+    first = not (workspace / ".dvc").exists()
+    outputs = stage_outputs(ROOT / "dvc.lock") | stage_outputs(workspace / "dvc.lock")
+    tracked = [p for p in git("ls-files", "-z").split("\0") if p and (ROOT / p).is_file()]
+    wanted = sorted(p for p in tracked if p not in ("dvc.lock", "params.yaml") and not under(p, outputs))
+    changed = 0
+    for rel in wanted:
+        source, target = ROOT / rel, workspace / rel
+        if not target.exists() or not filecmp.cmp(source, target, shallow=False):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            changed += 1
+    manifest = workspace / SYNCED
+    for rel in (manifest.read_text().split("\n") if manifest.exists() else []):
+        if rel and rel not in wanted and (workspace / rel).is_file():
+            (workspace / rel).unlink()
+            changed += 1
+    manifest.write_text("\n".join(wanted) + "\n")
+    params = with_seed((ROOT / "params.yaml").read_text(), seed)
+    if not (workspace / "params.yaml").exists() or (workspace / "params.yaml").read_text() != params:
+        (workspace / "params.yaml").write_text(params)
+        changed += 1
+    if first:  # a DVC project without git: the workspace is a copy, not a clone
+        (workspace / ".dvc/config.local").write_text("[core]\n    no_scm = true\n")
+    return changed
+
+
+def run_env(workspace: Path) -> dict[str, str]:
+    """The stages run this Python with the workspace's copy of the package."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = str(workspace)
+    return env
+
+
+def repro(workspace: Path, seed: int) -> list[str]:
+    """`dvc repro` in the workspace, its output shown as it comes and kept in repro.log; the
+    stages it ran."""
+    ran = []
+    with open(workspace / "repro.log", "w") as log:
+        process = subprocess.Popen([dvc_command(), "repro"], cwd=workspace, env=run_env(workspace),
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+        for line in process.stdout:
+            sys.stdout.write(f"[seed {seed}] {line}")
+            sys.stdout.flush()
+            log.write(line)
+            ran += re.findall(r"Running stage '([^']+)'", line)
+        if process.wait() != 0:
+            raise SystemExit(f"seed {seed}: dvc repro failed (exit {process.returncode}); see {workspace / 'repro.log'}")
+    return ran
+
+
+def metrics(workspace: Path) -> dict[str, dict]:
+    """The workspace's metric files, as `dvc metrics show --json` reads them."""
+    shown = json.loads(subprocess.run([dvc_command(), "metrics", "show", "--json"], cwd=workspace,
+                                      env=run_env(workspace), check=True, capture_output=True, text=True).stdout)
+    (files,) = [rev["data"] for rev in shown.values()]
+    broken = {name: entry["error"] for name, entry in files.items() if "error" in entry}
+    if broken:
+        raise SystemExit(f"{workspace}: unreadable metrics {broken}")
+    return {name: entry["data"] for name, entry in files.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-k", type=int, default=5, help="number of world seeds, 0..K-1 (default 5)")
+    parser.add_argument("--workspaces", type=Path, default=WORKSPACES, help="one folder per seed lives here")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    if args.k < 2:
+        parser.error("-k must be at least 2 (an SD needs two seeds)")
+    seeds = list(range(args.k))
+    commit = git("rev-parse", "HEAD").strip()
+    uncommitted = bool(git("status", "--porcelain", "--untracked-files=no").strip())
+    if uncommitted:
+        print("warning: the working tree has uncommitted changes; summary.json records the commit and that flag")
+
+    started = time.perf_counter()
+    per_seed: dict[int, dict[str, dict]] = {}
+    params: dict[int, dict] = {}
+    ran: dict[int, list[str]] = {}
+    for i, seed in enumerate(seeds, 1):
+        workspace = args.workspaces / f"seed_{seed}"
+        workspace.mkdir(parents=True, exist_ok=True)
+        changed = sync(workspace, seed)
+        print(f"== seed {seed} ({i}/{len(seeds)}): {changed} files updated in {workspace}; dvc repro", flush=True)
+        seed_started = time.perf_counter()
+        ran[seed] = repro(workspace, seed)
+        print(f"== seed {seed}: {len(ran[seed])} stages run in {time.perf_counter() - seed_started:.0f} s", flush=True)
+        per_seed[seed] = metrics(workspace)
+        params[seed] = json.loads((workspace / "reports/params.json").read_text())
+        genders = params[seed]["sfv"]["genders"]
+        phonemes = {g: per_seed[seed].get(f"reports/phonemes/{g}.json", {}) for g in genders}
+        per_seed[seed]["derived"] = {k: v for g in genders for k, v in planted_link_checks(phonemes[g], g).items()}
+    wall_s = time.perf_counter() - started
+
+    others = {seed: {k: v for k, v in p.items() if k != "seed"} for seed, p in params.items()}
+    if any(p != others[seeds[0]] for p in others.values()):
+        raise SystemExit("the seeds' reports/params.json differ in more than `seed`")
+    genders = params[seeds[0]]["sfv"]["genders"]
+    summary = summarise(per_seed)
+    top = headline(summary, genders)
+    for stats in top.values():
+        stats["noise_threshold"] = noise_threshold(stats)
+    write_json({"what": "every metric of `dvc metrics show` over world seeds 0..K-1 (scripts/seed_spread.py); "
+                        "sd has ddof = 1; noise_threshold = noise_sds x sd",
+                "k": args.k, "seeds": seeds, "commit": commit, "uncommitted_changes": uncommitted,
+                "noise_sds": NOISE_SDS, "params": {**others[seeds[0]], "seed": seeds},
+                "derived": {"<g>.phonemes.nose_nasal_minus_plosive": "nose_from_nasal - nose_from_plosive of "
+                                                                      "reports/phonemes/<g>.json",
+                            "<g>.phonemes.nose_nasal_above_plosive": "1 when nose_from_nasal > nose_from_plosive, else 0"},
+                "headline": top, "metrics": summary}, args.out / "summary.json")
+    write_csv(long_table(per_seed), args.out / "per_seed.csv", float_format=None)
+
+    stages_run = sorted({len(r) for r in ran.values()})
+    line = (f"seeds: {wall_s:.0f} s (K = {args.k}, seeds {seeds[0]}-{seeds[-1]}, "
+            f"{'/'.join(map(str, stages_run))} stages run per seed, at {commit[:7]})")
+    wall_file = ROOT / "reports/experiments/wall_time.txt"
+    kept = [x for x in wall_file.read_text().splitlines() if not x.startswith("seeds: ")] if wall_file.exists() else []
+    wall_file.write_text("\n".join(kept + [line]) + "\n")
+    print(line)
+    for key, stats in top.items():
+        print(f"{key:70s} {stats['mean']:10.4f} ± {stats['sd']:.4f}  [{stats['min']:.4f}, {stats['max']:.4f}]")
+
+
+if __name__ == "__main__":
+    main()
