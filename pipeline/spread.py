@@ -24,6 +24,7 @@ HEADLINE = {
                              "{g}.nmse.*", "{g}.reconstruction.vertex_error_mm*", "{g}.baseline.*",
                              "{g}.reconstruction.gap_closed", "{g}.reconstruction.gain_over_mean_face_mm",
                              "{g}.matching_1v2"),
+    "reports/evaluation.json": ("{g}.matching_1v2.*",),  # 1:2 matching of SfV, mean face, regression, oracle
     "reports/phonemes/{g}.json": ("{g}.phonemes.truth.nose_from_*",),
     "derived": ("{g}.phonemes.nose_nasal_minus_plosive", "{g}.phonemes.nose_nasal_above_plosive"),
 }

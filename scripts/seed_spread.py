@@ -18,121 +18,17 @@ threshold, the params, K, the seeds and the git commit) and reports/experiments/
 from __future__ import annotations
 
 import argparse
-import filecmp
 import json
-import os
-import re
-import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import yaml
 
 from pipeline.artifacts import write_csv, write_json
 from pipeline.spread import NOISE_SDS, headline, long_table, noise_threshold, planted_link_checks, summarise
+from workspace import ROOT, commit, metrics, repro, sync, with_seed
 
-ROOT = Path(__file__).resolve().parents[1]
 WORKSPACES = ROOT / ".seed_spread"
 OUT = ROOT / "reports/experiments/seeds"
-SYNCED = ".seed_spread_files"  # in a workspace: the project files copied there last time
-
-
-def git(*args: str) -> str:
-    return subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True, text=True).stdout
-
-
-def dvc_command() -> str:
-    """The dvc of this Python's environment, else the one on PATH."""
-    beside = Path(sys.executable).parent / "dvc"
-    return str(beside) if beside.exists() else "dvc"
-
-
-def stage_outputs(lock: Path) -> set[str]:
-    """Every output path dvc.lock records (metrics and plots included)."""
-    if not lock.is_file():
-        return set()
-    stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {})
-    return {out["path"] for stage in stages.values() for out in stage.get("outs", [])}
-
-
-def under(path: str, roots: set[str]) -> bool:
-    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
-
-
-def with_seed(params_yaml: str, seed: int) -> str:
-    """params.yaml's text with its top-level `seed:` set (comments and layout kept)."""
-    text, n = re.subn(r"(?m)^seed:[^\S\n]*\S+", f"seed: {seed}", params_yaml)
-    if n != 1:
-        raise SystemExit(f"params.yaml: expected one top-level `seed:` line, found {n}")
-    return text
-
-
-def sync(workspace: Path, seed: int) -> int:
-    """Copy the project's tracked files (working-tree contents) into `workspace`, but not its
-    dvc.lock, nor files a stage writes (the workspace's own runs own those); set `seed`. Files
-    the project no longer tracks go. Returns how many files changed."""
-    first = not (workspace / ".dvc").exists()
-    outputs = stage_outputs(ROOT / "dvc.lock") | stage_outputs(workspace / "dvc.lock")
-    tracked = [p for p in git("ls-files", "-z").split("\0") if p and (ROOT / p).is_file()]
-    wanted = sorted(p for p in tracked if p not in ("dvc.lock", "params.yaml") and not under(p, outputs))
-    changed = 0
-    for rel in wanted:
-        source, target = ROOT / rel, workspace / rel
-        if not target.exists() or not filecmp.cmp(source, target, shallow=False):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
-            changed += 1
-    manifest = workspace / SYNCED
-    for rel in (manifest.read_text().split("\n") if manifest.exists() else []):
-        if rel and rel not in wanted and (workspace / rel).is_file():
-            (workspace / rel).unlink()
-            changed += 1
-    manifest.write_text("\n".join(wanted) + "\n")
-    params = with_seed((ROOT / "params.yaml").read_text(), seed)
-    if not (workspace / "params.yaml").exists() or (workspace / "params.yaml").read_text() != params:
-        (workspace / "params.yaml").write_text(params)
-        changed += 1
-    if first:  # a DVC project without git: the workspace is a copy, not a clone
-        (workspace / ".dvc/config.local").write_text("[core]\n    no_scm = true\n")
-    return changed
-
-
-def run_env(workspace: Path) -> dict[str, str]:
-    """The stages run this Python with the workspace's copy of the package."""
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["PYTHONPATH"] = str(workspace)
-    return env
-
-
-def repro(workspace: Path, seed: int) -> list[str]:
-    """`dvc repro` in the workspace, its output shown as it comes and kept in repro.log; the
-    stages it ran."""
-    ran = []
-    with open(workspace / "repro.log", "w") as log:
-        process = subprocess.Popen([dvc_command(), "repro"], cwd=workspace, env=run_env(workspace),
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-        for line in process.stdout:
-            sys.stdout.write(f"[seed {seed}] {line}")
-            sys.stdout.flush()
-            log.write(line)
-            ran += re.findall(r"Running stage '([^']+)'", line)
-        if process.wait() != 0:
-            raise SystemExit(f"seed {seed}: dvc repro failed (exit {process.returncode}); see {workspace / 'repro.log'}")
-    return ran
-
-
-def metrics(workspace: Path) -> dict[str, dict]:
-    """The workspace's metric files, as `dvc metrics show --json` reads them."""
-    shown = json.loads(subprocess.run([dvc_command(), "metrics", "show", "--json"], cwd=workspace,
-                                      env=run_env(workspace), check=True, capture_output=True, text=True).stdout)
-    (files,) = [rev["data"] for rev in shown.values()]
-    broken = {name: entry["error"] for name, entry in files.items() if "error" in entry}
-    if broken:
-        raise SystemExit(f"{workspace}: unreadable metrics {broken}")
-    return {name: entry["data"] for name, entry in files.items()}
 
 
 def main() -> None:
@@ -144,8 +40,7 @@ def main() -> None:
     if args.k < 2:
         parser.error("-k must be at least 2 (an SD needs two seeds)")
     seeds = list(range(args.k))
-    commit = git("rev-parse", "HEAD").strip()
-    uncommitted = bool(git("status", "--porcelain", "--untracked-files=no").strip())
+    head, uncommitted = commit()
     if uncommitted:
         print("warning: the working tree has uncommitted changes; summary.json records the commit and that flag")
 
@@ -155,11 +50,10 @@ def main() -> None:
     ran: dict[int, list[str]] = {}
     for i, seed in enumerate(seeds, 1):
         workspace = args.workspaces / f"seed_{seed}"
-        workspace.mkdir(parents=True, exist_ok=True)
-        changed = sync(workspace, seed)
+        changed = sync(workspace, with_seed((ROOT / "params.yaml").read_text(), seed), ROOT)
         print(f"== seed {seed} ({i}/{len(seeds)}): {changed} files updated in {workspace}; dvc repro", flush=True)
         seed_started = time.perf_counter()
-        ran[seed] = repro(workspace, seed)
+        ran[seed] = repro(workspace, f"seed {seed}")
         print(f"== seed {seed}: {len(ran[seed])} stages run in {time.perf_counter() - seed_started:.0f} s", flush=True)
         per_seed[seed] = metrics(workspace)
         params[seed] = json.loads((workspace / "reports/params.json").read_text())
@@ -178,7 +72,7 @@ def main() -> None:
         stats["noise_threshold"] = noise_threshold(stats)
     write_json({"what": "every metric of `dvc metrics show` over world seeds 0..K-1 (scripts/seed_spread.py); "
                         "sd has ddof = 1; noise_threshold = noise_sds x sd",
-                "k": args.k, "seeds": seeds, "commit": commit, "uncommitted_changes": uncommitted,
+                "k": args.k, "seeds": seeds, "commit": head, "uncommitted_changes": uncommitted,
                 "noise_sds": NOISE_SDS, "params": {**others[seeds[0]], "seed": seeds},
                 "derived": {"<g>.phonemes.nose_nasal_minus_plosive": "nose_from_nasal - nose_from_plosive of "
                                                                       "reports/phonemes/<g>.json",
@@ -188,7 +82,7 @@ def main() -> None:
 
     stages_run = sorted({len(r) for r in ran.values()})
     line = (f"seeds: {wall_s:.0f} s (K = {args.k}, seeds {seeds[0]}-{seeds[-1]}, "
-            f"{'/'.join(map(str, stages_run))} stages run per seed, at {commit[:7]})")
+            f"{'/'.join(map(str, stages_run))} stages run per seed, at {head[:7]})")
     wall_file = ROOT / "reports/experiments/wall_time.txt"
     kept = [x for x in wall_file.read_text().splitlines() if not x.startswith("seeds: ")] if wall_file.exists() else []
     wall_file.write_text("\n".join(kept + [line]) + "\n")

@@ -1,7 +1,9 @@
 """The seed-spread summary (pipeline/spread.py) on hand-made metrics of three seeds."""
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +72,21 @@ def test_noise_threshold():
     assert noise_threshold({"sd": 0.05}) == pytest.approx(0.1)
     assert noise_threshold({"sd": None}) is None
     assert noise_threshold({"sd": math.nan}) is None
+
+
+def test_headline_of_the_committed_run_covers_the_issues_metrics():
+    """On the default run's own metric files (as `dvc metrics show` reads them), the headline
+    holds every metric issue 30 names: precision/recall vs the oracle, declared counts, NMSE,
+    the SfV / mean-face / regression / oracle errors, gap closed, matching."""
+    root = Path(__file__).resolve().parents[1]
+    files = ["reports/metrics.json", "reports/evaluation.json", "reports/phonemes/male.json"]
+    run = {file: json.loads((root / file).read_text()) for file in files}
+    top = headline(summarise({0: run, 1: run}), ["male"])
+    wanted = ["truth.precision", "truth.recall", "selection.n_predictable", "selection.n_predictable_permutation",
+              "nmse.all_100", "nmse.predictable", "reconstruction.vertex_error_mm", "baseline.mean_face_mm",
+              "baseline.regression_mm", "baseline.oracle_ams_mm", "reconstruction.gap_closed", "matching_1v2"]
+    assert {f"reports/metrics.json:male.{key}" for key in wanted} <= set(top)
+    assert {"reports/evaluation.json:male.matching_1v2.regression",
+            "reports/evaluation.json:male.matching_1v2.oracle_ams"} <= set(top)
+    assert not any(key.startswith("reports/evaluation.json:male.region_mm") for key in top)
+    assert all(stats["sd"] == 0.0 for stats in top.values())  # the same run twice
