@@ -111,3 +111,34 @@ def noise_threshold(stats: Mapping[str, Any], sds: float = NOISE_SDS) -> float |
     """The smallest `dvc metrics diff` change of this metric that exceeds `sds` seed SDs."""
     sd = stats.get("sd")
     return None if sd is None or math.isnan(sd) else sds * sd
+
+
+def with_derived(per_seed: Mapping[int, Mapping[str, Any]], genders: list[str]) -> dict[int, dict[str, Any]]:
+    """Each seed's metrics with a `derived` file: the phoneme planted-link check per gender."""
+    return {seed: {**runs, "derived": {key: value for g in genders for key, value in
+                                       planted_link_checks(runs.get(f"reports/phonemes/{g}.json", {}), g).items()}}
+            for seed, runs in sorted(per_seed.items())}
+
+
+def seed_record(per_seed: Mapping[int, Mapping[str, Mapping[str, Any]]], params: Mapping[int, Mapping[str, Any]],
+                commit: str, uncommitted: bool) -> dict[str, Any]:
+    """reports/experiments/seeds/summary.json: every metric's spread over the seeds, the
+    headline subset with its noise threshold, and what was run (the params the seeds share,
+    the seeds, the commit). `per_seed` is each seed's metrics (`with_derived`); `params` each
+    seed's reports/params.json, which must differ in `seed` alone."""
+    seeds = sorted(per_seed)
+    shared = {seed: {k: v for k, v in params[seed].items() if k != "seed"} for seed in seeds}
+    if any(p != shared[seeds[0]] for p in shared.values()):
+        raise ValueError("the seeds' reports/params.json differ in more than `seed`")
+    summary = summarise(per_seed)
+    top = headline(summary, list(shared[seeds[0]]["sfv"]["genders"]))
+    for stats in top.values():
+        stats["noise_threshold"] = noise_threshold(stats)
+    return {"what": "every metric of `dvc metrics show` over world seeds (scripts/seed_spread.py); sd has ddof = 1; "
+                    "noise_threshold = noise_sds x sd",
+            "k": len(seeds), "seeds": seeds, "commit": commit, "uncommitted_changes": uncommitted,
+            "noise_sds": NOISE_SDS, "params": {**shared[seeds[0]], "seed": seeds},
+            "derived": {"<g>.phonemes.nose_nasal_minus_plosive": "nose_from_nasal - nose_from_plosive of "
+                                                                 "reports/phonemes/<g>.json",
+                        "<g>.phonemes.nose_nasal_above_plosive": "1 when nose_from_nasal > nose_from_plosive, else 0"},
+            "headline": top, "metrics": summary}

@@ -106,3 +106,17 @@ def compare_folders(reference: Path, other: Path, ignore: frozenset[str] = froze
 def differing(groups: dict[str, dict]) -> list[str]:
     """The groups of `compare_folders` with a file that is not byte-identical (or missing)."""
     return sorted(name for name, entry in groups.items() if entry["identical"] < entry["files"])
+
+
+COLUMNS = ["setting", "group", "files", "identical", "missing", "shape_differs", "max_abs_diff", "share_differing",
+           "max_abs_value"]
+
+
+def comparison_table(compared: dict[str, dict[str, dict]]) -> pd.DataFrame:
+    """One row per setting and output group of `compare_folders` results by setting: counts
+    (0 where none) and the sizes of the differences (empty where every file is identical)."""
+    rows = [{"setting": setting, "group": group, **{k: entry.get(k, 0) for k in ("files", "identical", "missing",
+                                                                               "shape_differs")},
+             **{k: entry.get(k) for k in ("max_abs_diff", "share_differing", "max_abs_value")}}
+            for setting, groups in compared.items() for group, entry in groups.items()]
+    return pd.DataFrame(rows, columns=COLUMNS)

@@ -9,7 +9,8 @@ Stages (default): for each setting, a child process runs the stages synth .. sel
 default-world cohort (--speakers per sex; every other parameter params.yaml's default) into
 a folder; every output file's md5 is compared with the reference setting's, and where it
 differs, by how much (largest absolute difference of the numbers it holds). Writes
-reports/experiments/bit_stability/stages.json.
+reports/experiments/bit_stability/stages.json and stages.csv (a row per setting and output
+group), after every setting.
 
 Pipeline (--pipeline SETTING ...): the default `dvc repro` in a workspace (.bit_stability/,
 scripts/workspace.py) under each setting's environment, compared with a reference workspace
@@ -32,9 +33,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.artifacts import write_json
+from pipeline.artifacts import write_csv, write_json
 from pipeline.spread import flatten, is_number
-from pipeline.stability import compare_folders, differing
+from pipeline.stability import compare_folders, comparison_table, differing
 from workspace import ROOT, commit, metrics, repro, stage_outputs, sync
 
 OUT = ROOT / "reports/experiments/bit_stability"
@@ -108,6 +109,7 @@ def run_stages(args: argparse.Namespace) -> None:
     head, uncommitted = commit()
     out = args.out / "stages.json"
     results: dict[str, dict] = {}
+    compared: dict[str, dict[str, dict]] = {}
     with tempfile.TemporaryDirectory(prefix="bit_stability_") as scratch:
         for i, name in enumerate(names, 1):
             what, env = SETTINGS[name]
@@ -121,7 +123,10 @@ def run_stages(args: argparse.Namespace) -> None:
             if name != "reference":
                 groups = compare_folders(Path(scratch) / "reference", folder, frozenset({"setting.json"}))
                 moved = differing(groups)
-                results[name].update({"bit_stable": not moved, "groups_differing": moved, "outputs": groups})
+                compared[name] = groups
+                results[name].update({"bit_stable": not moved, "groups": len(groups),
+                                      "groups_identical": len(groups) - len(moved), "groups_differing": moved,
+                                      "outputs": groups})
                 print(f"   {len(moved)} of {len(groups)} output groups differ: {', '.join(moved) or '-'}", flush=True)
             # Written after every setting: an interrupted study keeps what it measured.
             write_json({
@@ -133,6 +138,7 @@ def run_stages(args: argparse.Namespace) -> None:
                 "commit": head, "uncommitted_changes": uncommitted, "speakers_per_sex": args.speakers,
                 "stages": list(args.stages), "settings_done": len(results), "settings_asked": names,
                 "settings": results}, out, sort_keys=False)
+            write_csv(comparison_table(compared), out.with_suffix(".csv"), float_format=None)
     print(f"wrote {out}")
 
 

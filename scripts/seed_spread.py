@@ -22,9 +22,8 @@ import json
 import time
 from pathlib import Path
 
-
 from pipeline.artifacts import write_csv, write_json
-from pipeline.spread import NOISE_SDS, headline, long_table, noise_threshold, planted_link_checks, summarise
+from pipeline.spread import long_table, seed_record, with_derived
 from workspace import ROOT, commit, metrics, repro, sync, with_seed
 
 WORKSPACES = ROOT / ".seed_spread"
@@ -57,28 +56,13 @@ def main() -> None:
         print(f"== seed {seed}: {len(ran[seed])} stages run in {time.perf_counter() - seed_started:.0f} s", flush=True)
         per_seed[seed] = metrics(workspace)
         params[seed] = json.loads((workspace / "reports/params.json").read_text())
-        genders = params[seed]["sfv"]["genders"]
-        phonemes = {g: per_seed[seed].get(f"reports/phonemes/{g}.json", {}) for g in genders}
-        per_seed[seed]["derived"] = {k: v for g in genders for k, v in planted_link_checks(phonemes[g], g).items()}
     wall_s = time.perf_counter() - started
 
-    others = {seed: {k: v for k, v in p.items() if k != "seed"} for seed, p in params.items()}
-    if any(p != others[seeds[0]] for p in others.values()):
-        raise SystemExit("the seeds' reports/params.json differ in more than `seed`")
-    genders = params[seeds[0]]["sfv"]["genders"]
-    summary = summarise(per_seed)
-    top = headline(summary, genders)
-    for stats in top.values():
-        stats["noise_threshold"] = noise_threshold(stats)
-    write_json({"what": "every metric of `dvc metrics show` over world seeds 0..K-1 (scripts/seed_spread.py); "
-                        "sd has ddof = 1; noise_threshold = noise_sds x sd",
-                "k": args.k, "seeds": seeds, "commit": head, "uncommitted_changes": uncommitted,
-                "noise_sds": NOISE_SDS, "params": {**others[seeds[0]], "seed": seeds},
-                "derived": {"<g>.phonemes.nose_nasal_minus_plosive": "nose_from_nasal - nose_from_plosive of "
-                                                                      "reports/phonemes/<g>.json",
-                            "<g>.phonemes.nose_nasal_above_plosive": "1 when nose_from_nasal > nose_from_plosive, else 0"},
-                "headline": top, "metrics": summary}, args.out / "summary.json")
-    write_csv(long_table(per_seed), args.out / "per_seed.csv", float_format=None)
+    runs = with_derived(per_seed, list(params[seeds[0]]["sfv"]["genders"]))
+    record = {**seed_record(runs, params, head, uncommitted), "wall_s": round(wall_s),
+              "stages_run": {str(seed): len(ran[seed]) for seed in seeds}}
+    write_json(record, args.out / "summary.json")
+    write_csv(long_table(runs), args.out / "per_seed.csv", float_format=None)
 
     stages_run = sorted({len(r) for r in ran.values()})
     line = (f"seeds: {wall_s:.0f} s (K = {args.k}, seeds {seeds[0]}-{seeds[-1]}, "
@@ -87,8 +71,9 @@ def main() -> None:
     kept = [x for x in wall_file.read_text().splitlines() if not x.startswith("seeds: ")] if wall_file.exists() else []
     wall_file.write_text("\n".join(kept + [line]) + "\n")
     print(line)
-    for key, stats in top.items():
-        print(f"{key:70s} {stats['mean']:10.4f} ± {stats['sd']:.4f}  [{stats['min']:.4f}, {stats['max']:.4f}]")
+    for key, stats in record["headline"].items():
+        sd = "-" if stats["sd"] is None else f"{stats['sd']:.4f}"  # a key only one seed has
+        print(f"{key:70s} {stats['mean']:10.4f} ± {sd}  [{stats['min']:.4f}, {stats['max']:.4f}]")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy.io import wavfile
 
-from pipeline.stability import compare_folders, difference, differing, group_of, numbers
+from pipeline.stability import compare_folders, comparison_table, difference, differing, group_of, numbers
 
 
 def _write(folder: Path, shift: float = 0.0, lsb: int = 0) -> None:
@@ -65,3 +65,14 @@ def test_compare_folders_groups_identical_and_moved_files(tmp_path):
     assert features["max_abs_diff"] == pytest.approx(1e-9) and features["share_differing"] == 0.25
     assert groups["audio/<id>.wav"]["max_abs_diff"] == 1.0
     assert groups["metrics.json"] == {"files": 1, "identical": 0, "missing": 1}
+
+
+def test_comparison_table_has_a_row_per_setting_and_group():
+    compared = {"threads_1": {"a.csv": {"files": 1, "identical": 1}},
+                "workers_3": {"a.csv": {"files": 1, "identical": 0, "max_abs_diff": 0.5, "share_differing": 1.0,
+                                        "max_abs_value": 2.0}, "b/<id>.npy": {"files": 2, "identical": 0, "missing": 2}}}
+    table = comparison_table(compared)
+    assert list(table["setting"]) == ["threads_1", "workers_3", "workers_3"]
+    assert table.loc[0, "missing"] == 0 and pd.isna(table.loc[0, "max_abs_diff"])
+    assert table.loc[1, "max_abs_diff"] == 0.5 and table.loc[2, "missing"] == 2
+    assert int(((table["setting"] == "workers_3") & (table["identical"] < table["files"])).sum()) == 2
