@@ -7,6 +7,7 @@ file in the same folder and a rename, so a killed stage never leaves half a file
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +92,33 @@ def save_npz(path: str | Path, **arrays: Any) -> None:
         with open(p, "wb") as handle:
             np.savez(handle, **arrays)
     write_atomically(path, write)
+
+
+def speaker_id_problem(speaker_id: str) -> str | None:
+    """Why `speaker_id` cannot be a file name (stages write <folder>/<speaker_id>.npy and the
+    like), or None: a '/' or '..' in an ID would write outside the repository (issue 31)."""
+    if not speaker_id.strip():
+        return "is empty"
+    if "/" in speaker_id or "\\" in speaker_id:
+        return "contains a path separator ('/' or '\\')"
+    if ".." in speaker_id:
+        return "contains '..'"
+    control = [c for c in speaker_id if unicodedata.category(c) == "Cc"]
+    if control:
+        return f"contains the control character(s) {''.join(control)!r}"
+    return None
+
+
+def speaker_file(folder: str | Path, speaker_id: str, suffix: str) -> Path:
+    """folder/<speaker_id><suffix>, the one way a stage turns an ID into a file name: refused
+    unless it resolves inside `folder`, whatever table the ID came from (issue 31)."""
+    folder = Path(folder)
+    name = f"{speaker_id}{suffix}"
+    path = folder / name
+    problem = speaker_id_problem(speaker_id)
+    if problem is None and not path.resolve().is_relative_to(folder.resolve()):
+        problem = "resolves outside the folder"
+    if problem:
+        raise DatasetError(f"speaker {speaker_id!r}: refusing the file name {name!r} in {folder}: the ID "
+                           f"{problem}. IDs come from manifest.csv, which may not hold such IDs (docs/own-data.md).")
+    return path

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .artifacts import speaker_id_problem
 from .cohort import GENDER_CODES
 from .errors import DatasetError
 
@@ -44,8 +45,10 @@ def read_manifest(root: str | Path) -> list[Speaker]:
     seen: set[str] = set()
     for line, row in enumerate(table.itertuples(index=False), start=2):
         sid = row.speaker_id.strip()
-        if not sid:
-            raise DatasetError(f"{path}, line {line}: empty speaker_id.")
+        problem = speaker_id_problem(sid)
+        if problem:
+            raise DatasetError(f"{path}, line {line}: speaker_id {sid!r} {problem}; IDs become file names, so "
+                               f"they may not hold '/', '\\', '..' or control characters.")
         if sid in seen:
             raise DatasetError(f"{path}, line {line}: speaker {sid} appears more than once.")
         seen.add(sid)

@@ -168,12 +168,21 @@ def test_ogg_is_read_and_leading_zero_ids_survive_every_table(root, tmp_path):
      "speaker M0003 has scan path '/abs/scan.ply' outside the root"),
     (lambda m: pd.concat([m, m.iloc[[0]]]), "M0001 appears more than once"),
     (lambda m: m.assign(gender=m.gender.where(m.speaker_id != "F0002", "X")), "F0002 has gender 'X'"),
+    # Speaker IDs become file names (issue 31): nothing that leaves a folder, nothing invisible.
+    (lambda m: m.assign(speaker_id=m.speaker_id.replace("M0003", "../../../pwned")),
+     r"line 4: speaker_id '\.\./\.\./\.\./pwned' contains a path separator"),
+    (lambda m: m.assign(speaker_id=m.speaker_id.replace("M0003", "a\\b")), r"line 4: speaker_id 'a\\\\b' contains a path"),
+    (lambda m: m.assign(speaker_id=m.speaker_id.replace("M0003", "..")), r"line 4: speaker_id '\.\.' contains '\.\.'"),
+    (lambda m: m.assign(speaker_id=m.speaker_id.replace("M0003", "M00\n03")),
+     r"speaker_id 'M00\\n03' contains the control character"),
+    (lambda m: m.assign(speaker_id=m.speaker_id.replace("M0003", "  ")), r"line 4: speaker_id '' is empty"),
 ])
 def test_bad_manifests_are_errors(root, tmp_path, edit, message):
     copy = _copy(root, tmp_path)
     edit(pd.read_csv(copy / "manifest.csv", keep_default_na=False)).to_csv(copy / "manifest.csv", index=False)
     with pytest.raises(DatasetError, match=message):
         run("vad", _params(tmp_path / "p.yaml", copy, vad="energy"), tmp_path / "out")
+    assert not (tmp_path / "out").exists() and not list(tmp_path.rglob("pwned*"))
 
 
 def test_a_semicolon_separated_manifest_is_named_as_such(root, tmp_path):

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..artifacts import read_table
+from ..artifacts import read_table, speaker_file
 from ..audio.features import speech_samples
 from ..audio.io import load_audio
 from .base import RepeatData
@@ -18,7 +18,7 @@ def load_features(features_dir: Path) -> dict[str, list[np.ndarray]]:
     index = read_table(features_dir / "index.csv")
     out: dict[str, list[np.ndarray]] = {}
     for speaker_id, rows in index.groupby("speaker_id", sort=False):
-        frames = np.load(features_dir / f"{speaker_id}.npy")
+        frames = np.load(speaker_file(features_dir, speaker_id, ".npy"))
         bounds = np.cumsum(rows["frames"].to_numpy())[:-1]
         out[speaker_id] = [r for r in np.split(frames, bounds) if len(r)]
     return out

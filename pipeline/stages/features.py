@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..artifacts import read_table
+from ..artifacts import read_table, speaker_file
 from ..audio.frontend import FrontEnd
 from ..audio.io import load_audio
 from ..config import Params
@@ -44,7 +44,7 @@ def main(params: Params, paths: Paths) -> None:
                 kept[sid].append(frames)
                 index.append((sid, rel, len(frames)))
             for sid in chunk:
-                np.save(partial / f"{sid}.npy", np.concatenate(kept[sid]).astype(np.float32))
+                np.save(speaker_file(partial, sid, ".npy"), np.concatenate(kept[sid]).astype(np.float32))
             progress.update(len(chunk))
     pd.DataFrame(index, columns=["speaker_id", "recording", "frames"]).to_csv(partial / "index.csv", index=False)
     shutil.rmtree(out_dir, ignore_errors=True)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..artifacts import read_output, read_table, write_csv, write_json
+from ..artifacts import read_output, read_table, speaker_file, write_csv, write_json
 from ..audio.phones import cut_phones, stored_frame_times, unit_family
 from ..cohort import Gender
 from ..config import Params
@@ -46,8 +46,8 @@ def main(params: Params, paths: Paths, gender: Gender) -> None:
 
     pools, skipped = {}, []
     for sid in tqdm(speakers, desc=f"phonemes {gender}: cut", unit="speaker"):
-        shown_as = f"alignments/{sid}.csv"
-        path = root / shown_as
+        path = speaker_file(root / "alignments", sid, ".csv")
+        shown_as = f"alignments/{path.name}"
         try:
             if not path.is_file():
                 raise DatasetError(f"speaker {sid}: no alignment file {shown_as} in {root}.")

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..artifacts import read_output, read_table, save_npy, write_csv
+from ..artifacts import read_output, read_table, save_npy, speaker_file, write_csv
 from ..cohort import Gender
 from ..config import Params
 from ..device import device_for
@@ -49,7 +49,7 @@ def main(params: Params, paths: Paths) -> None:
         for stale in target.glob("*.ply"):
             stale.unlink()
         for speaker, face in zip(mean.index, faces):
-            write_mesh(target / f"{speaker}.ply", face, triangles)
+            write_mesh(speaker_file(target, speaker, ".ply"), face, triangles)
         save_npy(errors.astype(np.float32), target / "errors.npy")
         save_npy(beta, target / "coefficients.npy")
         write_csv(pd.DataFrame({"speaker_id": mean.index, "uncertainty": speaker_uncertainty, "objective": value,

@@ -15,7 +15,7 @@ import pandas as pd
 import soundfile
 import yaml
 
-from ..artifacts import read_json, read_table, write_text
+from ..artifacts import read_json, read_table, speaker_file, write_text
 from ..cohort import Gender
 from ..config import Params
 from ..dataset import read_manifest
@@ -91,7 +91,7 @@ def _viewer(registered: RegisteredFaces, template: Path, reconstructions_dir: Pa
         order = np.argsort(info["uncertainty"].to_numpy(), kind="stable")
         for rank, i in enumerate(order[:per_gender], start=1):
             sid = info["speaker_id"].iloc[i]
-            shown.append({"label": f"{g} {sid}", "reconstruction": read_mesh(folder / f"{sid}.ply")[0],
+            shown.append({"label": f"{g} {sid}", "reconstruction": read_mesh(speaker_file(folder, sid, ".ply"))[0],
                           "truth": registered.of([sid])[0], "errors": errors[i],
                           "caption": f"mean per-vertex error {errors[i].mean():.2f} mm; uncertainty rank {rank} "
                                      f"of {len(info)} in D_e (1 = most certain)"})

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from ..artifacts import speaker_file
 from ..cohort import Gender
 from ..config import Params
 from ..face.ams import default_am_table
@@ -59,7 +60,7 @@ def main(params: Params, paths: Paths) -> None:
 
     heard = _sheet_rows(speakers, synth.sheet_voices)
     first = {i: people[i].manifest_row["audio"].split(";")[0] for i in heard}  # the sheet shows first recordings
-    alignments = {i: pd.read_csv(root / "alignments" / f"{speakers.speaker_id[i]}.csv") for i in heard}
+    alignments = {i: pd.read_csv(speaker_file(root / "alignments", speakers.speaker_id[i], ".csv")) for i in heard}
     alignments = {i: a[a.recording == first[i]] for i, a in alignments.items()}
     figure = voice_sheet(
         [(read_audio(root / first[i]), SAMPLE_RATE,

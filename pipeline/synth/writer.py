@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 from scipy.io import wavfile
 
+from ..artifacts import speaker_file
 from ..face.ams import AmTable, measure
 from ..face.io import write_mesh
 from ..face.template import REGIONS, Template
@@ -62,7 +63,7 @@ def write_person(root: Path, person: Person) -> dict[str, str]:
         write_audio(root / path, recording.audio)
         rows += [(path, start, end, phone) for phone, start, end in recording.phones]
     pd.DataFrame(rows, columns=["recording", "start_s", "end_s", "phone"]).to_csv(
-        root / "alignments" / f"{sid}.csv", index=False, float_format="%.5f")
+        speaker_file(root / "alignments", sid, ".csv"), index=False, float_format="%.5f")
     write_mesh(root / paths["scan"], person.scan.vertices, person.scan.faces)
     write_landmarks(root / paths["landmarks"], person.annotation.points, person.scan.unit)
     return {"speaker_id": sid, "gender": person.sex, "audio": ";".join(audio), **paths}
