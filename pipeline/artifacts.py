@@ -7,14 +7,17 @@ file in the same folder and a rename, so a killed stage never leaves half a file
 from __future__ import annotations
 
 import json
+import shutil
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .errors import DatasetError
+from .errors import DatasetError, OutputError
 
 # pandas' default missing-value strings (pandas.read_csv, "na_values").
 _NA = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",
@@ -38,8 +41,35 @@ def write_atomically(path: str | Path, write) -> None:
     try:
         write(partial)
         partial.replace(path)
+    except OSError as err:
+        raise OutputError(f"{path} cannot be written ({_why(err)}); nothing was left behind. Is the disk full, "
+                          f"or the folder read-only?") from None
     finally:
         partial.unlink(missing_ok=True)
+
+
+def _why(err: OSError) -> str:
+    """An OSError without its file name (the message names the file already)."""
+    return err.strerror if err.strerror else str(err)
+
+
+@contextmanager
+def partial_folder(folder: str | Path) -> Iterator[Path]:
+    """A sibling <folder>.partial to fill, moved onto `folder` when the block ends and removed
+    when it raises: a failed stage (bad input, a full disk) leaves neither folder half-written."""
+    folder = Path(folder)
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        partial.mkdir(parents=True)
+        yield partial
+        shutil.rmtree(folder, ignore_errors=True)
+        partial.rename(folder)
+    except OSError as err:
+        raise OutputError(f"{folder} was not written ({err}); nothing was left behind. Is the disk full, "
+                          f"or the folder read-only?") from None
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 def read_output(path: str | Path, made_by: str) -> pd.DataFrame:

@@ -9,7 +9,7 @@ from pathlib import Path
 from .artifacts import write_json
 from .benchmarks import (bench_audio, bench_geometry, bench_permutations, bench_phonatory, bench_reconstruct,
                          bench_synth, bench_train, phonatory_estimates, provenance)
-from .errors import ParamsError, PredictError
+from .errors import ParamsError, SfvError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                 _estimates(args.out)
             else:
                 _report(args.out, "phonatory", bench_phonatory(args.repeats, args.steps, args.frames, args.seed))
-    except (ParamsError, PredictError) as err:
+    except SfvError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -34,7 +34,13 @@ def read_manifest(root: str | Path) -> list[Speaker]:
     path = Path(root) / "manifest.csv"
     if not path.is_file():
         raise DatasetError(f"{path} does not exist: a dataset root needs a manifest.csv (docs/own-data.md).")
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise DatasetError(f"{path} is empty; it needs the header {','.join(MANIFEST_COLUMNS)} and one row per "
+                           f"speaker (docs/own-data.md).") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise DatasetError(f"{path} cannot be read as CSV ({' '.join(str(err).split())}).") from None
     missing = [c for c in MANIFEST_COLUMNS if c not in table.columns]
     if missing and len(table.columns) == 1 and any(sep in table.columns[0] for sep in ";\t"):
         raise DatasetError(f"{path}: the header {table.columns[0]!r} is one column; manifest.csv must be "

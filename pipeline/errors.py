@@ -26,5 +26,9 @@ class AmTableError(SfvError):
     """An AM table that cannot be used; the message names the row and what is wrong."""
 
 
+class OutputError(SfvError):
+    """An output that cannot be written (a full disk, no permission); the message names the file."""
+
+
 class PredictError(SfvError):
     """Input `sfv predict` cannot use; the message says which file and why."""

@@ -13,6 +13,7 @@ import yaml
 
 from pipeline.audio.vad import SileroVad, energy_vad, frame_f1
 from pipeline.errors import AudioError, DatasetError
+from pipeline.stages import main as stages_main
 from presets import DEFAULTS, run
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -203,3 +204,39 @@ def test_stage_reports_bad_input_in_one_line(root, tmp_path):
                           env={**os.environ, "PYTHONPATH": str(PROJECT)})
     assert done.returncode == 2 and "speaker F0003: audio/F0003.wav does not exist" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _project(work: Path, root: Path) -> Path:
+    """dvc.yaml and params.yaml in `work`, as `dvc repro` runs a stage."""
+    work.mkdir(parents=True, exist_ok=True)
+    shutil.copy(PROJECT / "dvc.yaml", work / "dvc.yaml")
+    _params(work / "params.yaml", root, vad="energy")
+    return work
+
+
+def test_an_empty_manifest_is_one_line_naming_the_file(root, tmp_path, monkeypatch, capsys):
+    copy = _copy(root, tmp_path)
+    (copy / "manifest.csv").write_bytes(b"")
+    monkeypatch.chdir(_project(tmp_path / "project", copy))
+    assert stages_main(["vad"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {copy / 'manifest.csv'} is empty; it needs the header " \
+                  f"speaker_id,gender,audio,scan,landmarks and one row per speaker (docs/own-data.md)."
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_partial_folder(root, tmp_path, monkeypatch, capsys):
+    work = _project(tmp_path / "project", root)
+    monkeypatch.chdir(work)
+    assert stages_main(["vad"]) == 0
+
+    def full(*args, **kwargs):
+        raise OSError("57408 requested and 25568 written")  # what numpy says when the disk fills
+
+    monkeypatch.setattr(np, "save", full)
+    capsys.readouterr()
+    assert stages_main(["features"]) == 2
+    stderr = capsys.readouterr().err
+    err = [line for line in stderr.splitlines() if line.strip() and not line.startswith("features:")]  # not tqdm
+    assert len(err) == 1 and "57408 requested and 25568 written" in err[0] and "disk full" in err[0]
+    assert "data/features" in err[0] and "Traceback" not in stderr
+    assert not list((work / "data").glob("features*"))

@@ -71,4 +71,7 @@ def main(argv: list[str]) -> int:
     except SfvError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a write outside artifacts' writers: still one line, never a traceback
+        print(f"error: {err} (is the disk full, or a folder read-only?)", file=sys.stderr)
+        return 2
     return 0

@@ -1,14 +1,13 @@
 """features stage: normalised log-mels of the speech frames of every speaker (the voice front end)."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..artifacts import read_table, speaker_file
+from ..artifacts import partial_folder, read_table, save_npy, speaker_file, write_csv
 from ..audio.frontend import FrontEnd
 from ..audio.io import load_audio
 from ..config import Params
@@ -26,13 +25,10 @@ def main(params: Params, paths: Paths) -> None:
     segments = read_table(paths.segments)
     by_speaker = {sid: group for sid, group in segments.groupby("speaker_id", sort=False)}
 
-    out_dir = paths.features
-    partial = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
     index = []
     speaker_ids = list(by_speaker)
-    with tqdm(total=len(speaker_ids), desc="features", unit="speaker") as progress:
+    with partial_folder(paths.features) as partial, \
+            tqdm(total=len(speaker_ids), desc="features", unit="speaker") as progress:
         for start in range(0, len(speaker_ids), SPEAKERS_PER_BATCH):
             chunk = speaker_ids[start:start + SPEAKERS_PER_BATCH]
             jobs = [(sid, rel) for sid in chunk for rel in by_speaker[sid].recording.unique()]
@@ -44,8 +40,6 @@ def main(params: Params, paths: Paths) -> None:
                 kept[sid].append(frames)
                 index.append((sid, rel, len(frames)))
             for sid in chunk:
-                np.save(speaker_file(partial, sid, ".npy"), np.concatenate(kept[sid]).astype(np.float32))
+                save_npy(np.concatenate(kept[sid]).astype(np.float32), speaker_file(partial, sid, ".npy"))
             progress.update(len(chunk))
-    pd.DataFrame(index, columns=["speaker_id", "recording", "frames"]).to_csv(partial / "index.csv", index=False)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    partial.rename(out_dir)
+        write_csv(pd.DataFrame(index, columns=["speaker_id", "recording", "frames"]), partial / "index.csv", None)

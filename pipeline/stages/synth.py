@@ -1,13 +1,11 @@
 """synth stage: the synthetic dataset root (voices, faces, raw scans, annotations, truth) and two sheets."""
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..artifacts import speaker_file
+from ..artifacts import partial_folder, speaker_file
 from ..cohort import Gender
 from ..config import Params
 from ..face.ams import default_am_table
@@ -32,23 +30,19 @@ def main(params: Params, paths: Paths) -> None:
     cohort = speaker_ids(synth.speakers.male, synth.speakers.female)
 
     # Build in a sibling folder and move it into place at the end: no half-written root.
+    with partial_folder(paths.synthetic) as partial:
+        people = list(tqdm(write_people(partial, model, cohort, params.seed, settings, voice),
+                           total=len(cohort), desc="synth", unit="speaker"))
+        write_manifest(partial, [p.manifest_row for p in people])
+        speakers = pd.DataFrame(cohort, columns=["speaker_id", "gender"])
+        shapes = np.stack([p.vertices for p in people])
+        am_table = default_am_table()
+        truth_oracle = oracle(model, am_table, synth.coupling, synth.planted, oracle_rng(params.seed))
+        write_truth(partial, template, speakers, np.stack([p.factors for p in people]), shapes,
+                    np.stack([p.pose for p in people]), [p.annotation for p in people],
+                    np.stack([p.latents for p in people]), np.array([p.snr_db for p in people]),
+                    truth_oracle, am_table)
     root = paths.synthetic
-    partial = root.with_name(root.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    people = list(tqdm(write_people(partial, model, cohort, params.seed, settings, voice),
-                       total=len(cohort), desc="synth", unit="speaker"))
-    write_manifest(partial, [p.manifest_row for p in people])
-    speakers = pd.DataFrame(cohort, columns=["speaker_id", "gender"])
-    shapes = np.stack([p.vertices for p in people])
-    am_table = default_am_table()
-    truth_oracle = oracle(model, am_table, synth.coupling, synth.planted, oracle_rng(params.seed))
-    write_truth(partial, template, speakers, np.stack([p.factors for p in people]), shapes,
-                np.stack([p.pose for p in people]), [p.annotation for p in people],
-                np.stack([p.latents for p in people]), np.array([p.snr_db for p in people]),
-                truth_oracle, am_table)
-    shutil.rmtree(root, ignore_errors=True)
-    partial.rename(root)
 
     shown = _sheet_rows(speakers, synth.sheet_faces)
     figure = face_sheet(
