@@ -109,6 +109,8 @@ def test_several_recordings_and_any_format(root, tmp_path):
     ("low_rate", r"speaker M0002: audio/M0002\.wav has a sample rate of 4000 Hz"),
     ("empty", r"speaker M0002: audio/M0002\.wav is empty"),
     ("nan", r"speaker M0002: audio/M0002\.wav has 3 samples that are NaN or infinite"),
+    ("truncated", r"speaker M0002: audio/M0002\.wav is truncated: its header says 8\.00 s \(128000 frames\) "
+                  r"but the file holds 2\.40 s \(30 %\)"),
 ])
 def test_bad_recordings_fail_or_are_skipped(root, tmp_path, damage, message):
     copy = _copy(root, tmp_path)
@@ -125,6 +127,9 @@ def test_bad_recordings_fail_or_are_skipped(root, tmp_path, damage, message):
         wave, rate = soundfile.read(target, dtype="float32")
         wave[[100, 200, 300]] = np.nan
         soundfile.write(target, wave, rate, subtype="FLOAT")
+    elif damage == "truncated":  # 30 % of the bytes: libsndfile alone reads it as a 2.4 s recording
+        data = target.read_bytes()
+        target.write_bytes(data[:44 + int(0.3 * (len(data) - 44))])
     else:
         soundfile.write(target, np.zeros(4000, dtype=np.float32), 4000)
     with pytest.raises(AudioError, match=message):

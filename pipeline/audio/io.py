@@ -1,6 +1,7 @@
 """Read any recording as mono float32 at the pipeline's sample rate, or say exactly why not."""
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import librosa
@@ -10,6 +11,7 @@ import soundfile
 from ..errors import AudioError
 
 MIN_SAMPLE_RATE = 8000
+UNKNOWN_SIZES = (0, 0xFFFFFFFF)  # a streamed WAV's data size: written before the length was known
 
 
 def load_audio(path: str | Path, sample_rate: int = 16000, *, speaker_id: str = "?",
@@ -28,6 +30,11 @@ def load_audio(path: str | Path, sample_rate: int = 16000, *, speaker_id: str = 
                          f"through libsndfile, but lossy coding alters the spectrum).") from None
     if audio.shape[0] == 0:
         raise AudioError(f"{where} is empty (0 samples).")
+    declared = wav_header_frames(path)
+    if declared is not None and declared > audio.shape[0]:
+        raise AudioError(f"{where} is truncated: its header says {declared / rate:.2f} s ({declared} frames) but "
+                         f"the file holds {audio.shape[0] / rate:.2f} s ({100 * audio.shape[0] / declared:.0f} %); "
+                         f"an interrupted copy or download? Copy the recording again.")
     bad = ~np.isfinite(audio).all(axis=1)
     if bad.any():
         raise AudioError(f"{where} has {int(bad.sum())} samples that are NaN or infinite "
@@ -38,3 +45,23 @@ def load_audio(path: str | Path, sample_rate: int = 16000, *, speaker_id: str = 
     if rate != sample_rate:
         mono = librosa.resample(mono, orig_sr=rate, target_sr=sample_rate, res_type="soxr_hq")
     return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def wav_header_frames(path: Path) -> int | None:
+    """The frames a RIFF WAV's header declares (data chunk size / block align), or None for
+    other formats and streamed WAVs. libsndfile reads a truncated WAV as a shorter recording
+    without a word, so the header is read here to catch it (issue 31)."""
+    with open(path, "rb") as handle:
+        if handle.read(4) != b"RIFF" or not handle.read(4) or handle.read(4) != b"WAVE":
+            return None
+        block_align = 0
+        while len(chunk := handle.read(8)) == 8:
+            name, size = struct.unpack("<4sI", chunk)
+            if name == b"fmt ":
+                block_align = struct.unpack("<HHIIH", handle.read(14))[4]
+                handle.seek(size - 14 + size % 2, 1)
+            elif name == b"data":
+                return size // block_align if block_align and size not in UNKNOWN_SIZES else None
+            else:
+                handle.seek(size + size % 2, 1)
+    return None
