@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.artifacts import read_table
 from pipeline.audio.features import frames_in_segments
-from pipeline.audio.phones import PHONE_CLASSES, cut_phones, phone_unit, stored_frame_times
+from pipeline.audio.phones import PHONE_CLASSES, cut_phones, known_phones, phone_unit, stored_frame_times, unknown_phones
 from pipeline.config import load_params
 from pipeline.errors import DatasetError
 
@@ -141,6 +141,37 @@ def test_phone_units_and_classes():
     assert len(phones) == len(set(phones)) == 39 + 15  # CMU's 39 ARPAbet phones and 15 nasalised vowels
     with pytest.raises(ValueError, match="by must be"):
         phone_unit("M", "word")
+
+
+def _phones(*phones: str) -> pd.DataFrame:
+    return pd.DataFrame({"recording": "a", "start_s": np.arange(len(phones)) * 0.1,
+                         "end_s": np.arange(1, len(phones) + 1) * 0.1, "phone": list(phones)})
+
+
+def test_the_inventory_is_arpabet_with_stress_silence_and_nasalised_vowels():
+    assert unknown_phones(_phones("AH1", "ae~", "sil", "SP", "spn", "ng", "ZH", "QQ", "QQ", "x")["phone"]) == {
+        "QQ": 2, "x": 1}
+
+
+def test_unknown_phones_are_an_error_naming_speaker_and_phones():
+    with pytest.raises(DatasetError, match=r"al\.csv: speaker s1: 2 rows have phones outside sfv's ARPAbet "
+                                           r"inventory: 'QQ' \(2 rows\)\. sfv reads the 39 ARPAbet phones"):
+        known_phones(_phones("M", "QQ", "AA1", "QQ"), "fail", speaker_id="s1", shown_as="al.csv")
+
+
+def test_ipa_is_refused_by_name():
+    with pytest.raises(DatasetError, match=r"\['æ', 'ʃ'\] are IPA, which sfv does not read: align with an ARPAbet"):
+        known_phones(_phones("æ", "m", "ʃ", "sil"), "fail", speaker_id="s1", shown_as="al.csv")
+
+
+def test_unknown_phones_in_skip_mode_are_a_counted_warning(capsys):
+    kept, unknown = known_phones(_phones("M", "QQ", "AA1", "QQ", "ʃ"), "skip", speaker_id="s1", shown_as="al.csv")
+    assert list(kept.phone) == ["M", "AA1"] and unknown == {"QQ": 2, "ʃ": 1}
+    err = capsys.readouterr().err
+    assert "warning: al.csv: speaker s1: 3 rows have phones outside" in err and "'QQ' (2 rows)" in err
+    assert "left out" in err
+    same, none = known_phones(_phones("M", "AA1"), "skip", speaker_id="s1", shown_as="al.csv")
+    assert none == {} and len(same) == 2 and capsys.readouterr().err == ""
 
 
 @pytest.mark.skipif(not ((PROJECT / "data/synthetic/alignments").is_dir() and (PROJECT / "data/features").is_dir()),

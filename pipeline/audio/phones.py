@@ -6,10 +6,12 @@ here from the VAD segments exactly as `speech_frames` selected them, so that an 
 """
 from __future__ import annotations
 
+import sys
 from typing import Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from ..errors import DatasetError
 
@@ -40,6 +42,46 @@ _FAMILY = {"nasal": "nasal", "nasal_vowel": "nasal", "plosive_voiced": "plosive"
            "affricate": "obstruent", "fricative_voiced": "obstruent", "fricative_voiceless": "obstruent",
            "approximant": "approximant"}
 _CLASS_OF = {phone: name for name, phones in PHONE_CLASSES.items() for phone in phones}
+SHOWN_UNKNOWN = 8  # unknown symbols a message lists
+
+
+def unknown_phones(phones: pd.Series) -> dict[str, int]:
+    """Symbols (as written) outside the documented inventory, with their rows: CMU's 39 ARPAbet
+    phones (stress digits allowed), their nasalised vowels and silence. Empty cells are left to
+    the alignment check."""
+    written = phones.dropna().astype(str)
+    unknown = written[[phone_unit(p) not in _CLASS_OF and phone_unit(p) is not None for p in written]]
+    return {str(k): int(v) for k, v in unknown.value_counts(sort=False).sort_index().items()}
+
+
+def describe_unknown(unknown: dict[str, int]) -> str:
+    """What is wrong with `unknown` (unknown_phones' output), IPA named as such."""
+    listed = ", ".join(f"{p!r} ({n} rows)" for p, n in list(unknown.items())[:SHOWN_UNKNOWN])
+    more = f" and {len(unknown) - SHOWN_UNKNOWN} more" if len(unknown) > SHOWN_UNKNOWN else ""
+    text = f"{sum(unknown.values())} rows have phones outside sfv's ARPAbet inventory: {listed}{more}"
+    ipa = [p for p in unknown if not p.isascii()]
+    if ipa:
+        return (f"{text}. {ipa[:SHOWN_UNKNOWN]} are IPA, which sfv does not read: align with an ARPAbet "
+                f"dictionary (e.g. MFA's english_us_arpa) or map the symbols to ARPAbet (docs/phonemes.md).")
+    return (f"{text}. sfv reads the 39 ARPAbet phones (stress digits allowed), 'sil'/'sp'/'spn' for silence and "
+            f"a trailing '~' for a nasalised vowel (docs/phonemes.md).")
+
+
+def known_phones(alignment: pd.DataFrame, on_error: str, *, speaker_id: str,
+                 shown_as: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The alignment without rows of unknown phones, and those phones with their rows. With
+    on_error 'fail' any unknown phone is an error: unknown symbols would otherwise vanish
+    from every unit without a word (issue 31); with 'skip' a warning names speaker and phones."""
+    if "phone" not in alignment.columns:
+        return alignment, {}
+    unknown = unknown_phones(alignment["phone"])
+    if not unknown:
+        return alignment, {}
+    message = f"{shown_as}: speaker {speaker_id}: {describe_unknown(unknown)}"
+    if on_error == "fail":
+        raise DatasetError(f"{message} Or set data.on_error: skip to leave those rows out.")
+    tqdm.write(f"warning: {message} Those rows are left out (data.on_error: skip).", file=sys.stderr)
+    return alignment[~alignment["phone"].astype(str).isin(list(unknown))], unknown
 
 
 class Pooled(NamedTuple):

@@ -17,7 +17,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..artifacts import read_output, read_table, speaker_file, write_csv, write_json
-from ..audio.phones import cut_phones, stored_frame_times, unit_family
+from ..audio.phones import cut_phones, known_phones, stored_frame_times, unit_family
 from ..cohort import Gender
 from ..config import Params
 from ..dataset import SKIPPED_COLUMNS, skip_reason
@@ -44,7 +44,7 @@ def main(params: Params, paths: Paths, gender: Gender) -> None:
     features = load_features(paths.features)
     hop_s = params.audio.hop_ms / 1000.0
 
-    pools, skipped = {}, []
+    pools, skipped, unknown = {}, [], {}
     for sid in tqdm(speakers, desc=f"phonemes {gender}: cut", unit="speaker"):
         path = speaker_file(root / "alignments", sid, ".csv")
         shown_as = f"alignments/{path.name}"
@@ -53,7 +53,10 @@ def main(params: Params, paths: Paths, gender: Gender) -> None:
                 raise DatasetError(f"speaker {sid}: no alignment file {shown_as} in {root}.")
             recordings, times = stored_frame_times(segments[segments["speaker_id"] == sid],
                                                    index[index["speaker_id"] == sid], hop_s)
-            pools[sid] = cut_phones(np.concatenate(features[sid]), recordings, times, _read_alignment(path, sid),
+            alignment, dropped = known_phones(_read_alignment(path, sid), params.data.on_error, speaker_id=sid,
+                                              shown_as=shown_as)
+            unknown.update({sid: dropped} if dropped else {})
+            pools[sid] = cut_phones(np.concatenate(features[sid]), recordings, times, alignment,
                                     settings.by, settings.min_frames, speaker_id=sid, shown_as=shown_as)
         except DatasetError as err:
             # A missing alignment only leaves the speaker out here; a broken one follows data.on_error.
@@ -66,6 +69,8 @@ def main(params: Params, paths: Paths, gender: Gender) -> None:
         long = phoneme_table(pools, splits.table, targets, table, settings.min_instances,
                              settings.min_speakers * len(speakers), params.sfv.alpha, bar.update)
     metrics = phoneme_metrics(long, len(units), len(pools), len(speakers), settings.min_speakers)
+    if unknown:  # data.on_error: skip left these rows out; each speaker was warned about
+        metrics["unknown_phones"] = unknown
     oracle_path = root / "truth" / "oracle.csv"
     if not long.empty and oracle_path.is_file():
         oracle = pd.read_csv(oracle_path).set_index("am_id")
