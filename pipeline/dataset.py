@@ -47,6 +47,8 @@ def read_manifest(root: str | Path) -> list[Speaker]:
                            f"comma-separated (this one looks separated by ';' or tabs).")
     if missing:
         raise DatasetError(f"{path}: missing column(s) {missing}; expected {list(MANIFEST_COLUMNS)}.")
+    if table.empty:
+        raise DatasetError(f"{path} has a header but no speaker; add one row per speaker (docs/own-data.md).")
     speakers = []
     seen: set[str] = set()
     for line, row in enumerate(table.itertuples(index=False), start=2):
@@ -63,15 +65,24 @@ def read_manifest(root: str | Path) -> list[Speaker]:
         audio = tuple(p.strip() for p in row.audio.split(";") if p.strip())
         for column, value in [("audio", a) for a in audio] + [("scan", row.scan.strip()),
                                                               ("landmarks", row.landmarks.strip())]:
-            if value and not _inside(Path(root), value):
-                raise DatasetError(f"{path}, line {line}: speaker {sid} has {column} path {value!r} outside the root; "
+            outside = _outside(Path(root), value) if value else None
+            if outside:
+                raise DatasetError(f"{path}, line {line}: speaker {sid} has {column} path {value!r} {outside}; "
                                    f"paths must be relative and inside it, so that DVC tracks every file it reads.")
         speakers.append(Speaker(sid, row.gender, audio, row.scan.strip() or None, row.landmarks.strip() or None))
     return speakers
 
 
-def _inside(root: Path, relative: str) -> bool:
+def _outside(root: Path, relative: str) -> str | None:
+    """How `relative` leaves the root (absolute, '..', or a symlink out of it), or None."""
     if Path(relative).is_absolute():
-        return False
+        return "outside the root (an absolute path)"
     base = root.resolve()
-    return (base / relative).resolve().is_relative_to(base)
+    if not (base / relative).resolve().is_relative_to(base):
+        steps = [Path(root, *Path(relative).parts[:k]) for k in range(1, len(Path(relative).parts) + 1)]
+        link = next((p for p in steps if p.is_symlink() and not p.resolve().is_relative_to(base)), None)
+        if link is not None:
+            return (f"outside the root: {link.relative_to(root)} is a symlink to {link.resolve()}; copy the "
+                    f"file into the root instead")
+        return "outside the root"
+    return None

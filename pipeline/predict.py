@@ -73,8 +73,7 @@ def voice_features(paths: list[Path], front_end: FrontEnd, device: torch.device)
             raise PredictError(str(err)) from None
         segments = front_end.speech(wave, detector)
         if len(segments) == 0:
-            raise PredictError(f"{path}: no speech found by the {front_end.vad} VAD "
-                               f"(0.00 s of {len(wave) / front_end.sample_rate:.1f} s)")
+            raise PredictError(f"{path} {front_end.no_speech(wave)}.")
         waves.append(wave)
         spans.append(segments)
     features = front_end.features(waves, spans, front_end.extractor(device), device)

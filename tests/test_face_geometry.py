@@ -242,3 +242,18 @@ def test_am_gradient_wrt_vertices_matches_finite_differences(template):
                 plus = (measure(vertices + step, idx, table) * weights).sum()
                 minus = (measure(vertices - step, idx, table) * weights).sum()
             assert float(vertices.grad[0, vertex, axis]) == pytest.approx(float((plus - minus) / 2e-5), rel=1e-5, abs=1e-7)
+
+
+def test_a_fit_that_matched_nothing_is_named_as_such_not_as_nan_mm(template):
+    """Registration QC: a template that reached no point of the scan has no mean distance; the
+    reason says so instead of 'mean distance to the scan nan mm' (issue 31)."""
+    from pipeline.face.register import Registration
+    from pipeline.face.registration_qc import QcLimits, assess
+
+    fit = Registration(template.vertices.astype(np.float64), np.eye(4), float("nan"), 0.0, float("nan"), 0,
+                       float("nan"))
+    qc = assess(["s1"], ["automatic"], [fit], template.vertices, template.landmark_idx,
+                QcLimits.from_params(DEFAULTS.face))
+    reason = qc.loc[0, "reason"]
+    assert qc.loc[0, "flagged"] and "nan" not in reason
+    assert "no template vertex was matched to the scan (coverage 0.00)" in reason

@@ -123,6 +123,7 @@ def test_min_frames_drops_short_instances(speaker):
     ([("a", 0.03, 0.03, "M")], None, r"al\.csv: speaker s1, line 2: start_s 0.03 is not before end_s 0.03"),
     ([("a", 0.0, 0.02, "M"), ("c", 0.0, 0.02, "M")], None, r"line 3: recording 'c' is not one of .*\['a', 'b'\]"),
     ([("a", "0.0", "x", "M")], None, r"line 2: start_s and end_s must be numbers"),
+    ([("a", 0.0, 0.02, "M"), ("a", -1.0, 0.01, "N")], None, r"line 3: start_s -1\.0 is negative; times are seconds"),
     ([("a", 0.0, 0.05, "M"), ("b", 0.0, 0.05, "M"), ("a", 0.04, 0.06, "N")], None,
      r"lines 2 and 4: the phones overlap by 0.010 s"),
 ])

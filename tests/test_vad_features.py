@@ -105,7 +105,9 @@ def test_several_recordings_and_any_format(root, tmp_path):
 @pytest.mark.parametrize("damage, message", [
     ("missing", r"speaker M0002: audio/M0002\.wav does not exist"),
     ("corrupt", r"speaker M0002: audio/M0002\.wav cannot be read"),
-    ("silent", r"speaker M0002: audio/M0002\.wav has no speech after VAD"),
+    ("silent", r"speaker M0002: audio/M0002\.wav has no speech: the energy VAD found none in its 8\.0 s"),
+    ("short", r"speaker M0002: audio/M0002\.wav is only 0\.30 s long: too short for the energy VAD"),
+    ("folder", r"speaker M0002: audio/M0002\.wav is a folder, not a recording"),
     ("low_rate", r"speaker M0002: audio/M0002\.wav has a sample rate of 4000 Hz"),
     ("empty", r"speaker M0002: audio/M0002\.wav is empty"),
     ("nan", r"speaker M0002: audio/M0002\.wav has 3 samples that are NaN or infinite"),
@@ -121,6 +123,11 @@ def test_bad_recordings_fail_or_are_skipped(root, tmp_path, damage, message):
         target.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnothing")
     elif damage == "empty":
         soundfile.write(target, np.zeros(0, dtype=np.float32), 16000)
+    elif damage == "short":  # a 0.3 s recording in which the VAD finds nothing
+        soundfile.write(target, np.zeros(int(0.3 * 16000), dtype=np.float32), 16000)
+    elif damage == "folder":
+        target.unlink()
+        target.mkdir()
     elif damage == "silent":
         soundfile.write(target, np.zeros(16000 * 8, dtype=np.float32), 16000)
     elif damage == "nan":
@@ -182,6 +189,7 @@ def test_ogg_is_read_and_leading_zero_ids_survive_every_table(root, tmp_path):
     (lambda m: m.assign(speaker_id=m.speaker_id.replace("M0003", "M00\n03")),
      r"speaker_id 'M00\\n03' contains the control character"),
     (lambda m: m.assign(speaker_id=m.speaker_id.replace("M0003", "  ")), r"line 4: speaker_id '' is empty"),
+    (lambda m: m.iloc[0:0], r"manifest\.csv has a header but no speaker"),
 ])
 def test_bad_manifests_are_errors(root, tmp_path, edit, message):
     copy = _copy(root, tmp_path)
@@ -189,6 +197,16 @@ def test_bad_manifests_are_errors(root, tmp_path, edit, message):
     with pytest.raises(DatasetError, match=message):
         run("vad", _params(tmp_path / "p.yaml", copy, vad="energy"), tmp_path / "out")
     assert not (tmp_path / "out").exists() and not list(tmp_path.rglob("pwned*"))
+
+
+def test_a_symlink_out_of_the_root_is_named_as_a_symlink(root, tmp_path):
+    copy = _copy(root, tmp_path)
+    outside = tmp_path / "elsewhere.wav"
+    (copy / "audio" / "M0003.wav").rename(outside)
+    (copy / "audio" / "M0003.wav").symlink_to(outside)
+    with pytest.raises(DatasetError, match=r"speaker M0003 has audio path 'audio/M0003\.wav' outside the root: "
+                                           r"audio/M0003\.wav is a symlink to .*elsewhere\.wav; copy the file"):
+        run("vad", _params(tmp_path / "p.yaml", copy, vad="energy"), tmp_path / "out")
 
 
 def test_a_semicolon_separated_manifest_is_named_as_such(root, tmp_path):

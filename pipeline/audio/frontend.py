@@ -18,6 +18,9 @@ from .features import LogMel, log_mel_batch, speech_frames
 from .vad import make_detector, stored_segments
 
 
+SHORT_RECORDING_S = 1.0  # a recording shorter than this is reported as too short, not as silent
+
+
 @dataclass(frozen=True)
 class FrontEnd:
     sample_rate: int  # every recording is resampled to this rate
@@ -52,6 +55,15 @@ class FrontEnd:
     def speech(wave: np.ndarray, detector: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """Speech segments [k, 2] (s) of one recording, rounded as the vad stage stores them."""
         return stored_segments(detector(wave))
+
+    def no_speech(self, wave: np.ndarray) -> str:
+        """Why a recording gave no speech segment, for an error: a very short one is named as such,
+        since a VAD needs background around the speech to tell the two apart."""
+        seconds = len(wave) / self.sample_rate
+        if seconds < SHORT_RECORDING_S:
+            return (f"is only {seconds:.2f} s long: too short for the {self.vad} VAD to find speech in (it needs "
+                    f"pauses around the speech; record at least {SHORT_RECORDING_S:g} s)")
+        return f"has no speech: the {self.vad} VAD found none in its {seconds:.1f} s (silent, or very quiet?)"
 
     def extractor(self, device: torch.device) -> LogMel:
         return LogMel(self.sample_rate, self.n_mels, self.window_ms, self.hop_ms).to(device)

@@ -21,6 +21,8 @@ def load_audio(path: str | Path, sample_rate: int = 16000, *, speaker_id: str = 
     path = Path(path)
     name = shown_as or str(path)
     where = f"speaker {speaker_id}: {name}"
+    if path.is_dir():
+        raise AudioError(f"{where} is a folder, not a recording; give the audio files themselves.")
     if not path.is_file():
         raise AudioError(f"{where} does not exist.")
     try:

@@ -170,6 +170,11 @@ def _checked_alignment(alignment: pd.DataFrame, known: pd.Index, speaker_id: str
     bad = ~(np.isfinite(start) & np.isfinite(end))
     if bad.any():
         raise DatasetError(f"{where}, line {lines[bad][0]}: start_s and end_s must be numbers (seconds).")
+    bad = start < 0
+    if bad.any():
+        i = np.flatnonzero(bad)[0]
+        raise DatasetError(f"{where}, line {lines[i]}: start_s {start[i]} is negative; times are seconds from the "
+                           f"start of the recording.")
     bad = start >= end
     if bad.any():
         i = np.flatnonzero(bad)[0]

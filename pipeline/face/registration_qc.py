@@ -80,7 +80,10 @@ def assess(speakers: list[str], sources: list[str], fits: list[Registration], te
             (fit.coverage < limits.min_coverage,
              f"coverage {fit.coverage:.2f} < {limits.min_coverage}"),
             (not fit.surface_distance_mm <= limits.max_surface_mm,
-             f"mean distance to the scan {fit.surface_distance_mm:.2f} mm > {limits.max_surface_mm} mm"),
+             f"mean distance to the scan {fit.surface_distance_mm:.2f} mm > {limits.max_surface_mm} mm"
+             if np.isfinite(fit.surface_distance_mm) else
+             f"no template vertex was matched to the scan (coverage {fit.coverage:.2f}), so the template did not "
+             f"reach it: is the scan a face, and its landmarks on it?"),
             (fit.landmark_fit_mm > limits.max_landmark_fit_mm,
              f"guide points {fit.landmark_fit_mm:.1f} mm from their annotation > {limits.max_landmark_fit_mm} mm"),
             (asymmetry > limits.max_asymmetry_mm,

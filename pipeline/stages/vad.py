@@ -35,8 +35,7 @@ def main(params: Params, paths: Paths) -> None:
                 wave = load_audio(root / rel, front_end.sample_rate, speaker_id=speaker.speaker_id, shown_as=rel)
                 segments = front_end.speech(wave, detector)
                 if len(segments) == 0:
-                    raise AudioError(f"speaker {speaker.speaker_id}: {rel} has no speech after VAD "
-                                     f"(0.00 s of {len(wave) / front_end.sample_rate:.1f} s). {SKIP_HINT}")
+                    raise AudioError(f"speaker {speaker.speaker_id}: {rel} {front_end.no_speech(wave)}. {SKIP_HINT}")
                 found += [(speaker.speaker_id, rel, start, end) for start, end in segments]
             speech = sum(end - start for _, _, start, end in found)
             if speech < params.sfv.segment_s[0]:
