@@ -273,3 +273,79 @@ def test_an_annotation_the_scan_does_not_fit_is_refused_or_left_out(synthetic, t
         qc = pd.read_csv(out.register_qc).set_index("speaker_id")
         assert qc.loc["F0004", "flagged"] and "mm >" in qc.loc["F0004", "reason"]
         assert qc["flagged"].sum() == 1 and "F0004" not in set(pd.read_csv(out.face_speakers).speaker_id)
+
+
+# --- landmark configurations that are not a face in the scheme (issue 31) ---------------------
+
+def _faces_csv_root(synthetic, tmp_path: Path, faces: np.ndarray | None = None) -> Path:
+    truth = synthetic.synthetic / "truth"
+    speakers = pd.read_csv(truth / "speakers.csv")
+    root = tmp_path / "root"
+    root.mkdir()
+    shapes = np.load(truth / "shapes.npy").astype(np.float64) if faces is None else faces[:len(speakers)]
+    write_faces_csv(root / "faces.csv", speakers.speaker_id.tolist(), shapes)
+    speakers.assign(audio="", scan="", landmarks="").to_csv(root / "manifest.csv", index=False)
+    return root
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("shuffled", r"faces\.csv: face\.landmark_vertices \(.*idx\.csv\) fails the placement check: the landmarks are "
+                 r"not where the scheme puts them .* automatic landmark transfer"),
+    ("out_of_range", r"faces\.csv: index check: faces have 3000 vertices \(0-2999\), but landmark vertex 3000 "
+                     r"\(for sfv7\) is asked for"),
+])
+def test_faces_csv_with_wrong_landmark_vertices_is_refused(synthetic, tmp_path, damage, message):
+    root = _faces_csv_root(synthetic, tmp_path)
+    idx = pd.read_csv(synthetic.synthetic / "truth" / "template_landmarks.csv")
+    if damage == "shuffled":
+        idx["vertex_index"] = np.random.default_rng(0).permutation(idx["vertex_index"].to_numpy())
+    else:
+        idx.loc[6, "vertex_index"] = 3000
+    idx.to_csv(tmp_path / "idx.csv", index=False)
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({**SMALL, "data": {"root": str(root)},
+                                      "face": {**SMALL["face"], "landmark_vertices": str(tmp_path / "idx.csv")}}))
+    with pytest.raises(DatasetError, match=message):
+        run("landmarks", params, tmp_path / "work")
+    assert not (tmp_path / "work").exists()
+
+
+def test_source_sized_faces_of_another_topology_get_their_landmarks_transferred(synthetic, tmp_path, shape_model,
+                                                                              capsys):
+    """sfv's own 6,790-vertex faces in faces.csv: the source's shipped landmark vertices fail the
+    placement check on them (every AM was wrong, issue 31), so the landmarks are transferred."""
+    rng = np.random.default_rng(3)
+    faces = np.stack([shape_model.sample_face(rng, "MF"[i % 2])[1] for i in range(10)])
+    root = _faces_csv_root(synthetic, tmp_path, faces)
+    out = run("landmarks", _params(tmp_path, root), tmp_path / "work")
+    assert "the shipped landmark vertices of the source's 6790-vertex topology fail the placement check" \
+        in capsys.readouterr().err
+    transfer = pd.read_csv(out.landmark_transfer)
+    assert set(transfer["source"]) == {"transfer"}
+    mean = faces.mean(axis=0)
+    off = np.linalg.norm(mean[transfer["vertex_index"]] - mean[shape_model.template.landmark_idx], axis=1)
+    assert np.median(off) < 3.0  # mm: the transfer finds sfv's own landmark vertices
+
+
+@pytest.mark.parametrize("on_error", ["fail", "skip"])
+def test_scrambled_annotations_are_refused_or_left_out(synthetic, tmp_path, on_error):
+    """Rows scrambled the same way in every landmark file pass the cohort's landmark QC (they
+    agree with one another); the placement check against the scheme refuses them."""
+    root = tmp_path / "root"
+    shutil.copytree(synthetic.synthetic, root, ignore=shutil.ignore_patterns("audio", "truth"))
+    order = np.random.default_rng(2).permutation(65)
+    scrambled = sorted((root / "landmarks").glob("*.csv")) if on_error == "fail" else [root / "landmarks" / "M0003.csv"]
+    for path in scrambled:
+        annotation = pd.read_csv(path)
+        annotation[["x", "y", "z"]] = annotation[["x", "y", "z"]].to_numpy()[order]
+        annotation.to_csv(path, index=False)
+    params = _params(tmp_path, root, on_error=on_error)
+    if on_error == "fail":
+        with pytest.raises(DatasetError, match=r"speaker (M0001: landmarks/M0001|F0001: landmarks/F0001)\.csv fails the placement check: the "
+                                               r"landmarks are not where the scheme puts them"):
+            run("landmarks", params, tmp_path / "work")
+        return
+    out = run("landmarks", params, tmp_path / "work")
+    skipped, qc = pd.read_csv(out.skipped_faces), pd.read_csv(out.landmarks_qc)
+    assert "M0003" not in set(qc.speaker_id) and len(qc) == 9
+    assert list(skipped.speaker_id) == ["M0003"] and skipped.reason.str.contains("placement check").all()

@@ -13,6 +13,7 @@ from pipeline.dataset import DatasetError
 from pipeline.face.landmark_files import read_landmark_file
 from pipeline.face.landmark_names import (CONTOUR, SAME_AS_SFV, VOCABULARY, landmark_name, read_ibug_vertices,
                                           scheme_and_number, template_vertices)
+from pipeline.face.plausibility import MAX_SHAPE_DISTANCE, plausibility
 
 DATA = Path(__file__).parent / "data"
 MICROMETRES_TO_MM = 0.001
@@ -263,3 +264,32 @@ def test_template_ibug_points_fit_the_real_face(real_face, template):
     residual = np.linalg.norm(moved - theirs, axis=1)
     assert np.median(residual) < 5.0
     assert residual.max() < 15.0
+
+
+# --- plausibility: is a configuration a face in the sfv scheme? (issue 31) -------------------
+
+def test_the_real_face_and_the_synthetic_cohort_are_plausible(real_face, template, cohort):
+    names = list(real_face)
+    judged = plausibility(names, np.stack([real_face[n] for n in names]), template)
+    assert judged.problem() is None and judged.shape_distance < MAX_SHAPE_DISTANCE / 1.5
+    sfv = [landmark_name("sfv", k) for k in range(1, 66)]
+    for sex in ("M", "F"):
+        for face in cohort[sex][1][:100]:
+            assert plausibility(sfv, face[template.landmark_idx], template).problem() is None
+
+
+def test_scrambled_random_or_mis_scaled_landmarks_are_implausible(real_face, template, cohort):
+    rng = np.random.default_rng(1)
+    face = cohort["M"][1][0]
+    sfv = [landmark_name("sfv", k) for k in range(1, 66)]
+    points = face[template.landmark_idx]
+    scrambled = plausibility(sfv, points[rng.permutation(65)], template).problem()
+    assert scrambled.startswith("placement check: the landmarks are not where the scheme puts them")
+    assert "farthest off: sfv" in scrambled
+    elsewhere = face[rng.choice(len(face), 65, replace=False)]  # indices of another topology
+    assert plausibility(sfv, elsewhere, template).problem().startswith("placement check")
+    assert plausibility(sfv, points * 10.0, template).problem().startswith("size check: the landmarks span 9.96 times")
+    names = list(real_face)
+    swapped = np.stack([real_face[n] for n in names])[rng.permutation(len(names))]
+    assert plausibility(names, swapped, template).problem().startswith("placement check")
+    assert plausibility(sfv[:3], points[:3], template) is None  # too few points to judge

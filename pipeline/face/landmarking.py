@@ -10,6 +10,7 @@ the points that will guide each face's registration, in scan coordinates (mm).
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from .io import read_faces_csv_mm, read_landmark_vertices, read_scan_mm
 from .landmark_files import read_landmark_file, read_named_vertices
 from .landmark_names import VOCABULARY, landmark_name
 from .landmark_qc import LandmarkQC
+from .plausibility import plausibility
 from .register import RegistrationSettings
 from .rigid import align_to_mean, transform
 from .template import Template, build_template
@@ -55,7 +57,7 @@ def landmarks_from_faces_csv(root: Path, speakers: list[Speaker], face: FacePara
     that topology (TRANSFER_COLUMNS): face.landmark_vertices when given, the source's shipped
     indices for its 6,790-vertex topology, and otherwise found by `transfer_landmarks`."""
     ids, vertices, unit = read_faces_csv_mm(root / "faces.csv")
-    landmark_vertices = faces_csv_landmark_vertices(vertices, face)
+    landmark_vertices = faces_csv_landmark_vertices(vertices, face, root / "faces.csv")
     if landmark_vertices["flagged"].any() and on_error == "fail":
         off = landmark_vertices[landmark_vertices["flagged"]]
         raise DatasetError(
@@ -79,24 +81,51 @@ def landmarks_from_faces_csv(root: Path, speakers: list[Speaker], face: FacePara
     return Landmarked(rows, points, skipped, {s: unit for s in row_of}), landmark_vertices
 
 
-def faces_csv_landmark_vertices(vertices: np.ndarray, face: FaceParams) -> pd.DataFrame:
-    """TRANSFER_COLUMNS for a faces.csv cohort [N, V, 3] (mm)."""
+def faces_csv_landmark_vertices(vertices: np.ndarray, face: FaceParams, shown_as: Path) -> pd.DataFrame:
+    """TRANSFER_COLUMNS for a faces.csv cohort [N, V, 3] (mm), checked on the cohort's mean face:
+    indices in range, and a configuration a face in the sfv scheme can have (plausibility.py).
+    Shipped indices that fail the check mean 6,790 vertices of another topology: the landmarks
+    are then transferred, as for any other topology."""
     n_vertices = vertices.shape[1]
+    template = build_template(face.template_vertices)
+    mean_face = align_to_mean(vertices, reference=vertices[0])[0].mean(axis=0)
     if face.landmark_vertices or n_vertices == SOURCE_VERTICES:
         idx = read_landmark_vertices(Path(face.landmark_vertices) if face.landmark_vertices else None)
-        if idx.max() >= n_vertices:
-            raise DatasetError(f"faces.csv has {n_vertices} vertices per face, but landmark vertex {int(idx.max())} "
-                               "is asked for; set face.landmark_vertices to the indices of your topology, or leave "
-                               "it empty to have them found.")
-        source = "face.landmark_vertices" if face.landmark_vertices else "shipped (the source's topology)"
-        return pd.DataFrame({"landmark": SFV, "vertex_index": idx, "source": source, "surface_mm": np.nan,
-                             "vertex_mm": np.nan, "flagged": False})
-    aligned, _ = align_to_mean(vertices, reference=vertices[0])
+        bad = (idx < 0) | (idx >= n_vertices)
+        if bad.any():
+            raise DatasetError(f"{shown_as}: index check: faces have {n_vertices} vertices (0-{n_vertices - 1}), but "
+                               f"landmark vertex {int(idx[bad][0])} (for {SFV[int(np.flatnonzero(bad)[0])]}) is "
+                               f"asked for; set face.landmark_vertices to the indices of your topology, or leave it "
+                               f"empty to have them found (docs/own-data.md, 'Registered faces').")
+        problem = _implausible(mean_face[idx], template)
+        if problem is None:
+            source = "face.landmark_vertices" if face.landmark_vertices else "shipped (the source's topology)"
+            return pd.DataFrame({"landmark": SFV, "vertex_index": idx, "source": source, "surface_mm": np.nan,
+                                 "vertex_mm": np.nan, "flagged": False})
+        if face.landmark_vertices:
+            raise DatasetError(f"{shown_as}: face.landmark_vertices ({face.landmark_vertices}) fails the {problem}. "
+                               f"Are they the indices of another topology? Leave face.landmark_vertices empty to "
+                               f"have the landmarks found by the automatic landmark transfer (docs/own-data.md, "
+                               f"'Registered faces').")
+        tqdm.write(f"warning: {shown_as}: the shipped landmark vertices of the source's {SOURCE_VERTICES}-vertex "
+                   f"topology fail the {problem}; these faces are another topology, so the landmarks are "
+                   f"transferred instead (docs/own-data.md, 'Registered faces').", file=sys.stderr)
     guides = read_named_vertices(Path(face.transfer_guides), n_vertices) if face.transfer_guides else {}
-    found = transfer_landmarks(aligned.mean(axis=0), build_template(face.template_vertices),
-                               RegistrationSettings.from_params(face), guides, face.max_transfer_mm)
+    found = transfer_landmarks(mean_face, template, RegistrationSettings.from_params(face), guides,
+                               face.max_transfer_mm)
+    problem = _implausible(mean_face[found.vertex], template)
+    if problem is not None:
+        raise DatasetError(f"{shown_as}: the landmarks transferred to its {n_vertices}-vertex topology fail the "
+                           f"{problem}. Give face.transfer_guides (e.g. your model's iBUG-68 vertices) or "
+                           f"face.landmark_vertices (docs/own-data.md, 'Registered faces').")
     return pd.DataFrame({"landmark": SFV, "vertex_index": found.vertex, "source": "transfer",
                          "surface_mm": found.surface_mm, "vertex_mm": found.vertex_mm, "flagged": found.flagged})
+
+
+def _implausible(points: np.ndarray, template: Template, names: tuple[str, ...] = SFV) -> str | None:
+    """The failed check (size or placement) of one configuration against the template, or None."""
+    judged = plausibility(list(names), points, template)
+    return None if judged is None else judged.problem()
 
 
 def template_landmark_vertices(template: Template) -> pd.DataFrame:
@@ -109,6 +138,7 @@ def landmarks_from_scans(root: Path, speakers: list[Speaker], face: FaceParams, 
     """Each scan's guiding points: its annotation after the shape check, or automatic ones."""
     usable: list[tuple[Speaker, str, tuple[str, ...] | None, np.ndarray | None]] = []
     skipped = []
+    template = build_template(face.template_vertices)
     for speaker in tqdm(speakers, desc="landmarks: check", unit="face"):
         try:
             if not speaker.scan:
@@ -120,6 +150,12 @@ def landmarks_from_scans(root: Path, speakers: list[Speaker], face: FaceParams, 
                 order = np.argsort([VOCABULARY.index(n) for n in annotated.names], kind="stable")
                 names = tuple(annotated.names[i] for i in order)
                 points = annotated.points[order] * MM_PER_UNIT[unit]  # annotations are in the scan's unit
+                problem = _implausible(points, template, names)
+                if problem:
+                    raise DatasetError(f"speaker {speaker.speaker_id}: {speaker.landmarks} fails the {problem}. Are "
+                                       f"its points named or ordered as its scheme says (docs/landmark-formats.md)? "
+                                       f"Fix the file, or leave the manifest's landmarks empty to have the face "
+                                       f"landmarked automatically.")
             usable.append((speaker, unit, names, points))
         except DatasetError as err:
             if on_error == "fail":
@@ -150,7 +186,6 @@ def landmarks_from_scans(root: Path, speakers: list[Speaker], face: FaceParams, 
 
     automatic = [i for i, p in enumerate(points) if p is None]
     if automatic:
-        template = build_template(face.template_vertices)
         jobs = [ScanJob(usable[i][0].speaker_id, root / usable[i][0].scan, usable[i][0].scan, None) for i in automatic]
         fits = register_scans(template, RegistrationSettings.from_params(face), jobs)
         for i, fit in zip(automatic, tqdm(fits, total=len(jobs), desc="landmarks: automatic", unit="scan")):
