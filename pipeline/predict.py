@@ -71,7 +71,7 @@ def voice_features(paths: list[Path], front_end: FrontEnd, device: torch.device)
             wave = load_audio(path, front_end.sample_rate, speaker_id="(new voice)")
         except AudioError as err:
             raise PredictError(str(err)) from None
-        segments = front_end.speech(wave, detector)
+        segments = front_end.speech(wave, detector, str(path))
         if len(segments) == 0:
             raise PredictError(f"{path} {front_end.no_speech(wave)}.")
         waves.append(wave)

@@ -9,7 +9,7 @@ from pipeline.audio.features import frames_in_segments, log_mel_batch, normalise
 from pipeline.audio.io import load_audio
 from pipeline.errors import AudioError
 from pipeline.synth.speech import VoiceParams, apply_channel, script_for, synthesize
-from presets import log_mel
+from presets import front_end, log_mel
 
 LIBROSA_TOLERANCE_DB = 1e-3  # un-normalised log-mels against librosa's, largest difference
 RESAMPLED_MEDIAN_SD = 0.02  # a 44.1 kHz stereo FLAC's normalised features against its 16 kHz WAV's, median
@@ -96,3 +96,33 @@ def test_stored_segments_are_what_the_vad_stages_csv_gives_back(tmp_path):
     np.testing.assert_array_equal(pd.read_csv(path).to_numpy(), stored_segments(raw))
     np.testing.assert_array_equal(stored_segments(stored_segments(raw)), stored_segments(raw))
     assert np.abs(stored_segments(raw) - raw).max() <= 0.0005 + 1e-12
+
+
+def test_a_long_recording_shows_its_vad_progress(capsys):
+    """Issue 31: a 10-minute recording ran for minutes under one speaker's bar; from
+    LONG_RECORDING_S on, the VAD's own progress is shown in seconds of audio."""
+    from pipeline.audio.frontend import LONG_RECORDING_S
+
+    heard = []
+
+    def detector(wave, progress=None):
+        heard.append(progress)
+        if progress is not None:
+            for percent in (25.0, 50.0, 100.0):
+                progress(percent)
+        return np.array([[1.0, 2.0]])
+
+    end = front_end()
+    long = np.zeros(int((LONG_RECORDING_S + 1) * end.sample_rate), np.float32)
+    assert end.speech(long, detector, "long.wav").tolist() == [[1.0, 2.0]]
+    assert "vad long.wav" in capsys.readouterr().err and heard[-1] is not None
+    end.speech(long[:end.sample_rate * 5], detector, "short.wav")
+    assert "short.wav" not in capsys.readouterr().err and heard[-1] is None
+
+
+def test_silero_reports_its_progress_through_a_recording():
+    from pipeline.audio.vad import SileroVad
+
+    percents = []
+    SileroVad(0.5, 0.25, 0.1)(np.zeros(16000 * 3, np.float32), progress=percents.append)
+    assert percents and percents == sorted(percents) and percents[-1] == pytest.approx(100.0)

@@ -8,17 +8,17 @@ voice with the settings its estimators were trained on.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Callable
-
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from ..config import AudioParams
 from .features import LogMel, log_mel_batch, speech_frames
-from .vad import make_detector, stored_segments
+from .vad import Detector, make_detector, stored_segments
 
 
 SHORT_RECORDING_S = 1.0  # a recording shorter than this is reported as too short, not as silent
+LONG_RECORDING_S = 60.0  # a recording this long gets its own progress bar through the VAD
 
 
 @dataclass(frozen=True)
@@ -45,16 +45,23 @@ class FrontEnd:
     def from_spec(cls, spec: dict) -> FrontEnd:
         return cls(**spec)
 
-    def detector(self) -> Callable[[np.ndarray], np.ndarray]:
-        """audio -> raw speech segments [k, 2] (s); build it once and keep it (Silero loads a model)."""
+    def detector(self) -> Detector:
+        """(audio, progress=None) -> raw speech segments [k, 2] (s); build it once and keep it
+        (Silero loads a model)."""
         return make_detector(self.vad, self.sample_rate, vad_threshold=self.vad_threshold,
                              energy_threshold_db=self.energy_threshold_db, min_speech_s=self.min_speech_s,
                              min_silence_s=self.min_silence_s)
 
-    @staticmethod
-    def speech(wave: np.ndarray, detector: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """Speech segments [k, 2] (s) of one recording, rounded as the vad stage stores them."""
-        return stored_segments(detector(wave))
+    def speech(self, wave: np.ndarray, detector: Detector, name: str = "recording") -> np.ndarray:
+        """Speech segments [k, 2] (s) of one recording, rounded as the vad stage stores them. A
+        recording of LONG_RECORDING_S or more shows its progress (seconds of audio done): Silero
+        takes minutes on an hour of audio, and a bar per speaker would stand still meanwhile."""
+        seconds = len(wave) / self.sample_rate
+        if seconds < LONG_RECORDING_S:
+            return stored_segments(detector(wave))
+        with tqdm(total=round(seconds), desc=f"vad {name}", unit="s", leave=False) as bar:
+            found = detector(wave, progress=lambda percent: bar.update(round(percent * seconds / 100) - bar.n))
+        return stored_segments(found)
 
     def no_speech(self, wave: np.ndarray) -> str:
         """Why a recording gave no speech segment, for an error: a very short one is named as such,

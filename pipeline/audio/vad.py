@@ -9,6 +9,8 @@ import numpy as np
 import torch
 
 SEGMENT_DECIMALS = 3  # segments are stored in milliseconds
+Progress = Callable[[float], None]  # hears the percent of a recording done
+Detector = Callable[..., np.ndarray]  # (audio, progress=None) -> segments [k, 2] (s)
 
 
 def energy_vad(audio: np.ndarray, sample_rate: int, *, threshold_db: float, min_speech_s: float,
@@ -44,12 +46,14 @@ class SileroVad:
         self._timestamps = get_speech_timestamps
         self.threshold, self.min_speech_s, self.min_silence_s = threshold, min_speech_s, min_silence_s
 
-    def __call__(self, audio: np.ndarray) -> np.ndarray:
-        """Speech segments [k, 2] (s) of 16 kHz audio."""
+    def __call__(self, audio: np.ndarray, progress: Progress | None = None) -> np.ndarray:
+        """Speech segments [k, 2] (s) of 16 kHz audio; `progress` hears the percent done (Silero
+        steps through the audio window by window, minutes for an hour-long recording)."""
         found = self._timestamps(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)), self._model,
                                  threshold=self.threshold, sampling_rate=self.sample_rate,
                                  min_speech_duration_ms=int(1000 * self.min_speech_s),
-                                 min_silence_duration_ms=int(1000 * self.min_silence_s), speech_pad_ms=30)
+                                 min_silence_duration_ms=int(1000 * self.min_silence_s), speech_pad_ms=30,
+                                 progress_tracking_callback=progress)
         self._model.reset_states()
         return np.array([[t["start"], t["end"]] for t in found], dtype=float).reshape(-1, 2) / self.sample_rate
 
@@ -87,14 +91,15 @@ def frame_f1(truth: np.ndarray, found: np.ndarray, duration_s: float, hop_s: flo
 
 
 def make_detector(method: str, sample_rate: int, *, vad_threshold: float, energy_threshold_db: float,
-                  min_speech_s: float, min_silence_s: float) -> Callable[[np.ndarray], np.ndarray]:
-    """The VAD the settings name (`audio.vad`: silero | energy), as audio -> segments [k, 2] (s);
-    the vad stage and `sfv predict` both take it from here."""
+                  min_speech_s: float, min_silence_s: float) -> Detector:
+    """The VAD the settings name (`audio.vad`: silero | energy), as (audio, progress=None) ->
+    segments [k, 2] (s); the vad stage and `sfv predict` both take it from here. The energy VAD
+    is one vectorised pass and reports no progress."""
     if method == "silero":
         return SileroVad(vad_threshold, min_speech_s, min_silence_s)
     if method == "energy":
-        return lambda wave: energy_vad(wave, sample_rate, threshold_db=energy_threshold_db,
-                                       min_speech_s=min_speech_s, min_silence_s=min_silence_s)
+        return lambda wave, progress=None: energy_vad(wave, sample_rate, threshold_db=energy_threshold_db,
+                                                      min_speech_s=min_speech_s, min_silence_s=min_silence_s)
     raise ValueError(f"unknown VAD {method!r}; use silero or energy")
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from ..artifacts import save_npz
 from ..audio.frontend import FrontEnd
@@ -113,7 +114,7 @@ def predict_ensemble(repeats: list[StoredRepeat], recordings: list[np.ndarray],
     estimators of all repeats, fused by inverse variance (the source's Eq. 3 applied across
     estimators instead of segments)."""
     means, variances = [], []
-    for stored in repeats:
+    for stored in tqdm(repeats, desc="estimators", unit="estimator", leave=False):
         mean_z, var_z, _ = stored.predict(recordings, device)
         means.append(mean_z * stored.target_sd + stored.target_mean)
         variances.append(var_z * stored.target_sd ** 2)

@@ -33,7 +33,7 @@ def main(params: Params, paths: Paths) -> None:
             found = []
             for rel in speaker.audio:
                 wave = load_audio(root / rel, front_end.sample_rate, speaker_id=speaker.speaker_id, shown_as=rel)
-                segments = front_end.speech(wave, detector)
+                segments = front_end.speech(wave, detector, rel)
                 if len(segments) == 0:
                     raise AudioError(f"speaker {speaker.speaker_id}: {rel} {front_end.no_speech(wave)}. {SKIP_HINT}")
                 found += [(speaker.speaker_id, rel, start, end) for start, end in segments]
