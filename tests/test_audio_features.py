@@ -126,3 +126,15 @@ def test_silero_reports_its_progress_through_a_recording():
     percents = []
     SileroVad(0.5, 0.25, 0.1)(np.zeros(16000 * 3, np.float32), progress=percents.append)
     assert percents and percents == sorted(percents) and percents[-1] == pytest.approx(100.0)
+
+
+def test_silero_runs_on_one_thread_and_gives_the_threads_back():
+    """One thread: Silero's window-by-window loop ran 40-200 times slower with a pool on a
+    loaded machine (issue 31, reports/experiments/long_audio/); the caller keeps its count."""
+    from pipeline.audio.vad import SileroVad
+
+    vad = SileroVad(0.5, 0.25, 0.1)
+    before = torch.get_num_threads()
+    seen = []
+    vad(np.zeros(16000, np.float32), progress=lambda _: seen.append(torch.get_num_threads()))
+    assert set(seen) == {1} and torch.get_num_threads() == before

@@ -32,7 +32,9 @@ class SileroVad:
     """Silero VAD (v5+, JIT model from the silero-vad package) at 16 kHz.
 
     Importing silero_vad sets torch's thread count to 1 for the whole process; it is restored
-    here so the rest of a process keeps its cores.
+    here so the rest of a process keeps its cores. The model itself runs on one thread: it
+    steps through 32 ms windows, and on a loaded 2-core machine a thread pool made it 40 to 200
+    times slower (scripts/long_audio_times.py, reports/experiments/long_audio/).
     """
 
     sample_rate = 16000
@@ -49,11 +51,16 @@ class SileroVad:
     def __call__(self, audio: np.ndarray, progress: Progress | None = None) -> np.ndarray:
         """Speech segments [k, 2] (s) of 16 kHz audio; `progress` hears the percent done (Silero
         steps through the audio window by window, minutes for an hour-long recording)."""
-        found = self._timestamps(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)), self._model,
-                                 threshold=self.threshold, sampling_rate=self.sample_rate,
-                                 min_speech_duration_ms=int(1000 * self.min_speech_s),
-                                 min_silence_duration_ms=int(1000 * self.min_silence_s), speech_pad_ms=30,
-                                 progress_tracking_callback=progress)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            found = self._timestamps(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)), self._model,
+                                     threshold=self.threshold, sampling_rate=self.sample_rate,
+                                     min_speech_duration_ms=int(1000 * self.min_speech_s),
+                                     min_silence_duration_ms=int(1000 * self.min_silence_s), speech_pad_ms=30,
+                                     progress_tracking_callback=progress)
+        finally:
+            torch.set_num_threads(threads)
         self._model.reset_states()
         return np.array([[t["start"], t["end"]] for t in found], dtype=float).reshape(-1, 2) / self.sample_rate
 
