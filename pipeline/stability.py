@@ -30,13 +30,15 @@ def numbers(path: Path) -> np.ndarray | None:
     """The numbers a file holds, flattened, as float64; None for a file that is not numbers (a PNG).
 
     WAV samples stay in their integer steps (16-bit LSBs); a CSV gives its numeric columns;
-    a JSON its numeric leaves in key order."""
+    a JSON its numeric leaves in key order; an NPZ its numeric arrays in key order (a text array,
+    such as the hash of the input a cache was built from, is left to the file's md5)."""
     suffix = path.suffix
     if suffix == ".npy":
         return np.load(path).astype(np.float64).ravel()
     if suffix == ".npz":
         with np.load(path) as arrays:
-            return np.concatenate([np.asarray(arrays[k], np.float64).ravel() for k in sorted(arrays.files)])
+            held = [arrays[k] for k in sorted(arrays.files)]
+            return np.concatenate([np.empty(0), *(a.astype(np.float64).ravel() for a in held if a.dtype.kind in "biuf")])
     if suffix == ".wav":
         from scipy.io import wavfile
 

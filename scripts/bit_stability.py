@@ -20,6 +20,7 @@ metric's difference, also in SDs of the seed spread (reports/experiments/seeds/s
 Writes reports/experiments/bit_stability/pipeline.json.
 
     python scripts/bit_stability.py                        # every setting, 6 speakers per sex
+    python scripts/bit_stability.py --resume               # the settings stages.json lacks
     python scripts/bit_stability.py --pipeline avx2_machine
 """
 from __future__ import annotations
@@ -102,14 +103,29 @@ def child(folder: Path, speakers: int, stages: list[str]) -> None:
     (folder / "setting.json").write_text(json.dumps({"detected": detected(), "stage_seconds": seconds}, indent=1))
 
 
+def resumed(out: Path, args: argparse.Namespace) -> tuple[dict[str, dict], dict[str, dict[str, dict]]]:
+    """The settings an earlier study of the same cohort measured, each marked with the commit it
+    ran at (its comparison was against that run's reference, at that commit); its reference is
+    kept as `reference@<commit>`, since the resumed study runs the reference again."""
+    if not out.is_file():
+        return {}, {}
+    old = json.loads(out.read_text())
+    if old["speakers_per_sex"] != args.speakers or old["stages"] != list(args.stages):
+        raise SystemExit(f"{out} measured another cohort or other stages: resume with its --speakers and --stages")
+    results = {(f"reference@{old['commit'][:7]}" if name == "reference" else name): {"commit": old["commit"], **entry}
+               for name, entry in old["settings"].items()}
+    compared = {name: entry["outputs"] for name, entry in results.items() if "outputs" in entry}
+    return results, compared
+
+
 def run_stages(args: argparse.Namespace) -> None:
     names = args.settings or list(SETTINGS)
     if "reference" not in names:
         names = ["reference", *names]
     head, uncommitted = commit()
     out = args.out / "stages.json"
-    results: dict[str, dict] = {}
-    compared: dict[str, dict[str, dict]] = {}
+    results, compared = resumed(out, args) if args.resume else ({}, {})
+    names = [n for n in names if n == "reference" or n not in results]
     with tempfile.TemporaryDirectory(prefix="bit_stability_") as scratch:
         for i, name in enumerate(names, 1):
             what, env = SETTINGS[name]
@@ -119,7 +135,8 @@ def run_stages(args: argparse.Namespace) -> None:
             subprocess.run([sys.executable, __file__, "--child", str(folder), "--speakers", str(args.speakers),
                             "--stages", *args.stages], check=True, env={**os.environ, **env, "PYTHONPATH": str(ROOT)})
             setting = json.loads((folder / "setting.json").read_text())
-            results[name] = {"what": what, "env": env, **setting, "seconds": round(time.perf_counter() - started, 1)}
+            results[name] = {"what": what, "env": env, "commit": head, **setting,
+                             "seconds": round(time.perf_counter() - started, 1)}
             if name != "reference":
                 groups = compare_folders(Path(scratch) / "reference", folder, frozenset({"setting.json"}))
                 moved = differing(groups)
@@ -131,12 +148,14 @@ def run_stages(args: argparse.Namespace) -> None:
             # Written after every setting: an interrupted study keeps what it measured.
             write_json({
                 "what": "outputs of the stages below on a small default-world cohort under each setting, against "
-                        "the reference setting (scripts/bit_stability.py); per output group (speaker IDs "
+                        "the reference setting run at the setting's commit (scripts/bit_stability.py; a resumed "
+                        "study keeps an earlier reference as reference@<commit>); per output group (speaker IDs "
                         "generalised): files, byte-identical files, and among the others the largest |difference| "
                         "of the numbers held (wav: 16-bit steps; csv: numeric columns as written), the largest share "
                         "of numbers that differ and the largest |number|",
                 "commit": head, "uncommitted_changes": uncommitted, "speakers_per_sex": args.speakers,
-                "stages": list(args.stages), "settings_done": len(results), "settings_asked": names,
+                "stages": list(args.stages), "settings_done": len(results),
+                "settings_asked": list(dict.fromkeys([*results, *names])),
                 "settings": results}, out, sort_keys=False)
             write_csv(comparison_table(compared), out.with_suffix(".csv"), float_format=None)
     print(f"wrote {out}")
@@ -199,6 +218,8 @@ def main() -> None:
     parser.add_argument("--reference", type=Path, default=ROOT / ".seed_spread/seed_0")
     parser.add_argument("--workspaces", type=Path, default=ROOT / ".bit_stability")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the settings stages.json already has, run the reference and the rest")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

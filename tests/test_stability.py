@@ -38,6 +38,14 @@ def test_numbers_reads_each_kind(tmp_path):
     assert numbers(tmp_path / "plot.png") is None
 
 
+def test_numbers_of_an_npz_skips_its_text_arrays(tmp_path):
+    """A cache's NPZ keeps the hash of its input next to the numbers (the study crashed on one)."""
+    np.savez(tmp_path / "cache.npz", source=np.array("de16b2"), flags=np.array([True, False]), x=np.array([[1.5, 2.0]]))
+    assert numbers(tmp_path / "cache.npz").tolist() == [1.0, 0.0, 1.5, 2.0]
+    np.savez(tmp_path / "text.npz", source=np.array("de16b2"))
+    assert numbers(tmp_path / "text.npz").tolist() == []
+
+
 def test_difference_sizes_the_change(tmp_path):
     a, b = tmp_path / "a.npy", tmp_path / "b.npy"
     np.save(a, np.array([1.0, np.nan, -8.0, 2.0]))
