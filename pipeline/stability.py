@@ -73,6 +73,21 @@ def difference(a: Path, b: Path) -> dict[str, float | list[int]]:
             "max_abs_value": float(np.nanmax(np.abs(x))) if not np.isnan(x).all() else 0.0}
 
 
+def ulps(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest distance between two float arrays in units in the last place of the smaller
+    magnitude (0 when equal; NaN in both counts as equal): how far a kernel's result moved,
+    independent of its scale."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        raise ValueError(f"shapes differ: {a.shape} and {b.shape}")
+    same = (a == b) | (np.isnan(a) & np.isnan(b))
+    if same.all():
+        return 0.0
+    scale = np.spacing(np.minimum(np.abs(a), np.abs(b))[~same])
+    with np.errstate(over="ignore"):  # a sign change near zero is an enormous count, inf at worst
+        return float(np.max(np.abs(a - b)[~same] / scale))
+
+
 def group_of(relative: str) -> str:
     """An output's group: its path with speaker IDs generalised to `<id>`."""
     return SPEAKER_ID.sub("<id>", relative)

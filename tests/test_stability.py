@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy.io import wavfile
 
-from pipeline.stability import compare_folders, comparison_table, difference, differing, group_of, numbers
+from pipeline.stability import compare_folders, comparison_table, difference, differing, group_of, numbers, ulps
 
 
 def _write(folder: Path, shift: float = 0.0, lsb: int = 0) -> None:
@@ -84,3 +84,12 @@ def test_comparison_table_has_a_row_per_setting_and_group():
     assert table.loc[0, "missing"] == 0 and pd.isna(table.loc[0, "max_abs_diff"])
     assert table.loc[1, "max_abs_diff"] == 0.5 and table.loc[2, "missing"] == 2
     assert int(((table["setting"] == "workers_3") & (table["identical"] < table["files"])).sum()) == 2
+
+
+def test_ulps_counts_steps_of_the_last_place():
+    one = np.array([1.0, -1e300, np.nan])
+    assert ulps(one, one) == 0.0
+    assert ulps(one, np.array([np.nextafter(1.0, 2.0), -1e300, np.nan])) == 1.0
+    assert ulps(np.float32([1.0, 2.0]), np.float32([1.0, np.nextafter(np.float32(2.0), np.float32(0.0))])) == 1.0
+    with pytest.raises(ValueError, match="shapes differ"):
+        ulps(np.zeros(2), np.zeros(3))
