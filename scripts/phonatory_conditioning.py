@@ -25,9 +25,11 @@ threads, wall time).
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
 import subprocess
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -160,15 +162,17 @@ def main() -> None:
                "wall_time_s": round(time.time() - started)}
     OUT.mkdir(parents=True, exist_ok=True)
     table = pd.DataFrame(rows)
-    runs = {}
-    if (OUT / "results.csv").is_file():  # keep the runs this invocation did not make
-        kept = pd.read_csv(OUT / "results.csv")
-        kept = kept[~(kept.code + ":" + kept.steps.astype(str)).isin(args.runs)]
-        table = pd.concat([kept, table], ignore_index=True).sort_values(["code", "steps"], kind="stable")
-        runs = json.loads((OUT / "run.json").read_text())["runs"]
-    runs |= {item: record for item in args.runs}
-    table.to_csv(OUT / "results.csv", index=False)
-    (OUT / "run.json").write_text(json.dumps({"runs": dict(sorted(runs.items()))}, indent=2) + "\n")
+    with open(Path(tempfile.gettempdir()) / "sfv_phonatory_conditioning.lock", "w") as lock:  # one merge at a time
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        runs = {}
+        if (OUT / "results.csv").is_file():  # keep the runs this invocation did not make
+            kept = pd.read_csv(OUT / "results.csv")
+            kept = kept[~(kept.code + ":" + kept.steps.astype(str)).isin(args.runs)]
+            table = pd.concat([kept, table], ignore_index=True).sort_values(["code", "steps"], kind="stable")
+            runs = json.loads((OUT / "run.json").read_text())["runs"]
+        runs |= {item: record for item in args.runs}
+        table.to_csv(OUT / "results.csv", index=False)
+        (OUT / "run.json").write_text(json.dumps({"runs": dict(sorted(runs.items()))}, indent=2) + "\n")
     print(table[["code", "steps", "state", "own", "shuffled", "gap", "gap_se", "pairs"]].to_markdown(
         index=False, floatfmt=".4g"))
 
