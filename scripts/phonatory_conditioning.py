@@ -19,7 +19,7 @@ per pre-training step on one thread. The workspace holds a default run's data (`
 data/features, data/vad/segments.csv, data/splits, the data root's recordings) and its
 params.yaml. Writes reports/experiments/phonatory_conditioning/results.csv (one row per run and
 state; a later invocation replaces the rows of the runs it makes and keeps the others) and
-run.json (per run: the workspace's commit and inputs' md5, this script's commit, the settings,
+run.json (per run: the workspace's commit, when it is a git checkout of its own, and inputs' md5, this script's commit, the settings,
 threads, wall time).
 """
 from __future__ import annotations
@@ -121,6 +121,16 @@ def _git(directory: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=directory, capture_output=True, text=True, check=True).stdout.strip()
 
 
+def _workspace_commit(workspace: Path) -> str | None:
+    """The workspace's HEAD when it is a git checkout of its own; None for a seed_spread workspace
+    (no git, inside another checkout), which the inputs' md5 identify instead."""
+    try:
+        top = Path(_git(workspace, "rev-parse", "--show-toplevel")).resolve()
+    except subprocess.CalledProcessError:
+        return None
+    return _git(workspace, "rev-parse", "HEAD") if top == workspace else None
+
+
 def _md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
@@ -140,7 +150,7 @@ def main() -> None:
     started = time.time()
     record = {"invocation_runs": args.runs, "threads": args.threads, "script_commit": _git(ROOT, "rev-parse", "HEAD"),
               "script_modified": _git(ROOT, "status", "--porcelain", "--untracked-files=no").splitlines(),
-              "workspace": str(workspace), "workspace_commit": _git(workspace, "rev-parse", "HEAD"),
+              "workspace": str(workspace), "workspace_commit": _workspace_commit(workspace),
               "gender": args.gender, "repeat": args.repeat, "batches": args.batches}
     params = load_params(workspace / "params.yaml")
     split = read_table(workspace / "data" / "splits" / f"{args.gender}.csv")
