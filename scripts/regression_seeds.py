@@ -6,12 +6,12 @@ as the evaluate stage does (mean per-vertex error against the registered true fa
 offset 0 is the stage's own network. Reads a workspace after `dvc repro` (its data/ and
 models/), writes nothing there.
 
-    python scripts/regression_seeds.py /work/lockrun            # 4 seeds per gender
+    python scripts/regression_seeds.py /work/lockrun            # 3 seeds per gender
     python scripts/regression_seeds.py . --seeds 3
 
 Writes reports/experiments/regression_seeds/networks.csv (one row per gender and seed) and
 run.json (the workspace, its commit and this checkout's, the params used, the threads and the
-load average: the seconds are of a shared machine).
+load average: the seconds are of a shared machine), both after each network.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ from tqdm import tqdm
 
 from pipeline.artifacts import read_output
 from pipeline.cohort import Gender
-from pipeline.config import load_params
+from pipeline.config import Params, load_params
 from pipeline.estimator.data import load_features
 from pipeline.face.registered import RegisteredFaces
 from pipeline.reconstruction.eigenface import Eigenface
@@ -49,10 +50,9 @@ def commit(folder: Path) -> str:
     return done.stdout.strip()
 
 
-def networks(workspace: Path, seeds: int) -> tuple[pd.DataFrame, dict]:
+def networks(workspace: Path, params: Params, seeds: int) -> Iterator[dict]:
     """One row per gender and seed offset: D_e error, the kept step, and the seconds (wall clock and
     CPU, all threads) to train the network and predict D_e."""
-    params = load_params(workspace / "params.yaml")
     paths = Paths.from_dvc_yaml(workspace / "dvc.yaml", base=workspace)
     features = load_features(paths.features)
     registered = RegisteredFaces.load(paths.registered, paths.face_speakers)
@@ -64,8 +64,8 @@ def networks(workspace: Path, seeds: int) -> tuple[pd.DataFrame, dict]:
         ids = {part: splits.members(1, part) for part in ("t", "v1", "e")}
         inputs[gender] = model, ids, {part: model.coefficients(registered.of(members)) for part, members in ids.items()}
     truth = {gender: registered.of(ids["e"]) for gender, (_, ids, _) in inputs.items()}
-    rows = []
-    for gender, offset in tqdm([(g, k) for g in inputs for k in range(seeds)], desc="regression networks",
+    # Seed by seed, both genders each time, so a run stopped early still compares the genders.
+    for offset, gender in tqdm([(k, g) for k in range(seeds) for g in inputs], desc="regression networks",
                                unit="network"):
         model, ids, coefficients = inputs[gender]
         settings = RegressionSettings.from_params(params, regression_seed(params.seed + offset, gender))
@@ -77,29 +77,31 @@ def networks(workspace: Path, seeds: int) -> tuple[pd.DataFrame, dict]:
                                          settings.train.batch_size, device)
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         error = vertex_errors(model.shapes(predicted), truth[gender]).mean()
-        rows.append({"gender": str(gender), "seed_offset": offset, "seed": settings.seed, "speakers": len(ids["e"]),
-                     "best_step": result.best_step, "vertex_error_mm": float(error), "seconds": round(seconds, 1),
-                     "cpu_seconds": round(cpu, 1)})
-    used = params.model_dump(mode="json", by_alias=True)
-    return pd.DataFrame(rows), {"seed": used["seed"], "sfv": used["sfv"], "evaluate": used["evaluate"],
-                                "reconstruct": used["reconstruct"]}
+        yield {"gender": str(gender), "seed_offset": offset, "seed": settings.seed, "speakers": len(ids["e"]),
+               "best_step": result.best_step, "vertex_error_mm": float(error), "seconds": round(seconds, 1),
+               "cpu_seconds": round(cpu, 1)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("workspace", type=Path, help="a checkout after `dvc repro` (its data/ and models/)")
-    parser.add_argument("--seeds", type=int, default=4, help="networks per gender; offset 0 is the stage's")
+    parser.add_argument("--seeds", type=int, default=3, help="networks per gender; offset 0 is the stage's")
     parser.add_argument("--out", type=Path, default=ROOT / "reports/experiments/regression_seeds")
     args = parser.parse_args()
     workspace = args.workspace.resolve()
-    table, params = networks(workspace, args.seeds)
-    args.out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.out / "networks.csv", index=False)
+    params = load_params(workspace / "params.yaml")
+    used = params.model_dump(mode="json", by_alias=True)
     run = {"workspace": str(workspace), "workspace_commit": commit(workspace), "script_commit": commit(ROOT),
-           "seeds": args.seeds, "torch_threads": torch.get_num_threads(), "device": "cpu",
-           "load_average_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(), "params": params}
-    (args.out / "run.json").write_text(json.dumps(run, indent=2) + "\n")
-    print(table.to_string(index=False))
+           "seeds": args.seeds, "torch_threads": torch.get_num_threads(), "device": "cpu", "cpus": os.cpu_count(),
+           "params": {key: used[key] for key in ("seed", "sfv", "evaluate", "reconstruct")}}
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for row in networks(workspace, params, args.seeds):  # written after each network: they are slow
+        rows.append(row)
+        tqdm.write(str(row))
+        pd.DataFrame(rows).to_csv(args.out / "networks.csv", index=False)
+        run.update(networks_done=len(rows), load_average_1min=round(os.getloadavg()[0], 2))
+        (args.out / "run.json").write_text(json.dumps(run, indent=2) + "\n")
 
 
 if __name__ == "__main__":
