@@ -30,7 +30,7 @@ test: $(BIN)/.sfv-installed $(CHROMIUM)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q
 
 bench: $(BIN)/.sfv-installed
-	$(BIN)/sfv bench-synth
+	$(BIN)/sfv bench-synth --out reports/bench.json
 	$(BIN)/sfv bench-audio --out reports/bench.json
 	$(BIN)/sfv bench-geometry --out reports/bench.json
 	$(BIN)/sfv bench-train --out reports/bench.json

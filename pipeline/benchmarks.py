@@ -1,22 +1,55 @@
 """Benchmarks behind docs/benchmarks.md; each compares against a peer in the same run."""
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 
+GEOMETRY_SCAN_VERTICES = 11000  # vertices of each synthetic scan bench-geometry registers
+MATMUL_SIZE = 2048  # bench-train's ceiling: torch's dense float32 matmul of two square matrices this size
+ESTIMATOR_BATCH = 64  # bench-phonatory's estimator step: the CNN's batch (sfv.batch_size's default)
+SOURCE_RESULTS = Path(__file__).resolve().parents[1] / "reference" / "source_results.yaml"
 
-def bench_synth(people: int, vertices: int, seed: int) -> str:
-    """Time each step of synthetic person generation; a markdown table for docs/benchmarks.md.
+
+def source_setup() -> dict:
+    """The source's training setup (reference/source_results.yaml, block `setup`), which the
+    estimates of the source's run are built from, so the page and the estimate read one
+    definition."""
+    return source_block("setup")
+
+
+def source_block(name: str) -> dict:
+    """One top-level block of reference/source_results.yaml."""
+    import yaml
+
+    return yaml.safe_load(SOURCE_RESULTS.read_text())[name]
+
+
+def provenance(root: Path | str = Path(__file__).resolve().parents[1]) -> dict:
+    """Where and when a measurement ran: the git commit of `root` and whether its code differs
+    from it (pipeline.provenance.git_state), the machine's cores and its load averages over 1,
+    5 and 15 min, so a timing taken on a busy machine says so."""
+    from .provenance import git_state
+
+    state = git_state(Path(root))
+    return {"commit": state["git_commit"][:7] if state["git_commit"] else None,
+            "dirty": state["uncommitted_changes"],
+            "cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
+def bench_synth(people: int, vertices: int, seed: int) -> dict:
+    """Time each step of synthetic person generation, wall and CPU seconds per person (the
+    template: once).
 
     The scan step resamples a whole surface into a new mesh; trimesh's even surface sampling
     of the same number of points (points only, no mesh) runs beside it as a reference. The
     same people with head scans (synth.scan.head front, whole) give the head's cost, size
-    (x: breadth, y: height with the neck, z: depth) and vertex count.
+    (breadth, height with the neck, depth, mm) and vertex count.
     """
     import tempfile
     from dataclasses import replace
-    from pathlib import Path
 
     import trimesh
 
@@ -28,53 +61,67 @@ def bench_synth(people: int, vertices: int, seed: int) -> str:
     from .synth.shape_model import build_shape_model
     from .synth.writer import write_person
 
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    template = build_template(vertices)
-    timings["template (once)"] = time.perf_counter() - t0
+    with Stopwatch() as clock:
+        template = build_template(vertices)
+    timings = {"template": clock.per(1)}
     synth = default_params().synth
     model = build_shape_model(template, synth.residual_mm)
     settings = ScanSettings.from_params(synth)
     rng = np.random.default_rng(seed)
 
-    t0 = time.perf_counter()
-    faces = [model.sample_face(rng, "F")[1] for _ in range(people)]
-    timings["factors + face (solved, fold-checked), per person"] = (time.perf_counter() - t0) / people
+    with Stopwatch() as clock:
+        faces = [model.sample_face(rng, "F")[1] for _ in range(people)]
+    timings["face"] = clock.per(people)
 
     voice = VoiceSettings.from_params(synth)
-    t0 = time.perf_counter()
-    for _ in range(people):
-        record(voice_params(draw_latents(model, model.sample_factors(rng, "F", 1), "F", rng, 1.0)[0]), rng, voice)
-    timings[f"voice: {voice.seconds:.0f} s recording, per person"] = (time.perf_counter() - t0) / people
+    with Stopwatch() as clock:
+        for _ in range(people):
+            record(voice_params(draw_latents(model, model.sample_factors(rng, "F", 1), "F", rng, 1.0)[0]), rng, voice)
+    timings["voice"] = clock.per(people)
 
-    drawn = {}
+    heads, drawn = {}, {}
     for extent in ("none", "front", "whole"):  # synth.scan.head: the same people, scans grown by a head
-        t0 = time.perf_counter()
-        drawn[extent] = [simulate_person(model, f"F{i:04d}", "F", i, seed, replace(settings, head=extent), voice)
-                         for i in range(people)]
-        elapsed = (time.perf_counter() - t0) / people
+        with Stopwatch() as clock:
+            drawn[extent] = [simulate_person(model, f"F{i:04d}", "F", i, seed, replace(settings, head=extent), voice)
+                             for i in range(people)]
         size = np.mean([np.ptp(true_frame(p.scan), axis=0) for p in drawn[extent]], axis=0)
-        timings[f"whole person (face, scan, annotation, voice), head {extent}: "
-                f"{np.mean([len(p.scan.vertices) for p in drawn[extent]]):,.0f} scan vertices, "
-                f"{size[0]:.0f} x {size[1]:.0f} x {size[2]:.0f} mm, per person"] = elapsed
+        heads[extent] = {**clock.per(people), "scan_vertices": float(np.mean([len(p.scan.vertices)
+                                                                             for p in drawn[extent]])),
+                         "breadth_mm": float(size[0]), "height_mm": float(size[1]), "depth_mm": float(size[2])}
     persons = drawn["none"]
 
     mean_scan = int(np.mean([len(p.scan.vertices) for p in persons]))
-    t0 = time.perf_counter()
-    for face in faces:
-        trimesh.sample.sample_surface_even(trimesh.Trimesh(face, template.faces, process=False), mean_scan, seed=seed)
-    timings[f"peer: trimesh sample_surface_even ({mean_scan} points), per person"] = (time.perf_counter() - t0) / people
+    with Stopwatch() as clock:
+        for face in faces:
+            trimesh.sample.sample_surface_even(trimesh.Trimesh(face, template.faces, process=False), mean_scan,
+                                               seed=seed)
+    timings["peer_sample_surface_even"] = {**clock.per(people), "points": mean_scan}
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        t0 = time.perf_counter()
-        for person in persons:
-            write_person(root, person)
-        timings["write audio, alignment, scan, annotation, per person"] = (time.perf_counter() - t0) / people
+        with Stopwatch() as clock:
+            for person in persons:
+                write_person(root, person)
+        timings["write"] = clock.per(people)
+    return {"people": people, "template_vertices": len(template.vertices), "seed": seed,
+            "recording_s": voice.seconds, **timings, "heads": heads}
 
-    lines = [f"| step ({people} people, {vertices}-vertex template) | ms |", "|---|---:|"]
-    lines += [f"| {name} | {1000 * sec:.1f} |" for name, sec in timings.items()]
-    return "\n".join(lines)
+
+class Stopwatch:
+    """The wall and CPU seconds of a block (CPU: this process, all its threads). On a shared
+    machine the CPU time is what the work costs; the wall time is what it took beside the
+    other work."""
+
+    def __enter__(self) -> Stopwatch:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+    def per(self, n: int) -> dict[str, float]:
+        """Seconds per item of `n`: wall `s`, CPU `cpu_s`."""
+        return {"s": self.wall / n, "cpu_s": self.cpu / n}
 
 
 def bench_audio(recordings: int, seconds: float, seed: int) -> dict:
@@ -153,7 +200,7 @@ def bench_geometry(scans: int, faces: int, seed: int) -> dict:
     cases = []
     for i in range(scans):
         _, true = model.sample_face(rng, "MF"[i % 2])
-        scan = simulate_scan(true, template.faces, template.uv, rng, n_vertices=11000, max_rotation_deg=20,
+        scan = simulate_scan(true, template.faces, template.uv, rng, n_vertices=GEOMETRY_SCAN_VERTICES, max_rotation_deg=20,
                              max_translation_mm=50, noise_mm=0.3, n_holes=2, hole_radius_mm=(2.0, 5.0),
                              keep_clear=true[template.landmark_idx])
         annotation = annotate_landmarks(true[template.landmark_idx], scan.pose, rng, noise_mm=1.0,
@@ -258,7 +305,7 @@ def bench_train(repeats: int, steps: int, frames: int, batch: int, n_ams: int, s
     per_am = step_seconds(1, True, n_ams, 1)  # the n_ams networks of one repeat, stacked
     flops = step_flops(False, n_ams, frames, batch)
 
-    size = 2048
+    size = MATMUL_SIZE
     a, b = torch.randn(size, size, generator=generator), torch.randn(size, size, generator=generator)
     a @ b
     t0 = time.perf_counter()
@@ -267,10 +314,11 @@ def bench_train(repeats: int, steps: int, frames: int, batch: int, n_ams: int, s
     matmul = 2 * size ** 3 * 10 / (time.perf_counter() - t0)
 
     achieved = flops * repeats / min(batched, sequential)  # the faster way of training R networks
-    source_frames, source_batch = 700, 64  # the source's 7-s segments, batch 64
-    source_flops = step_flops(False, n_ams, source_frames, source_batch)
-    per_am_flops = step_flops(True, 1, source_frames, source_batch)
-    runs = 5000 * 100 * 2  # steps x repeats x genders (1,026 speakers split by gender)
+    source = source_setup()
+    source_frames = round(100 * float(np.mean(source["segment_s"])))  # the middle segment length, 100 frames/s
+    source_flops = step_flops(False, n_ams, source_frames, source["batch_size"])
+    per_am_flops = step_flops(True, 1, source_frames, source["batch_size"])
+    runs = source["iterations"] * source["repeats"] * len(source["speakers"])  # steps x repeats x genders
     totals = {"shared": source_flops * runs, "per_am": per_am_flops * n_ams * runs}
     share = achieved / matmul
     return {
@@ -297,7 +345,10 @@ def bench_train(repeats: int, steps: int, frames: int, batch: int, n_ams: int, s
 def bench_phonatory(repeats: int, steps: int, frames: int, seed: int) -> dict:
     """The phonatory pre-training step (encoder + module at the default `phonatory:` settings)
     beside the estimator's step (shared CNN, batch 64), and R stacked copies of the
-    pre-training step against the same R one after the other."""
+    pre-training step against the same R one after the other. From the step time, what the
+    pre-training adds to a default run (`phonatory.steps` per repeat, `sfv.repeats` repeats,
+    both genders) and to the source's (its steps, repeats and genders from
+    reference/source_results.yaml), one network at a time on this machine."""
     import torch
 
     from .config import default_params
@@ -331,8 +382,8 @@ def bench_phonatory(repeats: int, steps: int, frames: int, seed: int) -> dict:
 
     net = make_network(1, n_ams, n_mels, False, [0])
     optimiser = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-    x = torch.from_numpy(rng.standard_normal((64, 1, n_mels, frames), dtype=np.float32))
-    y = torch.from_numpy(rng.standard_normal((64, 1, n_ams), dtype=np.float32))
+    x = torch.from_numpy(rng.standard_normal((ESTIMATOR_BATCH, 1, n_mels, frames), dtype=np.float32))
+    y = torch.from_numpy(rng.standard_normal((ESTIMATOR_BATCH, 1, n_ams), dtype=np.float32))
     estimator = timed(lambda: sgd_step(net, optimiser, x, y, False, 5.0), steps)
     one = pretraining(1)
     stacked = pretraining(repeats)
@@ -346,6 +397,26 @@ def bench_phonatory(repeats: int, steps: int, frames: int, seed: int) -> dict:
         "pretraining_over_estimator": one / estimator,
         "stacked_s_per_step": stacked, "sequential_s_per_step": one * repeats,
         "stacked_speedup": one * repeats / stacked,
+        **phonatory_estimates(one),
+    }
+
+
+def phonatory_estimates(step_s: float) -> dict:
+    """What pre-training adds at `step_s` seconds a step, one network at a time: to a default
+    run (`phonatory.steps` per repeat, `sfv.repeats` repeats, each gender) and to the source's
+    (its steps, repeats and genders from reference/source_results.yaml)."""
+    from .config import default_params
+
+    defaults = default_params()
+    steps, repeats, genders = defaults.phonatory.steps, defaults.sfv.repeats, len(defaults.sfv.genders)
+    source = source_setup()
+    source_steps, source_genders = source_block("training")["phonatory_steps"], len(source["speakers"])
+    return {
+        "default_run": {"steps_per_repeat": steps, "repeats": repeats, "genders": genders,
+                        "steps": steps * repeats * genders, "s": steps * repeats * genders * step_s},
+        "source_scale": {"steps_per_repeat": source_steps, "over_default": source_steps / steps,
+                         "repeats": source["repeats"], "genders": source_genders, "s_per_repeat": source_steps * step_s,
+                         "days": source_steps * step_s * source["repeats"] * source_genders / 86400},
     }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .artifacts import write_json
 from .benchmarks import (bench_audio, bench_geometry, bench_permutations, bench_phonatory, bench_reconstruct,
-                         bench_synth, bench_train)
+                         bench_synth, bench_train, phonatory_estimates, provenance)
 from .errors import ParamsError, PredictError
 
 
@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--people", type=int, default=20)
     bench.add_argument("--vertices", type=int, default=6790)
     bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--out", type=str, default="reports/bench.json")
     audio = commands.add_parser("bench-audio", help="benchmark log-mel features against librosa, and the VADs")
     audio.add_argument("--recordings", type=int, default=32)
     audio.add_argument("--seconds", type=float, default=20.0)
@@ -53,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     phon.add_argument("--frames", type=int, default=350)
     phon.add_argument("--seed", type=int, default=0)
     phon.add_argument("--out", type=str, default="reports/bench.json")
+    phon.add_argument("--estimates-only", action="store_true",
+                      help="time nothing: recompute the run-time estimates from the stored section's step time")
     recon = commands.add_parser("bench-reconstruct", help="benchmark the batched AM-guided fit against per-face scipy")
     recon.add_argument("--faces", type=int, default=100)
     recon.add_argument("--top-k", type=int, default=10)
@@ -117,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "predict":
             _predict(args)
         elif args.command == "bench-synth":
-            print(bench_synth(args.people, args.vertices, args.seed))
+            _report(args.out, "synth", bench_synth(args.people, args.vertices, args.seed))
         elif args.command == "bench-audio":
             _report(args.out, "audio", bench_audio(args.recordings, args.seconds, args.seed))
         elif args.command == "bench-geometry":
@@ -134,7 +137,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "bench-train":
             _report(args.out, "train", bench_train(args.repeats, args.steps, args.frames, args.batch, args.ams, args.seed))
         elif args.command == "bench-phonatory":
-            _report(args.out, "phonatory", bench_phonatory(args.repeats, args.steps, args.frames, args.seed))
+            if args.estimates_only:
+                _estimates(args.out)
+            else:
+                _report(args.out, "phonatory", bench_phonatory(args.repeats, args.steps, args.frames, args.seed))
     except (ParamsError, PredictError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -169,12 +175,13 @@ def _docs(check: bool) -> int:
             print(f"{len(problems)} problems; `sfv docs` renders the quoted figures (docs/results-pages.md)",
                   file=sys.stderr)
         return 1 if problems else 0
-    try:
-        changed = write(root)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    changed, problems = write(root)
     print("\n".join(f"{page}: rendered" for page in changed) or "every page is current")
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} quotes did not resolve and kept their text", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -275,11 +282,23 @@ def _power(args) -> None:
     print(markdown_table(result))
 
 
+def _estimates(path: str) -> None:
+    """Refresh the phonatory section's estimates from its stored step time (after a change of
+    params.yaml or the source's setup), keeping the timings and the run they came from."""
+    out = Path(path)
+    stored = json.loads(out.read_text())
+    section = stored["phonatory"]
+    section.update(phonatory_estimates(section["pretraining_s_per_step"]))
+    write_json(stored, out)
+    print(json.dumps(section, indent=2))
+
+
 def _report(path: str, section: str, result: dict) -> None:
-    """Print a benchmark's result and store it as one section of the benchmark file."""
+    """Print a benchmark's result and store it as one section of the benchmark file, with the
+    commit, cores and load it ran at (a timing on a busy machine must say so)."""
     out = Path(path)
     stored = json.loads(out.read_text()) if out.is_file() else {}
-    stored[section] = result
+    stored[section] = {**result, "run": provenance()}
     out.parent.mkdir(parents=True, exist_ok=True)
     write_json(stored, out)
     print(json.dumps(result, indent=2))

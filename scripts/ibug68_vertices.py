@@ -1,10 +1,11 @@
 """Place the iBUG-68 points on the default template and check them against a real face.
 
 Writes pipeline/data/ibug68_vertices.csv (landmark,vertex: ibug1..ibug68 -> 0-based vertex of
-build_template(6790)) and the residual table in docs/landmark-formats.md; re-running it gives
-both files byte for byte.
+build_template(6790)), which re-running gives byte for byte, and the check below to
+reports/experiments/ibug68_vertices/ (`residuals.csv` per point, `summary.json` with the commit
+and settings), which docs/landmark-formats.md quotes.
 
-    python scripts/ibug68_vertices.py   # from the repository root; about a minute (52 registrations)
+    python scripts/ibug68_vertices.py   # from the repository root; 1-5 minutes (52 registrations)
 
 How the points are placed. iBUG-68 is defined on frontal photographs, so every point is put at
 a frontal position (x, y) on the template (subject's right at -x; iBUG's left/right are the
@@ -39,7 +40,8 @@ other non-contour points, the point itself left out. Contour points are measured
 from __future__ import annotations
 
 import argparse
-import re
+import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +55,7 @@ from pipeline.face.landmark_names import CONTOUR, DEFAULT_TEMPLATE_VERTICES, SAM
 from pipeline.config import default_params
 from pipeline.face.register import Guides, RegistrationSettings, TemplateFitter
 from pipeline.face.rigid import transform
+from pipeline.provenance import run_record
 # The template's own anatomy (private to template.py) is what the iBUG definitions are applied to.
 from pipeline.face.template import (_CENTRE, _CHEILION_X, _ENDOCANTHION, _EXOCANTHION, _LOWER_BORDER, _SLIT_HALF_MM,
                                      _STOMION_Y, _UPPER_BORDER, Template, _lid_margins, build_template, height,
@@ -60,8 +63,7 @@ from pipeline.face.template import (_CENTRE, _CHEILION_X, _ENDOCANTHION, _EXOCAN
 
 MICROMETRES_TO_MM = 0.001
 CONTOUR_INSET_MM = 2.5  # sfv's contour points sit this far inside the outline (template.landmark_uv)
-DOC_BEGIN = "<!-- residuals: written by scripts/ibug68_vertices.py -->"
-DOC_END = "<!-- end of residuals -->"
+OUT = Path("reports/experiments/ibug68_vertices")
 
 
 def along(curve: np.ndarray, fractions: np.ndarray) -> np.ndarray:
@@ -207,42 +209,33 @@ def check(template: Template, vertices: pd.DataFrame, face_mesh: Path, face_land
     return table
 
 
-def residual_markdown(table: pd.DataFrame, landmark_idx: np.ndarray) -> str:
-    """The residual table for docs/landmark-formats.md; `landmark_idx` names the sfv vertices."""
-    fitted, contour = table[~table["contour"]], table[table["contour"]]
+def residual_table(table: pd.DataFrame, landmark_idx: np.ndarray) -> pd.DataFrame:
+    """The per-point table docs/landmark-formats.md shows; `landmark_idx` names the sfv vertices."""
     on_sfv = {int(v): f"sfv{i + 1}" for i, v in enumerate(landmark_idx)}
 
-    def summary(column: str) -> str:
-        worst = fitted.sort_values(column, ascending=False).head(5)
-        return (f"median {fitted[column].median():.1f} mm, mean {fitted[column].mean():.1f} mm, "
-                f"max {fitted[column].max():.1f} mm; worst "
-                + ", ".join(f"{r.landmark} {getattr(r, column):.1f}" for r in worst.itertuples())
-                + f"; contour points median {contour[column].median():.1f} mm, max {contour[column].max():.1f} mm")
-
-    lines = [
-        (f"- Similarity fit of the {len(fitted)} non-contour points (scale {table.attrs['scale']:.3f}, "
-         f"template to face): {summary('similarity_mm')}."),
-        f"- Registered to the face's surface, each point left out of the guides: {summary('registered_mm')}.",
-        f"- The face's most anterior vertex lies {table.attrs['apex_to_ibug31_mm']:.1f} mm from its annotated ibug31.",
-        "",
-        "| landmark | vertex | sfv landmark at that vertex | similarity fit (mm) | registered, left out (mm) |",
-        "|---|---|---|---|---|",
-    ]
-    for r in table.itertuples():
+    def note(r) -> str:
         kind = "contour" if r.contour else ("same point" if r.landmark in SAME_AS_SFV else "")
-        at = on_sfv.get(r.vertex, "")
-        note = ", ".join(x for x in (at, kind) if x)
-        lines.append(f"| {r.landmark} | {r.vertex} | {note} | {r.similarity_mm:.1f} | {r.registered_mm:.1f} |")
-    return "\n".join(lines)
+        return ", ".join(x for x in (on_sfv.get(r.vertex, ""), kind) if x)
+
+    return table.assign(note=[note(r) for r in table.itertuples()])[
+        ["landmark", "vertex", "note", "contour", "similarity_mm", "registered_mm"]]
 
 
-def write_doc_block(doc: Path, block: str) -> None:
-    """Replace the text between DOC_BEGIN and DOC_END in `doc` with `block`."""
-    text = doc.read_text()
-    pattern = re.compile(re.escape(DOC_BEGIN) + r".*?" + re.escape(DOC_END), re.DOTALL)
-    if not pattern.search(text):
-        raise SystemExit(f"{doc} has no {DOC_BEGIN} ... {DOC_END} block to fill")
-    doc.write_text(pattern.sub(lambda _: f"{DOC_BEGIN}\n{block}\n{DOC_END}", text))
+def residual_summary(table: pd.DataFrame) -> dict:
+    """Per distance: median, mean and max over the non-contour points, the five worst, and the
+    contour points' median and max; the similarity fit's scale; the nose-tip annotation's offset."""
+    fitted, contour = table[~table["contour"]], table[table["contour"]]
+
+    def summary(column: str) -> dict:
+        worst = fitted.sort_values(column, ascending=False).head(5)
+        return {"median_mm": float(fitted[column].median()), "mean_mm": float(fitted[column].mean()),
+                "max_mm": float(fitted[column].max()),
+                "worst": [{"landmark": r.landmark, "mm": float(getattr(r, column))} for r in worst.itertuples()],
+                "contour_median_mm": float(contour[column].median()), "contour_max_mm": float(contour[column].max())}
+
+    return {"points": int(len(table)), "fitted_points": int(len(fitted)), "scale": table.attrs["scale"],
+            "apex_to_ibug31_mm": table.attrs["apex_to_ibug31_mm"],
+            "similarity": summary("similarity_mm"), "registered": summary("registered_mm")}
 
 
 def main() -> None:
@@ -250,15 +243,23 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("pipeline/data/ibug68_vertices.csv"))
     parser.add_argument("--face-mesh", type=Path, default=Path("tests/data/standard_face.ply"))
     parser.add_argument("--face-landmarks", type=Path, default=Path("tests/data/standard_face.ljson"))
-    parser.add_argument("--doc", type=Path, default=Path("docs/landmark-formats.md"))
+    parser.add_argument("--report", type=Path, default=OUT, help="where the check's tables go")
     args = parser.parse_args()
+    started = time.perf_counter()
     template = build_template(DEFAULT_TEMPLATE_VERTICES)
     vertices = place(template)
     vertices.to_csv(args.out, index=False, lineterminator="\n")
-    block = residual_markdown(check(template, vertices, args.face_mesh, args.face_landmarks),
-                              template.landmark_idx)
-    write_doc_block(args.doc, block)
-    print(block)
+    checked = check(template, vertices, args.face_mesh, args.face_landmarks)
+    table = residual_table(checked, template.landmark_idx)
+    args.report.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.report / "residuals.csv", index=False, float_format="%.6g", lineterminator="\n")
+    settings = {"template_vertices": DEFAULT_TEMPLATE_VERTICES, "contour_inset_mm": CONTOUR_INSET_MM,
+                "face_mesh": str(args.face_mesh), "face_landmarks": str(args.face_landmarks),
+                "face": default_params().face.model_dump(mode="json")}
+    summary = {**residual_summary(checked), "run": run_record(settings, time.perf_counter() - started)}
+    (args.report / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(table.to_markdown(index=False, floatfmt=".1f"))
+    print(json.dumps({k: v for k, v in summary.items() if k != "run"}, indent=2))
 
 
 if __name__ == "__main__":

@@ -6,9 +6,10 @@ reports it.
    43, 46), six per fold, the other non-contour iBUG points guiding; each held-out point's error.
 2. The landmarks and register stages on a root that holds the face in each unit (m, cm, mm, µm)
    twice, with its iBUG landmarks and without any: the unit found, whether the register QC kept
-   the face (or its reason), and the median error of the template's iBUG points (ibug18-68, the
-   jaw contour aside) against the annotation.
-Writes reports/experiments/real_face.json and prints both tables.
+   the face (or its reason), its register QC figures, and the median error of the template's iBUG
+   points (ibug18-68, the jaw contour aside) against the annotation.
+Writes reports/experiments/real_face.json (with the commit and settings; docs/geometry.md quotes
+it) and prints both tables.
 
     python scripts/real_face.py
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +32,7 @@ from pipeline.face.register import Guides, RegistrationSettings, TemplateFitter
 from pipeline.face.rigid import transform
 from pipeline.face.template import build_template
 from pipeline.face.units import MM_PER_UNIT
+from pipeline.provenance import run_record
 from pipeline.stages import Paths, run_stage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,11 +98,14 @@ def through_the_stages(template, scratch: Path) -> list[dict]:
             error = float(np.median(np.linalg.norm(landed - np.array([truth[n] for n in where]), axis=1)))
         out.append({"speaker_id": sid, "unit found": units[sid], "guides": int(qc.loc[sid, "guides"]),
                     "kept": sid in kept, "reason": "" if sid in kept else qc.loc[sid, "reason"],
-                    "start_mm": qc.loc[sid, "start_mm"], "median_error_mm": error})
+                    "start_mm": qc.loc[sid, "start_mm"], "surface_distance_mm": qc.loc[sid, "surface_distance_mm"],
+                    "coverage": qc.loc[sid, "coverage"], "landmark_fit_mm": qc.loc[sid, "landmark_fit_mm"],
+                    "asymmetry_mm": qc.loc[sid, "asymmetry_mm"], "median_error_mm": error})
     return out
 
 
 def main() -> None:
+    started = time.perf_counter()
     params = default_params()
     template = build_template(params.face.template_vertices)
     errors = held_out_errors(template, RegistrationSettings.from_params(params.face))
@@ -107,8 +113,12 @@ def main() -> None:
         stages = through_the_stages(template, Path(scratch))
     out = ROOT / "reports" / "experiments" / "real_face.json"
     out.parent.mkdir(parents=True, exist_ok=True)
+    ranked = sorted(errors.items(), key=lambda item: -item[1])
+    settings = {"held_out": list(HELD_OUT), "folds": 2, "face": params.face.model_dump(mode="json")}
     out.write_text(json.dumps({"held_out": errors, "held_out_median_mm": float(np.median(list(errors.values()))),
-                               "stages": stages}, indent=2, default=float))
+                               "held_out_worst_first": [{"landmark": n, "mm": e} for n, e in ranked],
+                               "stages": stages, "run": run_record(settings, time.perf_counter() - started)},
+                              indent=2, default=float) + "\n")
     print(pd.Series(errors, name="error (mm)").to_frame().T.to_markdown(floatfmt=".1f"))
     print(f"median {np.median(list(errors.values())):.2f} mm\n")
     print(pd.DataFrame(stages).to_markdown(index=False, floatfmt=".2f"))

@@ -1,7 +1,7 @@
 """Rigid starts without landmarks on scans in any orientation and unit: today's
 `register.coarse_alignment` against `coarse.find_face`, each followed by the registration.
 
-    python scripts/rigid_start.py   # from the repository root; about 7 minutes on one core
+    python scripts/rigid_start.py   # from the repository root; 7-15 minutes on one core
 
 Cases, each posed by a uniformly random rotation (upside down and facing away included) and a
 shift of up to 200 mm:
@@ -24,10 +24,16 @@ face: settings, no landmarks), the register QC figures, the face score, and seco
 start and for the registration. Today's method is given the scan in mm (it has no unit
 detection); `find_face` gets the scan as stored and finds the unit itself. Last, the face
 score of shapes that are no face (`not_faces`).
+
+Writes reports/experiments/rigid_start/ (docs/geometry.md quotes it): `scans.csv` (one row per
+scan and method), `summary.csv` (per case and method), `landmarks.csv` (per case, method and
+landmark: median and worst error over the scans), `not_faces.csv` (the shapes' scores) and
+`run.json` (the commit, the settings and the wall time).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +57,8 @@ from pipeline.face.template import Template, build_template
 from pipeline.synth.cohort import ScanSettings
 from pipeline.synth.scans import simulate_scan
 from pipeline.synth.shape_model import build_shape_model
-from pipeline.face.units import MM_PER_UNIT, scan_unit
+from pipeline.face.units import MM_PER_UNIT, scan_size, scan_unit
+from pipeline.provenance import run_record
 
 MICROMETRES_TO_MM = 0.001
 UNIT_CYCLE = (("m", 1000.0), ("cm", 10.0), ("mm", 1.0), ("µm", 0.001))
@@ -60,6 +67,8 @@ HEAD_SPACING_MM = 3.0  # vertex spacing of the head's parts (a scanner's mesh is
 COARSE_HEAD_SPACING_MM = 14.0  # and of a coarse scan's, with COARSE_FACE_VERTICES on the face (~5,000 in all)
 COARSE_FACE_VERTICES = 1500
 CROP_RADIUS_MM = 100.0  # a face cropped to this distance from its most anterior point
+GOOD_MM = 5.0  # a registration whose median landmark error is at most this found the face
+OUT = Path(__file__).resolve().parents[1] / "reports" / "experiments" / "rigid_start"
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,7 @@ class Case:
     mm_per_unit: float
     truth: np.ndarray  # [L, 3], mm, scan frame (vertices * mm_per_unit)
     truth_vertices: np.ndarray  # [L], the template vertex that should land on each
+    truth_names: tuple[str, ...]  # [L], the landmark each is (ibug18.., sfv1..)
 
 
 def head_scan(face_vertices: np.ndarray, face_faces: np.ndarray, rng: np.random.Generator,
@@ -150,14 +160,14 @@ def _kept(vertices: np.ndarray, faces: np.ndarray, keep: np.ndarray) -> tuple[np
 
 
 def posed(name: str, vertices: np.ndarray, faces: np.ndarray, truth: np.ndarray, truth_vertices: np.ndarray,
-          unit: tuple[str, float], rng: np.random.Generator) -> Case:
+          truth_names: tuple[str, ...], unit: tuple[str, float], rng: np.random.Generator) -> Case:
     """A case from a scan in mm: a uniformly random rotation and shift, stored in `unit`."""
     pose = np.eye(4)
     pose[:3, :3] = Rotation.random(random_state=rng).as_matrix()
     pose[:3, 3] = rng.uniform(-MAX_SHIFT_MM, MAX_SHIFT_MM, 3)
     name_of_unit, mm_per_unit = unit
     return Case(name, transform(vertices, pose) / mm_per_unit, faces, name_of_unit, mm_per_unit,
-                transform(truth, pose), truth_vertices)
+                transform(truth, pose), truth_vertices, truth_names)
 
 
 def standard_face_cases(data: Path, orientations: int, others: int, rng: np.random.Generator) -> list[Case]:
@@ -168,13 +178,14 @@ def standard_face_cases(data: Path, orientations: int, others: int, rng: np.rand
     keep = [i for i, n in enumerate(annotated.names) if n not in CONTOUR and n in on_template]
     truth = annotated.points[keep] * MICROMETRES_TO_MM
     truth_vertices = np.array([on_template[annotated.names[i]] for i in keep])
+    truth_names = tuple(annotated.names[i] for i in keep)
     vertices = vertices * MICROMETRES_TO_MM
     apex = vertices[np.argmax(vertices[:, 2])]
     cropped = _kept(vertices, faces, np.linalg.norm(vertices - apex, axis=1) < CROP_RADIUS_MM)
     scans = ([("standard face", (vertices, faces))] * orientations
              + [("standard face on a head", head_scan(vertices, faces, rng)) for _ in range(others)]
              + [(f"standard face cropped to {CROP_RADIUS_MM:.0f} mm", cropped)] * others)
-    return [posed(name, *scan, truth, truth_vertices, UNIT_CYCLE[i % len(UNIT_CYCLE)], rng)
+    return [posed(name, *scan, truth, truth_vertices, truth_names, UNIT_CYCLE[i % len(UNIT_CYCLE)], rng)
             for i, (name, scan) in enumerate(scans)]
 
 
@@ -197,6 +208,7 @@ def synthetic_cases(template: Template, scans: int, others: int, rng: np.random.
         mesh = (scan.vertices, scan.faces) if kind == "synthetic scan" else head_scan(
             scan.vertices, scan.faces, rng, COARSE_HEAD_SPACING_MM if coarse else HEAD_SPACING_MM)
         cases.append(posed(kind, *mesh, vertices[template.landmark_idx], template.landmark_idx,
+                           tuple(f"sfv{k + 1}" for k in range(len(template.landmark_idx))),
                            UNIT_CYCLE[i % len(UNIT_CYCLE)], rng))
     return cases
 
@@ -219,8 +231,9 @@ def not_faces(template: Template, heads: int, rng: np.random.Generator) -> list[
     return shapes
 
 
-def measure(case: Case, method: str, template: Template, fitter: TemplateFitter) -> dict:
-    """One row: the start's and the registration's landmark errors (mm), the face score, seconds."""
+def measure(case: Case, method: str, template: Template, fitter: TemplateFitter) -> tuple[dict, np.ndarray]:
+    """One row: the start's and the registration's landmark errors (mm), the face score, seconds;
+    and the registration's error per landmark (mm)."""
     started = time.perf_counter()
     if method == "today":
         unit, mm_per_unit = case.unit + " (given)", case.mm_per_unit
@@ -242,10 +255,12 @@ def measure(case: Case, method: str, template: Template, fitter: TemplateFitter)
         fit = fitter.register(vertices, case.faces, None)  # from the start just timed
     register_seconds = time.perf_counter() - started
     error = np.linalg.norm(transform(fit.vertices[case.truth_vertices], fit.to_scan) - truth, axis=1)
-    return {"case": case.name, "method": method, "vertices": len(case.vertices), "unit": case.unit,
-            "unit_found": unit, "start_median_mm": np.median(start_error), "median_mm": np.median(error),
-            "max_mm": error.max(), "surface_mm": fit.surface_distance_mm, "coverage": fit.coverage,
-            "score_mm": score, "start_s": start_seconds, "register_s": register_seconds}
+    return {"case": case.name, "method": method, "vertices": len(case.vertices),
+            "size_mm": scan_size(case.vertices) * case.mm_per_unit, "unit": case.unit, "unit_found": unit,
+            "unit_right": mm_per_unit == case.mm_per_unit, "start_median_mm": np.median(start_error),
+            "median_mm": np.median(error), "max_mm": error.max(), "surface_mm": fit.surface_distance_mm,
+            "coverage": fit.coverage, "score_mm": score, "start_s": start_seconds,
+            "register_s": register_seconds}, error
 
 
 def summary(rows: pd.DataFrame) -> pd.DataFrame:
@@ -258,11 +273,37 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
         "median (mm)": grouped["median_mm"].median(),
         "worst median (mm)": grouped["median_mm"].max(),
         "max (mm)": grouped["max_mm"].max(),
-        "median <= 5 mm": grouped["median_mm"].apply(lambda m: f"{int((m <= 5.0).sum())}/{len(m)}"),
+        "found": grouped["median_mm"].apply(lambda m: f"{int((m <= GOOD_MM).sum())}/{len(m)}"),
         "highest score (mm)": grouped["score_mm"].max(),
         "start (s)": grouped["start_s"].mean(),
         "register (s)": grouped["register_s"].mean(),
     }).reset_index()
+
+
+def per_landmark(rows: pd.DataFrame, errors: list[np.ndarray], names: list[tuple[str, ...]]) -> pd.DataFrame:
+    """Per case, method and landmark: the median and the worst registration error over the scans."""
+    long = pd.DataFrame([{"case": r.case, "method": r.method, "landmark": n, "error_mm": e}
+                         for r, errs, ns in zip(rows.itertuples(), errors, names) for n, e in zip(ns, errs)])
+    grouped = long.groupby(["case", "method", "landmark"], sort=False)["error_mm"]
+    return pd.DataFrame({"median_mm": grouped.median(), "max_mm": grouped.max()}).reset_index()
+
+
+def write_outputs(out: Path, rows: pd.DataFrame, landmarks: pd.DataFrame, shapes: pd.DataFrame,
+                  settings: dict, seconds: float) -> None:
+    """The tables docs/geometry.md quotes, and the commit and settings they were made with."""
+    out.mkdir(parents=True, exist_ok=True)
+    columns = {"start median (mm)": "start_median_mm", "median (mm)": "median_mm",
+               "worst median (mm)": "worst_median_mm", "max (mm)": "max_mm", "highest score (mm)": "highest_score_mm",
+               "start (s)": "start_s", "register (s)": "register_s"}
+    rows.to_csv(out / "scans.csv", index=False, float_format="%.6g", lineterminator="\n")
+    worst = landmarks.loc[landmarks.groupby(["case", "method"], sort=False)["max_mm"].idxmax()]
+    table = summary(rows).rename(columns=columns).merge(
+        worst[["case", "method", "landmark"]].rename(columns={"landmark": "worst_landmark"}), on=["case", "method"])
+    table.to_csv(out / "summary.csv", index=False, float_format="%.6g", lineterminator="\n")
+    landmarks.to_csv(out / "landmarks.csv", index=False, float_format="%.6g", lineterminator="\n")
+    shapes.rename(columns={"score (mm)": "score_mm", "start (s)": "start_s"}).to_csv(
+        out / "not_faces.csv", index=False, float_format="%.6g", lineterminator="\n")
+    (out / "run.json").write_text(json.dumps(run_record(settings, seconds), indent=2) + "\n")
 
 
 def main() -> None:
@@ -273,17 +314,21 @@ def main() -> None:
     parser.add_argument("--others", type=int, default=8, help="heads of each kind, cropped faces")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--methods", nargs="+", default=["today", "find_face"], choices=["today", "find_face"])
+    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
+    run_started = time.perf_counter()
     rng = np.random.default_rng(args.seed)
     template = build_template(6790)
     fitter = TemplateFitter(template, RegistrationSettings.from_params(default_params().face))
     cases = (standard_face_cases(args.data, args.orientations, args.others, rng)
              + synthetic_cases(template, args.synthetic, args.others, rng))
-    rows = []
+    rows, errors, names = [], [], []
     for number, case in enumerate(cases):
         for method in args.methods:
-            row = measure(case, method, template, fitter)
+            row, error = measure(case, method, template, fitter)
             rows.append(row)
+            errors.append(error)
+            names.append(case.truth_names)
             print(f"{number:3d} " + "  ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
                                               for k, v in row.items()), flush=True)
     shapes = []
@@ -293,10 +338,19 @@ def main() -> None:
         shapes.append({"shape": name, "score (mm)": found.score_mm,
                        "is_face": found.score_mm <= default_params().face.max_start_mm,
                        "start (s)": time.perf_counter() - started})
+    rows, shapes = pd.DataFrame(rows), pd.DataFrame(shapes)
+    face = default_params().face  # the register QC's surface checks, which a wrong start can pass
+    rows["surface_checks_pass"] = (rows["coverage"] >= face.min_coverage) & (rows["surface_mm"] <= face.max_surface_mm)
+    settings = {**{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "out"},
+                "max_shift_mm": MAX_SHIFT_MM, "crop_radius_mm": CROP_RADIUS_MM, "head_spacing_mm": HEAD_SPACING_MM,
+                "coarse_head_spacing_mm": COARSE_HEAD_SPACING_MM, "coarse_face_vertices": COARSE_FACE_VERTICES,
+                "good_mm": GOOD_MM, "face": default_params().face.model_dump(mode="json")}
+    write_outputs(args.out, rows, per_landmark(rows, errors, names), shapes, settings,
+                  time.perf_counter() - run_started)
     print()
-    print(summary(pd.DataFrame(rows)).to_markdown(index=False, floatfmt=".1f"))
+    print(summary(rows).to_markdown(index=False, floatfmt=".1f"))
     print()
-    print(pd.DataFrame(shapes).to_markdown(index=False, floatfmt=".1f"))
+    print(shapes.to_markdown(index=False, floatfmt=".1f"))
 
 
 def principal_axes_start(template_vertices: np.ndarray, template_faces: np.ndarray, landmark_idx: np.ndarray,

@@ -9,10 +9,12 @@ the landmarks, register, ams and geometry stages with each number of rounds, in 
 folder; from reports/geometry.json the correspondence error to the true faces
 (register.vertex_error_mm), the landmark error, and the median registered-vs-true AM
 correlation per kind, with the register stage's wall time. Writes
-reports/experiments/template_rounds.json and prints the table docs/geometry.md shows.
+reports/experiments/template_rounds.json (with the commit and settings; docs/geometry.md quotes
+it) and prints the table.
 
     python scripts/template_rounds.py                 # 40 faces per sex, params.yaml's default seed
     python scripts/template_rounds.py --speakers 100
+    python scripts/template_rounds.py --summarise    # recompute round_effects of the file as it is
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.config import default_params, with_values
+from pipeline.provenance import run_record
 from pipeline.stages import Paths, run_stage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +52,23 @@ def with_guides(root: Path, guides: str, into: Path) -> Path:
     return into
 
 
+def round_effects(runs: list[dict]) -> dict:
+    """What one more round changes, over every world and guide set run with 0 and 1 rounds: the
+    largest relative change of the correspondence error, the largest change of a median AM
+    correlation, and the range of the register stage's time ratio."""
+    by_key = {(r["mean_shift"], r["guides"], r["rounds"]): r for r in runs}
+    pairs = [(r, by_key[(r["mean_shift"], r["guides"], 1)]) for r in runs
+             if r["rounds"] == 0 and (r["mean_shift"], r["guides"], 1) in by_key]
+    if not pairs:
+        return {}
+    error = [b["vertex_error_mm"] / a["vertex_error_mm"] - 1 for a, b in pairs]
+    am = [b["am_r_median"][k] - a["am_r_median"][k] for a, b in pairs for k in a["am_r_median"]]
+    time_ratio = [b["register_seconds"] / a["register_seconds"] for a, b in pairs]
+    return {"pairs": len(pairs), "max_abs_vertex_error_change": max(map(abs, error)),
+            "max_abs_am_r_change": max(map(abs, am)), "min_time_ratio": min(time_ratio),
+            "max_time_ratio": max(time_ratio)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--speakers", type=int, default=40, help="faces per sex")
@@ -56,7 +76,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--guides", nargs="+", choices=list(GUIDES), default=list(GUIDES))
     parser.add_argument("--out", type=Path, default=ROOT / "reports/experiments/template_rounds.json")
+    parser.add_argument("--summarise", action="store_true", help="only recompute round_effects of --out")
     args = parser.parse_args()
+    if args.summarise:
+        report = json.loads(args.out.read_text())
+        report["round_effects"] = round_effects(report["runs"])
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        print(json.dumps(report["round_effects"], indent=2))
+        return
+    started = time.perf_counter()
     results = []
     with tempfile.TemporaryDirectory() as scratch:
         for shift in args.shifts:
@@ -91,7 +119,12 @@ def main() -> None:
                                 "register_seconds": seconds})
                 print(json.dumps(results[-1]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"speakers_per_sex": args.speakers, "seed": params.seed, "runs": results}, indent=2))
+    settings = {"speakers_per_sex": args.speakers, "shifts": args.shifts, "rounds": args.rounds,
+                "guides": args.guides, "sparse": list(SPARSE), "seconds": 4.0, "seed": params.seed,
+                "face": params.face.model_dump(mode="json")}
+    args.out.write_text(json.dumps({"speakers_per_sex": args.speakers, "seed": params.seed, "runs": results,
+                                    "round_effects": round_effects(results),
+                                    "run": run_record(settings, time.perf_counter() - started)}, indent=2) + "\n")
     print("| mean_shift | guides | rounds | vertex error (mm) | AM r: distance / angle / proportion | register (s) |")
     print("|---:|---|---:|---:|---|---:|")
     for r in results:

@@ -16,6 +16,12 @@ from pipeline.face.topology import triangulate_frontal
 from pipeline.synth.scans import annotate_landmarks, random_pose, simulate_scan
 from presets import DEFAULTS
 
+# The goals the registration and the landmark QC are held to (docs/geometry.md quotes them).
+GOAL_SURFACE_MM = 0.5  # mean distance from the registered vertices to the true surface
+GOAL_VERTEX_ERROR_MM = 1.5  # mean per-vertex correspondence error against the true shape
+GOAL_MISLABEL_RECALL = 0.9  # share of planted gross mislabels the landmark QC flags
+GOAL_FALSE_FLAG_RATE = 0.02  # share of correct landmarks it flags
+
 
 @pytest.fixture(scope="module")
 def faces(shape_model):
@@ -153,7 +159,7 @@ def test_qc_catches_mislabels_and_spares_the_rest(annotated_cohort):
     assert mislabelled.sum() > 100
     recall = (check.flagged & mislabelled).sum() / mislabelled.sum()
     false_flags = (check.flagged & ~mislabelled).sum() / (~mislabelled).sum()
-    assert recall >= 0.9 and false_flags <= 0.02
+    assert recall >= GOAL_MISLABEL_RECALL and false_flags <= GOAL_FALSE_FLAG_RATE
     # A replaced point is much closer to the truth than the mislabel it replaces.
     caught = check.flagged & mislabelled
     before = np.linalg.norm(points - true, axis=2)[caught]
@@ -195,7 +201,7 @@ def test_landmark_guided_registration_is_accurate(faces, fitter, template):
         assert fit.coverage > 0.9 and fit.surface_distance_mm < 0.5
         # Rigidly aligned to the template frame: no residual rotation or shift against it.
         assert np.allclose(rigid_fit(fit.vertices, template.vertices), np.eye(4), atol=1e-6)
-    assert np.mean(vertex_error) < 1.5 and np.mean(surface) < 0.5
+    assert np.mean(vertex_error) < GOAL_VERTEX_ERROR_MM and np.mean(surface) < GOAL_SURFACE_MM
 
 
 def test_automatic_landmarks_without_annotation(faces, fitter, template):

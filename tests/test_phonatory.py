@@ -258,3 +258,8 @@ def test_the_benchmark_runs_at_the_default_settings():
     assert out["sequential_s_per_step"] == pytest.approx(2 * out["pretraining_s_per_step"])
     assert out["stacked_speedup"] == pytest.approx(out["sequential_s_per_step"] / out["stacked_s_per_step"])
     assert out["pretraining_over_estimator"] > 0
+    run = out["default_run"]
+    assert run["steps"] == DEFAULTS.phonatory.steps * DEFAULTS.sfv.repeats * len(DEFAULTS.sfv.genders)
+    assert run["s"] == pytest.approx(run["steps"] * out["pretraining_s_per_step"])
+    assert out["source_scale"]["s_per_repeat"] == pytest.approx(
+        out["source_scale"]["steps_per_repeat"] * out["pretraining_s_per_step"])

@@ -19,6 +19,7 @@ from test_synth_stage import PROJECT, SMALL
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = Path("/usr/bin/chromium")
+PREDICT_ATOL_MM = 2e-3  # sfv predict's face against the pipeline's reconstruction of the same speaker
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +132,7 @@ def test_predict_reproduces_the_pipeline_reconstruction(project, tmp_path):
     pipeline = np.asarray(trimesh.load(work / f"data/reconstructions/{gender}/{speaker}.ply", process=False).vertices)
     mean_face = np.load(work / f"models/eigenface/{gender}.npz")["mean"]
     assert np.abs(pipeline - mean_face).max() > 0.01  # the fit moved the face: the comparison means something
-    np.testing.assert_allclose(predicted, pipeline, atol=2e-3)
+    np.testing.assert_allclose(predicted, pipeline, atol=PREDICT_ATOL_MM)
     document = json.loads(ams.read_text())
     assert len(document["ams"]) == 96 and all(r["low"] <= r["value"] <= r["high"] for r in document["ams"])
 

@@ -98,30 +98,87 @@ def test_selection_table_is_complete_and_decides():
 
 
 def test_nmse_tables_against_a_hand_computation():
-    """Tables 1 and 2 on two repeats, two AMs and four D_v2 speakers, worked by hand."""
-    rows = []
-    # (repeat, speaker, am, mean_z, var_z, target_z)
+    """Tables 1 and 2, eps and eps^C on two repeats, two AMs and four D_v2 speakers, worked by
+    hand; the variances make the 75 % and 50 % subsets other speakers than all and than the
+    first rows of the table."""
+    # (mean_z, var_z, target_z) of speakers s0..s3, per repeat and AM
     values = {
-        1: {1: ([1.0, 0.0, 2.0, 0.0], [1, 2, 3, 4], [1.0, 1.0, 2.0, 2.0]),
-            2: ([0.0, 0.0, 0.0, 0.0], [4, 3, 2, 1], [1.0, -1.0, 1.0, -1.0])},
-        2: {1: ([0.0, 1.0, 0.0, 1.0], [1, 2, 3, 4], [2.0, 1.0, 2.0, 1.0]),
-            2: ([1.0, 1.0, 1.0, 1.0], [1, 1, 1, 1], [1.0, 1.0, 1.0, 1.0])},
+        1: {1: ([1, 0, 0, 0], [1, 2, 3, 4], [1, 1, 2, 2]),
+            2: ([0, 0, 0, 0], [4, 3, 2, 1], [2, 2, 1, -1])},
+        2: {1: ([2, 0, 1, 0], [2, 1, 4, 3], [2, 1, 1, 2]),
+            2: ([1, -1, 0, 0], [1, 2, 4, 3], [1, -1, 2, 3])},
     }
-    for r, ams in values.items():
-        for am, (mean, var, target) in ams.items():
-            rows += [(r, "v2", f"s{i}", am, mean[i], var[i], target[i]) for i in range(4)]
+    rows = [(r, "v2", f"s{i}", am, float(mean[i]), float(var[i]), float(target[i]))
+            for r, ams in values.items() for am, (mean, var, target) in ams.items() for i in range(4)]
+    rows.append((1, "v1", "x", 1, 9.0, 0.1, -9.0))  # D_v1 is not scored
     predictions = pd.DataFrame(rows, columns=["repeat", "split", "speaker_id", "am_id", "mean_z", "var_z", "target_z"])
     nmse = nmse_summary(predictions, np.array([1, 2]), np.array([True, False]))
-    # Repeat 1: AM 1 errors 0,1,0,4 over targets^2 1,1,4,4 -> 5/10; AM 2 predicts 0 -> 1.
-    # Repeat 2: AM 1 errors 4,0,4,0 over 4,1,4,1 -> 8/10; AM 2 is exact -> 0.
-    assert nmse["all_100"] == pytest.approx(np.mean([(0.5 + 1) / 2, (0.8 + 0) / 2]))
-    assert nmse["all_100_sd"] == pytest.approx(np.std([0.75, 0.4], ddof=1))
-    assert nmse["predictable"] == pytest.approx(0.65) and nmse["unpredictable"] == pytest.approx(0.5)
-    # 50 %: AM 1 keeps the speakers with var 1, 2 (repeat 1: errors 0,1 / 1,1 -> 0.5; repeat 2:
-    # 4,0 / 4,1 -> 0.8); AM 2 in repeat 1 keeps var 1, 2 (s3, s2): 1; repeat 2 ties keep s0, s1: 0.
-    assert nmse["all_50"] == pytest.approx(np.mean([(0.5 + 1) / 2, (0.8 + 0) / 2]))
+    # Squared errors / squared targets, and what each subset keeps (by var_z):
+    # r1 AM1: errors 0,1,4,4 / 1,1,4,4; 75 % s0,s1,s2; 50 % s0,s1
+    #   eps 9/4, 5/3, 1/2; eps^C 5/2, 2, 1; ratio 0.9, 5/6, 1/2
+    # r1 AM2 (predicts 0): errors = targets 4,4,1,1; 75 % s3,s2,s1; 50 % s3,s2
+    #   eps = eps^C 5/2, 2, 1; ratio 1
+    # r2 AM1: errors 0,1,0,4 / 4,1,1,4; 75 % s1,s0,s3; 50 % s1,s0
+    #   eps 5/4, 5/3, 1/2; eps^C 5/2, 3, 5/2; ratio 1/2, 5/9, 1/5
+    # r2 AM2: errors 0,0,4,9 / 1,1,4,9; 75 % s0,s1,s3; 50 % s0,s1
+    #   eps 13/4, 3, 0; eps^C 15/4, 11/3, 1; ratio 13/15, 9/11, 0
+    per_repeat = {  # mean over the two AMs, repeat 1 and repeat 2
+        "all_100": [(0.9 + 1) / 2, (1 / 2 + 13 / 15) / 2], "all_75": [(5 / 6 + 1) / 2, (5 / 9 + 9 / 11) / 2],
+        "all_50": [(1 / 2 + 1) / 2, (1 / 5 + 0) / 2],
+        "error_100": [(9 / 4 + 5 / 2) / 2, (5 / 4 + 13 / 4) / 2], "error_75": [(5 / 3 + 2) / 2, (5 / 3 + 3) / 2],
+        "error_50": [(1 / 2 + 1) / 2, (1 / 2 + 0) / 2],
+        "chance_100": [(5 / 2 + 5 / 2) / 2, (5 / 2 + 15 / 4) / 2], "chance_75": [(2 + 2) / 2, (3 + 11 / 3) / 2],
+        "chance_50": [(1 + 1) / 2, (5 / 2 + 1) / 2],
+        "predictable": [0.9, 1 / 2], "unpredictable": [1, 13 / 15],
+    }
+    assert set(nmse) == {f"{key}{sd}" for key in per_repeat for sd in ("", "_sd")}
+    for key, (first, second) in per_repeat.items():
+        assert nmse[key] == pytest.approx((first + second) / 2), key
+        assert nmse[f"{key}_sd"] == pytest.approx(abs(first - second) / np.sqrt(2)), key
+    assert nmse["all_50"] == pytest.approx(0.425) and nmse["all_100"] == pytest.approx(49 / 60)
+    assert nmse["error_50"] == pytest.approx(0.5) and nmse["chance_50"] == pytest.approx(1.375)
     nothing = nmse_summary(predictions, np.array([1, 2]), np.array([False, False]))
-    assert nothing["predictable"] is None and nothing["unpredictable"] == pytest.approx(nmse["all_100"])
+    assert nothing["predictable"] is None and nothing["predictable_sd"] is None
+    assert nothing["unpredictable"] == pytest.approx(nmse["all_100"])
+
+
+def test_certain_speakers_script_on_a_tiny_table():
+    """scripts/certain_speakers.py: eps, eps^C, typicality and rank correlations by hand, on one AM,
+    two repeats and four D_v2 speakers; repeat 2's variance does not vary, so its 50 % is the
+    first two rows and it stays out of the correlations."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("certain_speakers", ROOT / "scripts" / "certain_speakers.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    rows = [(1, "v2", f"s{i}", 1, m, v, t) for i, (m, v, t) in
+            enumerate([(0.5, 1, 0.5), (0.0, 2, 1.0), (1.0, 3, 2.0), (0.0, 4, -3.0)])]
+    rows += [(2, "v2", f"s{i}", 1, m, 2.0, t) for i, (m, t) in enumerate([(0, 1), (0, -1), (0, 2), (1, 0)])]
+    rows.append((1, "v1", "x", 1, 5.0, 0.1, -5.0))
+    predictions = pd.DataFrame(rows, columns=["repeat", "split", "speaker_id", "am_id", "mean_z", "var_z", "target_z"])
+    summary = script.summarise(predictions, draws=20, seed=0)
+    half = summary["subsets"]["50"]
+    # r1 keeps s0, s1: errors 0, 1 / targets^2 0.25, 1; r2 keeps s0, s1: errors 1, 1 / 1, 1.
+    assert half["speakers_per_am"] == 2
+    assert half["error"] == pytest.approx(0.75) and half["chance"] == pytest.approx(0.8125)
+    assert half["error_over_chance"] == pytest.approx(0.75 / 0.8125)
+    assert half["mean_ratio"] == pytest.approx((0.5 / 0.625 + 1) / 2)
+    assert half["mean_abs_target"] == pytest.approx(0.875) and half["mean_abs_prediction"] == pytest.approx(0.125)
+    whole = summary["subsets"]["100"]
+    assert whole["error"] == pytest.approx((11 / 4 + 7 / 4) / 2) and "random_mean_ratio" not in whole
+    assert 0 <= half["random_mean_ratio"] <= 2 and half["random_mean_ratio_sd"] > 0
+    # Random halves keep every speaker equally often, so eps and eps^C keep their means on average.
+    assert half["random_error"] == pytest.approx(whole["error"], rel=0.25)
+    assert half["random_chance"] == pytest.approx(whole["chance"], rel=0.25)
+    assert half["random_error_sd"] > 0 and half["random_error_over_chance_sd"] > 0
+    certainty = summary["certainty"]
+    assert certainty["repeats_with_constant_variance"] == [2]
+    assert certainty["n_repeats"] == 2 and certainty["n_repeats_with_constant_variance"] == 1
+    # r1: var ranks 1..4; targets^2 0.25, 1, 4, 9 rank alike; errors 0, 1, 1, 9 rank 1, 2.5, 2.5, 4;
+    # predictions^2 0.25, 0, 1, 0 rank 3, 1.5, 4, 1.5.
+    assert certainty["rho_variance_squared_target"] == pytest.approx(1.0)
+    assert certainty["rho_variance_squared_error"] == pytest.approx(4.5 / np.sqrt(5 * 4.5))
+    assert certainty["rho_speaker_variance_face_distance"] == pytest.approx(1.0)
+    assert certainty["rho_speaker_variance_prediction_distance"] == pytest.approx(-1 / np.sqrt(5 * 4.5))
 
 
 def test_select_stage_writes_all_ams_plots_and_metrics(tmp_path):
@@ -178,7 +235,8 @@ def test_select_stage_writes_all_ams_plots_and_metrics(tmp_path):
     assert selection["z"].tolist() == (bh < 0.05).astype(int).tolist()
     assert selection.loc[planted == 1, "z"].eq(1).all()
     nmse = metrics["nmse"]
-    assert set(nmse) == {f"{k}{s}" for k in ("all_100", "all_75", "all_50", "predictable", "unpredictable")
+    assert set(nmse) == {f"{k}{s}" for k in ("all_100", "all_75", "all_50", "error_100", "error_75", "error_50",
+                                             "chance_100", "chance_75", "chance_50", "predictable", "unpredictable")
                          for s in ("", "_sd")}
     assert nmse["predictable"] < 0.3 < 0.9 < nmse["unpredictable"]
     assert set(metrics["truth"]) >= {"precision", "recall", "fpr"}

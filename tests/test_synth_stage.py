@@ -21,6 +21,8 @@ from pipeline.synth.shape_model import FACTOR_NAMES
 from presets import run, scan_settings, voice_settings
 
 PROJECT = Path(__file__).resolve().parents[1]
+F0_TOLERANCE = 0.08  # a recording's median f0 against the speaker's drawn f0, relative
+SNR_TOLERANCE_DB = 1.5  # a recording's SNR measured in its noise-only lead against the drawn SNR
 SMALL = {
     "seed": 3,
     "synth": {
@@ -133,14 +135,14 @@ def test_recordings_have_adult_f0_by_sex_and_the_drawn_snr(small_root):
         audio = audio.astype(float) / 32767
         track, voiced, _ = librosa.pyin(audio, fmin=60, fmax=400, sr=rate, frame_length=1024)
         f0 = np.nanmedian(track[voiced])
-        assert f0 == pytest.approx(latents.f0_hz[row.speaker_id], rel=0.08)
+        assert f0 == pytest.approx(latents.f0_hz[row.speaker_id], rel=F0_TOLERANCE)
         assert (70 <= f0 <= 180) if row.gender == "M" else (140 <= f0 <= 300), (row.speaker_id, f0)
         alignment = pd.read_csv(root / "alignments" / f"{row.speaker_id}.csv")
         alignment = alignment[alignment.recording == first]
         lead = audio[: int(alignment.end_s.iloc[0] * rate)]
         speech = audio[int(alignment.end_s.iloc[0] * rate): int(alignment.start_s.iloc[-1] * rate)]
         snr = 10 * np.log10(np.mean(speech ** 2) / np.mean(lead ** 2) - 1)  # the lead is noise only
-        assert snr == pytest.approx(latents.snr_db[row.speaker_id], abs=1.5)
+        assert snr == pytest.approx(latents.snr_db[row.speaker_id], abs=SNR_TOLERANCE_DB)
 
 
 def test_null_world_keeps_the_faces_and_cuts_the_link(small_root, tmp_path):

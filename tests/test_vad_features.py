@@ -18,6 +18,7 @@ from presets import DEFAULTS, run
 PROJECT = Path(__file__).resolve().parents[1]
 TINY = {"seed": 5, "synth": {"speakers": {"male": 3, "female": 3}, "vertices": 3000,
                              "scan": {"vertices": [3500, 4500]}, "seconds": 8.0}}
+MIN_FRAME_F1 = 0.9  # mean frame F1 of each VAD against the synthesiser's phone alignments
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +53,8 @@ def test_vad_agrees_with_the_synthesiser_alignments(root):
                                min_silence_s=audio.min_silence_s)
             scores["energy"].append(frame_f1(truth, found, len(wave) / rate))
     assert len(scores["silero"]) == 12
-    assert np.mean(scores["silero"]) >= 0.9
-    assert np.mean(scores["energy"]) >= 0.9
+    assert np.mean(scores["silero"]) >= MIN_FRAME_F1
+    assert np.mean(scores["energy"]) >= MIN_FRAME_F1
 
 
 def test_stages_write_segments_and_normalised_features(root, tmp_path):

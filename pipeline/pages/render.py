@@ -29,18 +29,17 @@ def rendered(root: Path, page: str) -> tuple[str, list[Problem]]:
     return text, table_problems + value_problems
 
 
-def write(root: Path) -> list[str]:
-    """Render every page in place; returns the pages that changed. A quote that does not
-    resolve stops the run before any page is written."""
+def write(root: Path) -> tuple[list[str], list[Problem]]:
+    """Render every page in place: the pages that changed, and the quotes that did not resolve.
+    Those keep their old text, so one missing source (an experiment still running) does not
+    hold back the figures of every other page."""
     clear_cache()
     results = {page: rendered(root, page) for page in pages(root)}
     problems = [p for _, found in results.values() for p in found]
-    if problems:
-        raise ValueError("\n".join(map(str, problems)))
     changed = [page for page, (text, _) in results.items() if text != (root / page).read_text()]
     for page in changed:
         write_text(results[page][0], root / page)
-    return changed
+    return changed, problems
 
 
 def check(root: Path) -> list[Problem | Figure]:

@@ -23,14 +23,20 @@ def error_ratios(predictions: pd.DataFrame, keep_share: float = 1.0) -> pd.DataF
     v2 = predictions.loc[predictions["split"] == "v2", ["repeat", "am_id", "var_z", "mean_z", "target_z"]]
     if v2.empty:
         raise ValueError("no D_v2 predictions to score")
-    v2 = v2.assign(error=(v2["mean_z"] - v2["target_z"]) ** 2, chance=v2["target_z"] ** 2)
-    if keep_share < 1:
-        # Rank within each (repeat, AM) by uncertainty; ties keep their row order (stable).
-        v2 = v2.sort_values(["repeat", "am_id", "var_z"], kind="stable")
-        rank = v2.groupby(["repeat", "am_id"]).cumcount()
-        size = v2.groupby(["repeat", "am_id"])["var_z"].transform("size")
-        v2 = v2[rank < np.maximum(1, np.ceil(keep_share * size - 1e-9))]
+    v2 = most_certain(v2.assign(error=(v2["mean_z"] - v2["target_z"]) ** 2, chance=v2["target_z"] ** 2), keep_share)
     grouped = v2.groupby(["repeat", "am_id"])
     out = grouped.agg(n=("error", "size"), eps=("error", "mean"), eps_chance=("chance", "mean")).reset_index()
     out["ratio"] = out["eps"] / out["eps_chance"]
     return out
+
+
+def most_certain(v2: pd.DataFrame, keep_share: float) -> pd.DataFrame:
+    """The rows of `v2` (columns repeat, am_id, var_z, ...) with the lowest var_z: per repeat
+    and AM the ceil(keep_share * n) most certain speakers, at least one; ties keep their row
+    order, so a variance that does not vary keeps the first speakers of the table."""
+    if keep_share == 1:
+        return v2
+    ranked = v2.sort_values(["repeat", "am_id", "var_z"], kind="stable")
+    rank = ranked.groupby(["repeat", "am_id"]).cumcount()
+    size = ranked.groupby(["repeat", "am_id"])["var_z"].transform("size")
+    return ranked[rank < np.maximum(1, np.ceil(keep_share * size - 1e-9))]

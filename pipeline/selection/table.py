@@ -24,9 +24,10 @@ class SelectionSettings:
         return cls(sfv.alpha, sfv.test, sfv.fdr)
 
 
-def ratio_matrix(ratios: pd.DataFrame, am_ids: np.ndarray) -> np.ndarray:
-    """Ratios [K, N] in the order of am_ids (rows) and repeats (columns)."""
-    wide = ratios.pivot(index="am_id", columns="repeat", values="ratio")
+def ratio_matrix(ratios: pd.DataFrame, am_ids: np.ndarray, column: str = "ratio") -> np.ndarray:
+    """One column of error_ratios (the ratio, eps or eps_chance) as [K, N], in the order of
+    am_ids (rows) and repeats (columns)."""
+    wide = ratios.pivot(index="am_id", columns="repeat", values=column)
     missing = sorted(set(am_ids) - set(wide.index))
     if missing:
         raise ValueError(f"no D_v2 ratios for AMs {missing[:5]}")
@@ -83,13 +84,19 @@ def nmse_summary(predictions: pd.DataFrame, am_ids: np.ndarray, predictable: np.
 
     all_100 / all_75 / all_50: over all AMs, with all / the 75 % / the 50 % most certain D_v2
     speakers of each AM; predictable / unpredictable: over the AMs with z = 1 / z = 0 (all
-    speakers; null when there are none). Each key has a `_sd` twin.
+    speakers; null when there are none). error_* and chance_* are eps and eps^C themselves
+    (z units: per repeat and AM the mean over the subset's speakers, then the same averaging
+    over AMs and repeats), so a reader sees which of the two moves the ratio on a subset
+    (their quotient is not all_*, which averages ratios). Each key has a `_sd` twin.
     """
     predictable = np.asarray(predictable, bool)
     per_repeat = {}
-    for key, share in (("all_100", 1.0), ("all_75", 0.75), ("all_50", 0.5)):
-        ratios = ratio_matrix(error_ratios(predictions, share), am_ids)  # [K, N]
-        per_repeat[key] = ratios.mean(axis=0)
+    for share_name, share in (("100", 1.0), ("75", 0.75), ("50", 0.5)):
+        scores = error_ratios(predictions, share)
+        ratios = ratio_matrix(scores, am_ids)  # [K, N]
+        per_repeat[f"all_{share_name}"] = ratios.mean(axis=0)
+        per_repeat[f"error_{share_name}"] = ratio_matrix(scores, am_ids, "eps").mean(axis=0)
+        per_repeat[f"chance_{share_name}"] = ratio_matrix(scores, am_ids, "eps_chance").mean(axis=0)
         if share == 1.0:
             for name, rows in (("predictable", predictable), ("unpredictable", ~predictable)):
                 per_repeat[name] = ratios[rows].mean(axis=0) if rows.any() else None
