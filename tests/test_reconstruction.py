@@ -12,13 +12,14 @@ from pipeline.reconstruction.fit import AmObjective, fit_coefficients
 MAX_ERROR_SHARE = 0.7  # all true AMs: mean per-vertex error below this share of the mean face's
 MIN_IMPROVED = 0.75  # ... and at least this share of the held-out faces closer to the truth
 SCIPY_SLACK = 0.01  # the batched fit's objective within this share of per-face L-BFGS-B's
+HELD_OUT_FACES = 12  # women left out of the eigenface model, fitted from their true AMs
 
 
 @pytest.fixture(scope="module")
 def setup(cohort, template):
-    """An eigenface model of 250 women, and 12 held-out women with their true AMs."""
+    """An eigenface model of 250 women, and HELD_OUT_FACES held-out women with their true AMs."""
     _, faces = cohort["F"]
-    train, held_out = faces[:250], faces[250:262]
+    train, held_out = faces[:250], faces[250:250 + HELD_OUT_FACES]
     model = fit_eigenface(train, variance_share=0.99, max_components=0)
     table = default_am_table()
     idx = torch.from_numpy(template.landmark_idx)
