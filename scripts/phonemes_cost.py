@@ -3,7 +3,7 @@ workspace's inputs after `dvc repro` (features, VAD segments, splits, AMs, align
 outputs written to a scratch folder, timed without DVC's start-up. Also checks that the table
 it writes is the workspace's own reports/phonemes/<gender>.csv, so the time is of that run.
 
-    python scripts/phonemes_cost.py /work/lockrun
+    python scripts/phonemes_cost.py .seed_spread/seed_0   # the seed spread's default run
 
 Writes reports/experiments/phonemes_cost/run.json: per gender the seconds (wall clock and CPU), speakers, units
 analysed and repeats; the workspace, its commit and this checkout's, the load average.

@@ -6,7 +6,7 @@ as the evaluate stage does (mean per-vertex error against the registered true fa
 offset 0 is the stage's own network. Reads a workspace after `dvc repro` (its data/ and
 models/), writes nothing there.
 
-    python scripts/regression_seeds.py /work/lockrun            # 3 seeds per gender
+    python scripts/regression_seeds.py .seed_spread/seed_0      # 3 seeds per gender
     python scripts/regression_seeds.py . --seeds 3
 
 Writes reports/experiments/regression_seeds/networks.csv (one row per gender and seed) and
