@@ -8,6 +8,9 @@ from pipeline.face.ams import default_am_table, measure
 from pipeline.reconstruction.eigenface import Eigenface, fit_eigenface
 from pipeline.reconstruction.fit import AmObjective, fit_coefficients
 
+# The batched fit reaches the per-face scipy objective within this factor (docs/testing.md).
+SCIPY_OBJECTIVE_FACTOR = 1.01
+
 
 @pytest.fixture(scope="module")
 def setup(cohort, template):
@@ -76,7 +79,7 @@ def test_batched_fit_matches_per_face_scipy(setup):
             return float(value.detach()), beta.grad.numpy()[0].copy()
         reference = minimize(value_and_grad, np.zeros(model.n_components), jac=True, method="L-BFGS-B",
                              options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10})
-        assert batched[s] <= reference.fun * 1.01 + 1e-9, (batched[s], reference.fun)
+        assert batched[s] <= reference.fun * SCIPY_OBJECTIVE_FACTOR + 1e-9, (batched[s], reference.fun)
 
 
 def test_eigenface_stage_leaves_out_the_evaluation_speakers(cohort, tmp_path):
