@@ -30,13 +30,15 @@ def numbers(path: Path) -> np.ndarray | None:
     """The numbers a file holds, flattened, as float64; None for a file that is not numbers (a PNG).
 
     WAV samples stay in their integer steps (16-bit LSBs); a CSV gives its numeric columns;
-    a JSON its numeric leaves in key order."""
+    a JSON its numeric leaves in key order; an NPZ its numeric arrays in key order (a text array,
+    such as the hash of the input a cache was built from, is left to the file's md5)."""
     suffix = path.suffix
     if suffix == ".npy":
         return np.load(path).astype(np.float64).ravel()
     if suffix == ".npz":
         with np.load(path) as arrays:
-            return np.concatenate([np.asarray(arrays[k], np.float64).ravel() for k in sorted(arrays.files)])
+            held = [arrays[k] for k in sorted(arrays.files)]
+            return np.concatenate([np.empty(0), *(a.astype(np.float64).ravel() for a in held if a.dtype.kind in "biuf")])
     if suffix == ".wav":
         from scipy.io import wavfile
 
@@ -69,6 +71,21 @@ def difference(a: Path, b: Path) -> dict[str, float | list[int]]:
     gap = np.abs(x - y)[~same]
     return {"max_abs_diff": float(gap.max()) if gap.size else 0.0, "share_differing": float((~same).mean()),
             "max_abs_value": float(np.nanmax(np.abs(x))) if not np.isnan(x).all() else 0.0}
+
+
+def ulps(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest distance between two float arrays in units in the last place of the smaller
+    magnitude (0 when equal; NaN in both counts as equal): how far a kernel's result moved,
+    independent of its scale."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        raise ValueError(f"shapes differ: {a.shape} and {b.shape}")
+    same = (a == b) | (np.isnan(a) & np.isnan(b))
+    if same.all():
+        return 0.0
+    scale = np.spacing(np.minimum(np.abs(a), np.abs(b))[~same])
+    with np.errstate(over="ignore"):  # a sign change near zero is an enormous count, inf at worst
+        return float(np.max(np.abs(a - b)[~same] / scale))
 
 
 def group_of(relative: str) -> str:

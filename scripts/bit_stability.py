@@ -12,6 +12,13 @@ differs, by how much (largest absolute difference of the numbers it holds). Writ
 reports/experiments/bit_stability/stages.json and stages.csv (a row per setting and output
 group), after every setting.
 
+Kernels (--kernels): for each setting, a child process computes the elementwise functions,
+reductions and products the stages lean on (numpy's exp, log, power, arctan2, ...; BLAS and
+torch products) on fixed inputs, and the template mesh (the first output the stages make);
+each is compared with the reference setting's, in units in the last place. Seconds per setting:
+it names the kernel behind a difference the stages mode finds. Writes
+reports/experiments/bit_stability/kernels.json.
+
 Pipeline (--pipeline SETTING ...): the default `dvc repro` in a workspace (.bit_stability/,
 scripts/workspace.py) under each setting's environment, compared with a reference workspace
 run under this machine's default environment (--reference, default the seed spread's seed 0,
@@ -20,6 +27,8 @@ metric's difference, also in SDs of the seed spread (reports/experiments/seeds/s
 Writes reports/experiments/bit_stability/pipeline.json.
 
     python scripts/bit_stability.py                        # every setting, 6 speakers per sex
+    python scripts/bit_stability.py --resume               # the settings stages.json lacks
+    python scripts/bit_stability.py --kernels              # every setting, kernel by kernel
     python scripts/bit_stability.py --pipeline avx2_machine
 """
 from __future__ import annotations
@@ -33,9 +42,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from pipeline.artifacts import write_csv, write_json
 from pipeline.spread import flatten, is_number
-from pipeline.stability import compare_folders, comparison_table, differing
+from pipeline.stability import compare_folders, comparison_table, differing, ulps
 from workspace import ROOT, commit, metrics, repro, stage_outputs, sync
 
 OUT = ROOT / "reports/experiments/bit_stability"
@@ -102,14 +113,91 @@ def child(folder: Path, speakers: int, stages: list[str]) -> None:
     (folder / "setting.json").write_text(json.dumps({"detected": detected(), "stage_seconds": seconds}, indent=1))
 
 
+def kernels() -> dict[str, np.ndarray]:
+    """Results of the kernels the stages lean on, on fixed inputs (deterministic)."""
+    import torch
+
+    from pipeline.config import load_params
+    from pipeline.face.template import build_template
+
+    x = np.linspace(-5.0, 5.0, 100_001)
+    positive = np.abs(x) + 0.1
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((300, 300))
+    signal = torch.from_numpy(rng.standard_normal((1, 4, 16_000)).astype(np.float32))
+    weight = torch.from_numpy(rng.standard_normal((8, 4, 9)).astype(np.float32))
+    template = build_template(load_params(ROOT / "params.yaml").face.template_vertices)
+    out = {f"numpy.{f.__name__}": f(x) for f in (np.exp, np.expm1, np.sin, np.cos, np.tanh)}
+    out.update({f"numpy.{f.__name__}": f(positive) for f in (np.log, np.log1p, np.sqrt, np.cbrt)})
+    out.update({"numpy.power": np.power(positive, 1.7), "numpy.arctan2": np.arctan2(x, x[::-1] + 0.3),
+                "numpy.sum": np.array([a.sum()]), "numpy.matmul (BLAS dgemm)": a @ a,
+                "numpy.linalg.solve (LAPACK)": np.linalg.solve(a + 300 * np.eye(300), a[:, 0]),
+                "numpy.linalg.svd (LAPACK)": np.linalg.svd(a, compute_uv=False),
+                "torch.exp float32": torch.exp(torch.from_numpy(x.astype(np.float32))).numpy(),
+                "torch.matmul float32": (torch.from_numpy(a.astype(np.float32)) @ torch.from_numpy(a.astype(np.float32))).numpy(),
+                "torch.conv1d float32": torch.nn.functional.conv1d(signal, weight).numpy(),
+                "template.vertices": template.vertices, "template.faces": template.faces})
+    return out
+
+
+def kernel_child(file: Path) -> None:
+    """Write `kernels()` and what the libraries detected to `file` (an NPZ)."""
+    np.savez(file, detected=np.array(json.dumps(detected())), **kernels())
+
+
+def run_kernels(args: argparse.Namespace) -> None:
+    names = ["reference", *[n for n in (args.settings or SETTINGS) if n != "reference"]]
+    head, uncommitted = commit()
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="bit_stability_") as scratch:
+        for name in names:
+            what, env = SETTINGS[name]
+            file = Path(scratch) / f"{name}.npz"
+            subprocess.run([sys.executable, __file__, "--kernel-child", str(file)], check=True,
+                           env={**os.environ, **env, "PYTHONPATH": str(ROOT)})
+            with np.load(file) as mine, np.load(Path(scratch) / "reference.npz") as reference:
+                kept = [k for k in mine.files if k != "detected" and not k.startswith("template.")]
+                moved = {k: ulps(reference[k], mine[k]) for k in kept}
+                same = reference["template.faces"].shape == mine["template.faces"].shape
+                template = {"faces_identical": same and bool((reference["template.faces"] == mine["template.faces"]).all()),
+                            "vertices_max_abs_diff_mm": float(np.abs(reference["template.vertices"] -
+                                                                     mine["template.vertices"]).max())}
+                results[name] = {"what": what, "env": env, "detected": json.loads(str(mine["detected"])),
+                                 "kernels_differing": sorted(k for k, u in moved.items() if u), "ulps": moved,
+                                 "template": template}
+            print(f"== {name}: {', '.join(results[name]['kernels_differing']) or 'every kernel identical'}", flush=True)
+    write_json({"what": "kernels the stages lean on, on fixed inputs, under each setting against the reference "
+                        "setting (scripts/bit_stability.py --kernels): per kernel the largest distance in units in "
+                        "the last place (0: bit-identical); the template mesh (params.yaml's vertex count): its "
+                        "triangles identical or not, and the largest |difference| of its vertices in mm",
+                "commit": head, "uncommitted_changes": uncommitted, "settings": results},
+               args.out / "kernels.json", sort_keys=False)
+    print(f"wrote {args.out / 'kernels.json'}")
+
+
+def resumed(out: Path, args: argparse.Namespace) -> tuple[dict[str, dict], dict[str, dict[str, dict]]]:
+    """The settings an earlier study of the same cohort measured, each marked with the commit it
+    ran at (its comparison was against that run's reference, at that commit); its reference is
+    kept as `reference@<commit>`, since the resumed study runs the reference again."""
+    if not out.is_file():
+        return {}, {}
+    old = json.loads(out.read_text())
+    if old["speakers_per_sex"] != args.speakers or old["stages"] != list(args.stages):
+        raise SystemExit(f"{out} measured another cohort or other stages: resume with its --speakers and --stages")
+    results = {(f"reference@{old['commit'][:7]}" if name == "reference" else name): {"commit": old["commit"], **entry}
+               for name, entry in old["settings"].items()}
+    compared = {name: entry["outputs"] for name, entry in results.items() if "outputs" in entry}
+    return results, compared
+
+
 def run_stages(args: argparse.Namespace) -> None:
     names = args.settings or list(SETTINGS)
     if "reference" not in names:
         names = ["reference", *names]
     head, uncommitted = commit()
     out = args.out / "stages.json"
-    results: dict[str, dict] = {}
-    compared: dict[str, dict[str, dict]] = {}
+    results, compared = resumed(out, args) if args.resume else ({}, {})
+    names = [n for n in names if n == "reference" or n not in results]
     with tempfile.TemporaryDirectory(prefix="bit_stability_") as scratch:
         for i, name in enumerate(names, 1):
             what, env = SETTINGS[name]
@@ -119,7 +207,8 @@ def run_stages(args: argparse.Namespace) -> None:
             subprocess.run([sys.executable, __file__, "--child", str(folder), "--speakers", str(args.speakers),
                             "--stages", *args.stages], check=True, env={**os.environ, **env, "PYTHONPATH": str(ROOT)})
             setting = json.loads((folder / "setting.json").read_text())
-            results[name] = {"what": what, "env": env, **setting, "seconds": round(time.perf_counter() - started, 1)}
+            results[name] = {"what": what, "env": env, "commit": head, **setting,
+                             "seconds": round(time.perf_counter() - started, 1)}
             if name != "reference":
                 groups = compare_folders(Path(scratch) / "reference", folder, frozenset({"setting.json"}))
                 moved = differing(groups)
@@ -131,12 +220,14 @@ def run_stages(args: argparse.Namespace) -> None:
             # Written after every setting: an interrupted study keeps what it measured.
             write_json({
                 "what": "outputs of the stages below on a small default-world cohort under each setting, against "
-                        "the reference setting (scripts/bit_stability.py); per output group (speaker IDs "
+                        "the reference setting run at the setting's commit (scripts/bit_stability.py; a resumed "
+                        "study keeps an earlier reference as reference@<commit>); per output group (speaker IDs "
                         "generalised): files, byte-identical files, and among the others the largest |difference| "
                         "of the numbers held (wav: 16-bit steps; csv: numeric columns as written), the largest share "
                         "of numbers that differ and the largest |number|",
                 "commit": head, "uncommitted_changes": uncommitted, "speakers_per_sex": args.speakers,
-                "stages": list(args.stages), "settings_done": len(results), "settings_asked": names,
+                "stages": list(args.stages), "settings_done": len(results),
+                "settings_asked": list(dict.fromkeys([*results, *names])),
                 "settings": results}, out, sort_keys=False)
             write_csv(comparison_table(compared), out.with_suffix(".csv"), float_format=None)
     print(f"wrote {out}")
@@ -199,10 +290,18 @@ def main() -> None:
     parser.add_argument("--reference", type=Path, default=ROOT / ".seed_spread/seed_0")
     parser.add_argument("--workspaces", type=Path, default=ROOT / ".bit_stability")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the settings stages.json already has, run the reference and the rest")
+    parser.add_argument("--kernels", action="store_true", help="compare kernel by kernel (seconds per setting)")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--kernel-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.speakers, args.stages)
+    elif args.kernel_child:
+        kernel_child(args.kernel_child)
+    elif args.kernels:
+        run_kernels(args)
     elif args.pipeline:
         run_pipeline(args)
     else:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Why the module changes what it changes (README, "Headline results of the default run"), women only: the
+# Why the module changes what it changes (docs/training.md, "Result on the default world"), women only: the
 # module with one pre-training step (a control: the same code path, the encoder barely moved),
 # with the pre-trained encoder frozen (what the ε-loss alone put into the voice code), and with
 # a 10 times lower pre-training learning rate (the encoder moved less).

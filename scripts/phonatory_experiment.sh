@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The with/without comparison of the phonatory module (README, "Headline results of the default run"): the
+# The with/without comparison of the phonatory module (docs/training.md, "Result on the default world"): the
 # shared CNN on the default world without and with the module, in a scratch clone (see
 # scratch.sh). scripts/phonatory_tables.py tabulates reports/experiments/.
 #   usage: scripts/phonatory_experiment.sh [scratch dir]   (about 25 min on 2 cores)

@@ -14,6 +14,10 @@ threshold, the params, K, the seeds and the git commit) and reports/experiments/
 
     python scripts/seed_spread.py            # K = 5: seeds 0..4
     python scripts/seed_spread.py -k 10      # seeds 0..9 (the first 5 are up to date already)
+    python scripts/seed_spread.py --set data.on_error=skip   # every seed with this override
+
+An override applies to every seed (summary.json requires the seeds' params to differ in `seed`
+alone) and is recorded there with the speakers each seed skipped.
 """
 from __future__ import annotations
 
@@ -22,9 +26,9 @@ import json
 import time
 from pathlib import Path
 
-from pipeline.artifacts import write_csv, write_json
+from pipeline.artifacts import read_table, write_csv, write_json
 from pipeline.spread import long_table, seed_record, with_derived
-from workspace import ROOT, commit, metrics, repro, sync, with_seed
+from workspace import ROOT, commit, metrics, repro, sync, with_overrides, with_seed
 
 WORKSPACES = ROOT / ".seed_spread"
 OUT = ROOT / "reports/experiments/seeds"
@@ -35,6 +39,8 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=5, help="number of world seeds, 0..K-1 (default 5)")
     parser.add_argument("--workspaces", type=Path, default=WORKSPACES, help="one folder per seed lives here")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="a params.yaml override for every seed, as `dvc exp run -S` (repeatable)")
     args = parser.parse_args()
     if args.k < 2:
         parser.error("-k must be at least 2 (an SD needs two seeds)")
@@ -46,21 +52,26 @@ def main() -> None:
     started = time.perf_counter()
     per_seed: dict[int, dict[str, dict]] = {}
     params: dict[int, dict] = {}
+    skipped: dict[int, list[dict]] = {}
+    base = with_overrides((ROOT / "params.yaml").read_text(), args.overrides)
     ran: dict[int, list[str]] = {}
     for i, seed in enumerate(seeds, 1):
         workspace = args.workspaces / f"seed_{seed}"
-        changed = sync(workspace, with_seed((ROOT / "params.yaml").read_text(), seed), ROOT)
+        changed = sync(workspace, with_seed(base, seed), ROOT)
         print(f"== seed {seed} ({i}/{len(seeds)}): {changed} files updated in {workspace}; dvc repro", flush=True)
         seed_started = time.perf_counter()
         ran[seed] = repro(workspace, f"seed {seed}")
         print(f"== seed {seed}: {len(ran[seed])} stages run in {time.perf_counter() - seed_started:.0f} s", flush=True)
         per_seed[seed] = metrics(workspace)
         params[seed] = json.loads((workspace / "reports/params.json").read_text())
+        skipped[seed] = [row for name in ("skipped.csv", "skipped_faces.csv")
+                         for row in read_table(workspace / "reports" / name).to_dict("records")]
     wall_s = time.perf_counter() - started
 
     runs = with_derived(per_seed, list(params[seeds[0]]["sfv"]["genders"]))
     record = {**seed_record(runs, params, head, uncommitted), "wall_s": round(wall_s),
-              "stages_run": {str(seed): len(ran[seed]) for seed in seeds}}
+              "stages_run": {str(seed): len(ran[seed]) for seed in seeds}, "overrides": args.overrides,
+              "skipped": {str(seed): skipped[seed] for seed in seeds}}
     write_json(record, args.out / "summary.json")
     write_csv(long_table(runs), args.out / "per_seed.csv", float_format=None)
 

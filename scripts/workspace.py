@@ -56,6 +56,28 @@ def with_seed(params_yaml: str, seed: int) -> str:
     return text
 
 
+def with_overrides(params_yaml: str, overrides: list[str]) -> str:
+    """params.yaml's text with `KEY=VALUE` overrides set, as `dvc exp run -S` takes them (dotted
+    keys, YAML values). Without overrides the text is returned as it is (comments kept)."""
+    if not overrides:
+        return params_yaml
+    params = yaml.safe_load(params_yaml)
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set {item!r}: expected KEY=VALUE")
+        *parents, leaf = key.split(".")
+        node = params
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                raise SystemExit(f"--set {item!r}: params.yaml has no section {part!r}")
+            node = node[part]
+        if leaf not in node:
+            raise SystemExit(f"--set {item!r}: params.yaml has no key {key!r}")
+        node[leaf] = yaml.safe_load(value)
+    return yaml.safe_dump(params, sort_keys=False)
+
+
 def sync(workspace: Path, params_yaml: str, root: Path) -> int:
     """Copy the files git tracks in project `root` (working-tree contents) into `workspace`, but
     not its dvc.lock, nor files a stage writes (the workspace's own runs own those); write

@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from scipy import stats
 
 from pipeline.audio.features import LogMel
 from pipeline.audio.frontend import FrontEnd
@@ -19,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULTS = default_params()
 # The plain CNN most estimator tests were written for: the source's lr, no masks, no dropout.
 PLAIN_CNN = {"lr": 0.1, "time_mask_frames": 0, "band_mask": 0, "dropout": 0.0}
+# The level of the binomial bound a test's null-world declarations must stay within.
+NULL_LEVEL = 0.999
 
 
 def train_settings(**changes) -> TrainSettings:
@@ -64,3 +67,9 @@ def run(name: str, params: Params | Path, base: Path, item: str | None = None) -
     paths = paths_under(base)
     run_stage(name, item, params if isinstance(params, Params) else load_params(params), paths)
     return paths
+
+
+def binomial_bound(tested: int, alpha: float) -> int:
+    """The most of `tested` null AMs a test at `alpha` may declare: the binomial NULL_LEVEL
+    quantile, as if the AMs were independent (an exact test exceeds it with chance 1 - NULL_LEVEL)."""
+    return int(stats.binom.ppf(NULL_LEVEL, tested, alpha))

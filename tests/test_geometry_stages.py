@@ -19,6 +19,8 @@ from pipeline.stages import Paths
 from pipeline.synth.scans import random_pose
 from presets import run
 
+# An annotation shifted this far along the face, which the register QC must refuse.
+ANNOTATION_SHIFT_MM = 12.0
 SMALL = {
     "seed": 4,
     "synth": {"speakers": {"male": 5, "female": 5}, "vertices": 3000,
@@ -254,13 +256,13 @@ def test_a_faces_csv_root_in_another_topology_gets_its_landmarks_found(synthetic
 
 @pytest.mark.parametrize("on_error", ["fail", "skip"])
 def test_an_annotation_the_scan_does_not_fit_is_refused_or_left_out(synthetic, tmp_path, on_error):
-    """An annotation moved 12 mm along the face, consistently, passes the landmark QC (nothing
+    """An annotation moved ANNOTATION_SHIFT_MM along the face, consistently, passes the landmark QC (nothing
     stands out within it), but the template cannot follow both it and the surface: the register
     QC refuses the face and says why."""
     root = tmp_path / "root"
     shutil.copytree(synthetic.synthetic, root, ignore=shutil.ignore_patterns("audio", "truth"))
     annotation = pd.read_csv(root / "landmarks" / "F0004.csv")
-    annotation["y"] += 12.0
+    annotation["y"] += ANNOTATION_SHIFT_MM
     annotation.to_csv(root / "landmarks" / "F0004.csv", index=False)
     params = _params(tmp_path, root, on_error=on_error)
     out = run("landmarks", params, tmp_path)

@@ -247,19 +247,65 @@ def test_bad_phonatory_params_are_refused(tmp_path, change, message):
         check_params(load_params(tmp_path / "params.yaml"))
 
 
-def test_the_benchmark_runs_at_the_default_settings():
-    """`sfv bench-phonatory` (docs/benchmarks.md) times the default module and encoder; at a
-    tiny scale it must run and report its ratios from its own timings."""
-    from pipeline.benchmarks import bench_phonatory
+def _unet_parameters(widths: tuple[int, ...], tokens: int, code_dim: int, time_dim: int = 64) -> int:
+    """The U-Net's parameter count from its description (phonatory.py's docstring), by hand:
+    a convolution has c_in·c_out·k weights and c_out biases, a GroupNorm 2c; a residual block
+    is norm, conv 5, the timestep's 1×1 projection, norm, conv 5 and a 1×1 skip when the
+    width changes."""
+    def conv(c_in: int, c_out: int, k: int) -> int:
+        return c_in * c_out * k + c_out
 
-    out = bench_phonatory(repeats=2, steps=1, frames=40, seed=0)
+    def block(c_in: int, c_out: int) -> int:
+        skip = conv(c_in, c_out, 1) if c_in != c_out else 0
+        return 2 * c_in + conv(c_in, c_out, 5) + conv(time_dim, c_out, 1) + 2 * c_out + conv(c_out, c_out, 5) + skip
+
+    pairs = list(zip(widths[:-1], widths[1:]))
+    bottom = widths[-1]
+    attention = 2 * bottom + conv(code_dim, tokens * bottom, 1) + 4 * conv(bottom, bottom, 1)
+    return (2 * conv(time_dim, time_dim, 1) + conv(1, widths[0], 7)
+            + sum(block(w, w) + conv(w, w_next, 4) for w, w_next in pairs)
+            + 2 * block(bottom, bottom) + attention
+            + sum(conv(w_next, w, 4) + block(2 * w, w) for w, w_next in pairs)
+            + 2 * widths[0] + conv(widths[0], 1, 3))
+
+
+def test_the_benchmark_reports_what_a_known_clock_gives(monkeypatch):
+    """`sfv bench-phonatory` (docs/benchmarks.md) on a clock that only the steps move: an
+    estimator step costs 2 s and a pre-training step of R stacked copies 3 + R s, so one copy
+    takes 4 s, two stacked 5 s, two one after the other 8 s: a speed-up of 1.6 and twice an
+    estimator step. The warm-up step must not count, and the module is counted once, not per
+    copy and without the encoder."""
+    from types import SimpleNamespace
+
+    from pipeline import benchmarks
+    from pipeline.estimator import pretrain as pretrain_module
+    from pipeline.estimator import training
+    from pipeline.estimator.network import WIDTHS
+
+    clock = [0.0]  # the steps only move the clock; the pre-training tests above run the real ones
+
+    def pretrain_step(net, unet, *args):
+        clock[0] += 3.0 + unet.copies
+
+    def sgd_step(*args, **kwargs):
+        clock[0] += 2.0
+
+    monkeypatch.setattr(pretrain_module, "pretrain_step", pretrain_step)
+    monkeypatch.setattr(training, "sgd_step", sgd_step)
+    monkeypatch.setattr(benchmarks, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    out = benchmarks.bench_phonatory(repeats=2, steps=1, frames=40, seed=0)
     assert out["settings"]["crop_samples"] == DEFAULTS.phonatory.crop_samples
-    assert out["module_parameters"] > 100_000
-    assert out["sequential_s_per_step"] == pytest.approx(2 * out["pretraining_s_per_step"])
-    assert out["stacked_speedup"] == pytest.approx(out["sequential_s_per_step"] / out["stacked_s_per_step"])
-    assert out["pretraining_over_estimator"] > 0
-    run = out["default_run"]
-    assert run["steps"] == DEFAULTS.phonatory.steps * DEFAULTS.sfv.repeats * len(DEFAULTS.sfv.genders)
-    assert run["s"] == pytest.approx(run["steps"] * out["pretraining_s_per_step"])
-    assert out["source_scale"]["s_per_repeat"] == pytest.approx(
-        out["source_scale"]["steps_per_repeat"] * out["pretraining_s_per_step"])
+    assert out["estimator_s_per_step"] == 2.0
+    assert out["pretraining_s_per_step"] == 4.0
+    assert out["stacked_s_per_step"] == 5.0
+    assert out["sequential_s_per_step"] == 8.0
+    assert out["stacked_speedup"] == 1.6
+    assert out["pretraining_over_estimator"] == 2.0
+    defaults = DEFAULTS.phonatory
+    assert out["module_parameters"] == _unet_parameters(tuple(defaults.widths), defaults.tokens, WIDTHS[-1])
+    assert _unet_parameters((16, 32, 64), 8, 216) == 289_553  # by hand, the defaults of this writing
+    run, source = out["default_run"], out["source_scale"]  # 4 s a step, by hand from the settings
+    steps = DEFAULTS.phonatory.steps * DEFAULTS.sfv.repeats * len(DEFAULTS.sfv.genders)
+    assert (run["steps"], run["s"]) == (steps, 4.0 * steps)
+    assert source["s_per_repeat"] == 4.0 * 60_000  # the source's steps per repeat, Section 4.1
+    assert source["days"] == pytest.approx(4.0 * 60_000 * 100 * 2 / 86_400)  # 100 repeats, two genders

@@ -19,7 +19,10 @@ from test_synth_stage import PROJECT, SMALL
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = Path("/usr/bin/chromium")
+# What the end-to-end checks hold to (docs/testing.md and cli.md quote these).
 PREDICT_ATOL_MM = 2e-3  # sfv predict's face against the pipeline's reconstruction of the same speaker
+FOREIGN_RATE = 44_100  # the sample rate of the stereo recordings a user may bring
+MIN_CANVAS_SHARE = 0.05  # the least share of its canvas each face of the report's viewer covers
 
 
 @pytest.fixture(scope="module")
@@ -136,11 +139,11 @@ def test_predict_reproduces_the_pipeline_reconstruction(project, tmp_path):
     document = json.loads(ams.read_text())
     assert len(document["ams"]) == 96 and all(r["low"] <= r["value"] <= r["high"] for r in document["ams"])
 
-    # The same voice at 44.1 kHz in stereo: read, resampled and mixed down, and it runs.
+    # The same voice at FOREIGN_RATE in stereo: read, resampled and mixed down, and it runs.
     audio, rate = soundfile.read(voice)
     stereo = tmp_path / "stereo.flac"
-    resampled = librosa.resample(audio, orig_sr=rate, target_sr=44100)
-    soundfile.write(stereo, np.stack([resampled, 0.8 * resampled], axis=1), 44100)
+    resampled = librosa.resample(audio, orig_sr=rate, target_sr=FOREIGN_RATE)
+    soundfile.write(stereo, np.stack([resampled, 0.8 * resampled], axis=1), FOREIGN_RATE)
     run("sfv", "predict", str(stereo), "--gender", gender, "--models", "models", "-o", str(tmp_path / "s.ply"))
     assert (tmp_path / "s.ply").is_file()
 
@@ -203,7 +206,7 @@ def test_report_opens_offline_in_headless_chromium(project):
         page.screenshot(path=str(shot), full_page=False)
         browser.close()
     assert not page_problems, page_problems
-    assert len(coloured) == 2 and min(coloured) > 0.05, coloured  # each face covers part of its canvas
+    assert len(coloured) == 2 and min(coloured) > MIN_CANVAS_SHARE, coloured  # each face covers part of its canvas
     assert shot.stat().st_size > 10_000
 
 
@@ -246,15 +249,15 @@ def _copy_project(work: Path, into: Path) -> Path:
 
 def _own_root(project_dir: Path) -> Path:
     """A user's root inside the project, built from the tiny cohort without truth/: one
-    speaker's audio as 44.1 kHz stereo FLAC, one scan as OBJ, one scan without landmarks."""
+    speaker's audio as stereo FLAC at FOREIGN_RATE, one scan as OBJ, one scan without landmarks."""
     root = project_dir / "own"
     shutil.copytree(project_dir / "data/synthetic", root, ignore=shutil.ignore_patterns("truth"))
     manifest = pd.read_csv(root / "manifest.csv", dtype=str, keep_default_na=False)
     first, second, third = manifest["speaker_id"].iloc[[0, 1, 2]]
     wav = root / "audio" / f"{first}.wav"
     samples, rate = soundfile.read(wav)
-    stereo = np.stack([librosa.resample(samples, orig_sr=rate, target_sr=44_100)] * 2, axis=1)
-    soundfile.write(root / "audio" / f"{first}.flac", stereo, 44_100)
+    stereo = np.stack([librosa.resample(samples, orig_sr=rate, target_sr=FOREIGN_RATE)] * 2, axis=1)
+    soundfile.write(root / "audio" / f"{first}.flac", stereo, FOREIGN_RATE)
     wav.unlink()
     scan = root / "scans" / f"{second}.ply"
     trimesh.load(scan, process=False).export(root / "scans" / f"{second}.obj")

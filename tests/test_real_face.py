@@ -23,6 +23,8 @@ DATA = Path(__file__).resolve().parent / "data"
 # The issue's held-out points: nose tip, subnasale, nasion, mouth corners, lip midpoints, chin, eye corners.
 HELD_OUT = ("ibug31", "ibug34", "ibug28", "ibug49", "ibug55", "ibug52", "ibug58", "ibug9", "ibug37", "ibug40",
             "ibug43", "ibug46")
+HELD_OUT_MEDIAN_MM = 3.0  # median error of the held-out points, guided by the others
+FREE_MEDIAN_MM = 5.0  # without landmarks: the median landmark error of a face that is kept
 
 
 @pytest.fixture(scope="module")
@@ -54,12 +56,13 @@ def test_guided_by_its_ibug_points_the_held_out_ones_land_within_3_mm(face, temp
         assert fit.guides == len(guides) and fit.landmark_fit_mm < 2.0
         for name in fold:
             errors[name] = float(np.linalg.norm(transform(fit.vertices[[where[name]]], fit.to_scan)[0] - points[name]))
-    assert np.median(list(errors.values())) <= 3.0, errors
+    assert np.median(list(errors.values())) <= HELD_OUT_MEDIAN_MM, errors
 
 
 def test_without_landmarks_it_is_accurate_or_flagged(face, tmp_path):
     """Through the landmarks and register stages, one speaker with its annotation and one
-    without: the guided one is kept; the other is kept only if its landmarks land within 5 mm."""
+    without: the guided one is kept; the other is kept only if its landmarks land within
+    FREE_MEDIAN_MM."""
     _, _, _, points = face
     root = tmp_path / "root"
     (root / "scans").mkdir(parents=True)
@@ -83,4 +86,4 @@ def test_without_landmarks_it_is_accurate_or_flagged(face, tmp_path):
         where = template_vertices([n for n in points if n not in CONTOUR], template)
         landed = transform(registered[row][[where[n] for n in where]], to_scan[row])
         errors = np.linalg.norm(landed - np.array([points[n] for n in where]), axis=1)
-        assert np.median(errors) <= 5.0, np.median(errors)
+        assert np.median(errors) <= FREE_MEDIAN_MM, np.median(errors)

@@ -8,12 +8,18 @@ from pipeline.face.ams import default_am_table, measure
 from pipeline.reconstruction.eigenface import Eigenface, fit_eigenface
 from pipeline.reconstruction.fit import AmObjective, fit_coefficients
 
+# The bars the fit must clear (docs/reconstruction.md quotes them from here).
+MAX_ERROR_SHARE = 0.7  # all true AMs: mean per-vertex error below this share of the mean face's
+MIN_IMPROVED = 0.75  # ... and at least this share of the held-out faces closer to the truth
+SCIPY_SLACK = 0.01  # the batched fit's objective within this share of per-face L-BFGS-B's
+HELD_OUT_FACES = 12  # women left out of the eigenface model, fitted from their true AMs
+
 
 @pytest.fixture(scope="module")
 def setup(cohort, template):
-    """An eigenface model of 250 women, and 12 held-out women with their true AMs."""
+    """An eigenface model of 250 women, and HELD_OUT_FACES held-out women with their true AMs."""
     _, faces = cohort["F"]
-    train, held_out = faces[:250], faces[250:262]
+    train, held_out = faces[:250], faces[250:250 + HELD_OUT_FACES]
     model = fit_eigenface(train, variance_share=0.99, max_components=0)
     table = default_am_table()
     idx = torch.from_numpy(template.landmark_idx)
@@ -46,9 +52,9 @@ def test_all_true_ams_move_the_face_from_the_mean_towards_the_truth(setup):
     error_mean = np.linalg.norm(model.mean - held_out, axis=2).mean()
     # The best any coefficients can do is the truth's projection onto the model.
     error_best = np.linalg.norm(model.shapes(model.coefficients(held_out)) - held_out, axis=2).mean()
-    assert error_fit < 0.7 * error_mean, (error_fit, error_mean, error_best)
+    assert error_fit < MAX_ERROR_SHARE * error_mean, (error_fit, error_mean, error_best)
     improved = np.linalg.norm(fitted - held_out, axis=2).mean(1) < np.linalg.norm(model.mean - held_out, axis=2).mean(1)
-    assert improved.mean() >= 0.75
+    assert improved.mean() >= MIN_IMPROVED
 
 
 def test_no_selected_am_returns_the_mean_face(setup):
@@ -76,7 +82,7 @@ def test_batched_fit_matches_per_face_scipy(setup):
             return float(value.detach()), beta.grad.numpy()[0].copy()
         reference = minimize(value_and_grad, np.zeros(model.n_components), jac=True, method="L-BFGS-B",
                              options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10})
-        assert batched[s] <= reference.fun * 1.01 + 1e-9, (batched[s], reference.fun)
+        assert batched[s] <= reference.fun * (1 + SCIPY_SLACK) + 1e-9, (batched[s], reference.fun)
 
 
 def test_eigenface_stage_leaves_out_the_evaluation_speakers(cohort, tmp_path):

@@ -12,7 +12,7 @@ from pipeline.selection.ratios import error_ratios
 from pipeline.selection.significance import benjamini_hochberg, corrected_test, decide, paper_test
 from pipeline.selection.table import SelectionSettings, nmse_summary, selection_table, truth_scores
 from pipeline.stages import run_stage
-from presets import DEFAULTS, PLAIN_CNN, ROOT, params_with, paths_under, train_settings
+from presets import DEFAULTS, ROOT, params_with, paths_under
 
 RATIOS = np.array([[0.80, 0.90, 0.85, 0.95, 0.70],   # clearly below 1
                    [1.10, 0.90, 1.00, 1.05, 0.95],   # around 1
@@ -266,30 +266,3 @@ def test_the_params_stage_refuses_too_few_shufflings_to_declare_a_lone_am(tmp_pa
     with pytest.raises(ParamsError, match="use at least 199"):
         run_stage("params", None, params_with(face={"ams": str(short)}, sfv={"permutations": 198}),
                   paths_under(tmp_path))
-
-
-def test_calibration_runs_on_tiny_worlds():
-    import torch
-
-    from pipeline.cohort import Gender
-    from pipeline.estimator.cnn import SharedCNN
-    from pipeline.selection.calibration import RULES, CalibrationSettings, calibrate
-
-    settings = CalibrationSettings(speakers=16, seconds=4.0, gender=Gender.FEMALE, repeats=(2, 3), null_worlds=1,
-                                   alpha=0.05, evaluation_share=0.1, seed=0, coupling=1.6)
-    cnn = SharedCNN(train_settings(iterations=3, batch_size=8, segment_frames=(80, 120), warmup_steps=2, eval_every=3,
-                                   **{**PLAIN_CNN, "lr": 0.01}))
-    result = calibrate(settings, cnn, DEFAULTS, torch.device("cpu"))
-    assert set(result["null"]) == set(RULES) == set(result["default"])
-    for name in RULES:
-        for n in ("2", "3"):
-            null = result["null"][name][n]
-            assert null["tested"] == 96 and 0 <= null["declared"] <= 96
-            low, high = null["ci95"]
-            assert low <= null["false_positive_share"] <= high
-            default = result["default"][name][n]
-            assert 0 <= default["recall"] <= 1
-    # BH can only declare fewer AMs than the same test without it.
-    for n in ("2", "3"):
-        assert result["null"]["corrected+bh"][n]["declared"] <= result["null"]["corrected"][n]["declared"]
-        assert result["default"]["corrected+bh"][n]["declared"] <= result["default"]["corrected"][n]["declared"]

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.spread import flatten, headline, long_table, noise_threshold, planted_link_checks, summarise
+from pipeline.pages.markers import MARKER, Quote, quotes
+from pipeline.spread import (NOISE_SDS, flatten, headline, long_table, noise_threshold, planted_link_checks,
+                             seed_record, summarise, with_derived)
 
 
 def _metrics(n: int, nmse: float, nasal: float, best: str, extra: bool = False) -> dict:
@@ -74,13 +76,29 @@ def test_noise_threshold():
     assert noise_threshold({"sd": math.nan}) is None
 
 
+ROOT = Path(__file__).resolve().parents[1]
+RUN_FILES = ["reports/metrics.json", "reports/evaluation.json", "reports/phonemes/male.json",
+             "reports/phonemes/female.json"]
+
+
+def _committed_run() -> tuple[dict, dict]:
+    """The default run's metric files (as `dvc metrics show` reads them) and its params."""
+    run = {file: json.loads((ROOT / file).read_text()) for file in RUN_FILES}
+    return run, json.loads((ROOT / "reports/params.json").read_text())
+
+
+def _shifted(tree, by: float):
+    """`tree` with every float moved by `by` (a second seed's metrics, say)."""
+    if isinstance(tree, dict):
+        return {k: _shifted(v, by) for k, v in tree.items()}
+    return tree + by if isinstance(tree, float) else tree
+
+
 def test_headline_of_the_committed_run_covers_the_issues_metrics():
-    """On the default run's own metric files (as `dvc metrics show` reads them), the headline
-    holds every metric issue 30 names: precision/recall vs the oracle, declared counts, NMSE,
-    the SfV / mean-face / regression / oracle errors, gap closed, matching."""
-    root = Path(__file__).resolve().parents[1]
-    files = ["reports/metrics.json", "reports/evaluation.json", "reports/phonemes/male.json"]
-    run = {file: json.loads((root / file).read_text()) for file in files}
+    """On the default run's own metric files the headline holds every metric issue 30 names:
+    precision/recall vs the oracle, declared counts, NMSE, the SfV / mean-face / regression /
+    oracle errors, gap closed, matching."""
+    run, _ = _committed_run()
     top = headline(summarise({0: run, 1: run}), ["male"])
     wanted = ["truth.precision", "truth.recall", "selection.n_predictable", "selection.n_predictable_permutation",
               "nmse.all_100", "nmse.predictable", "reconstruction.vertex_error_mm", "baseline.mean_face_mm",
@@ -90,3 +108,34 @@ def test_headline_of_the_committed_run_covers_the_issues_metrics():
             "reports/evaluation.json:male.matching_1v2.oracle_ams"} <= set(top)
     assert not any(key.startswith("reports/evaluation.json:male.region_mm") for key in top)
     assert all(stats["sd"] == 0.0 for stats in top.values())  # the same run twice
+
+
+def test_seed_record_of_two_seeds():
+    run, params = _committed_run()
+    runs = with_derived({1: _shifted(run, 0.01), 0: run}, ["male", "female"])
+    assert list(runs) == [0, 1] and "male.phonemes.nose_nasal_minus_plosive" in runs[0]["derived"]
+    record = seed_record(runs, {0: params, 1: {**params, "seed": 1}}, "abc", False)
+    assert (record["k"], record["seeds"], record["params"]["seed"], record["commit"]) == (2, [0, 1], [0, 1], "abc")
+    precision = record["headline"]["reports/metrics.json:female.truth.precision"]
+    assert precision["sd"] == pytest.approx(0.01 / math.sqrt(2))
+    assert precision["noise_threshold"] == pytest.approx(NOISE_SDS * precision["sd"])
+    assert record["metrics"]["reports/metrics.json"]["female.truth.precision"]["values"][0] == \
+        run["reports/metrics.json"]["female"]["truth"]["precision"]
+    with pytest.raises(ValueError, match="more than `seed`"):
+        seed_record(runs, {0: params, 1: {**params, "seed": 1, "sfv": {**params["sfv"], "repeats": 3}}}, "abc", False)
+
+
+def test_the_pages_seed_quotes_resolve_on_a_record_of_this_shape(tmp_path):
+    """docs/reproducibility.md quotes summary.json, which the lead's K = 5 run writes: every
+    quote must resolve on a record of the shape seed_record writes."""
+    run, params = _committed_run()
+    runs = with_derived({0: run, 1: _shifted(run, 0.01)}, ["male", "female"])
+    out = tmp_path / "reports/experiments/seeds/summary.json"
+    out.parent.mkdir(parents=True)
+    out.write_text(json.dumps({**seed_record(runs, {0: params, 1: {**params, "seed": 1}}, "abc", False),
+                               "wall_s": 3600, "stages_run": {"0": 22, "1": 22}}))
+    page = (ROOT / "docs/reproducibility.md").read_text()
+    specs = [m["spec"] for m in quotes(MARKER, page) if m["spec"].startswith("reports/experiments/seeds/")]
+    assert len(specs) >= 20
+    for spec in specs:
+        Quote.parse(spec).render(tmp_path)  # raises on a key or expression that does not resolve

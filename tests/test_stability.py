@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy.io import wavfile
 
-from pipeline.stability import compare_folders, comparison_table, difference, differing, group_of, numbers
+from pipeline.stability import compare_folders, comparison_table, difference, differing, group_of, numbers, ulps
 
 
 def _write(folder: Path, shift: float = 0.0, lsb: int = 0) -> None:
@@ -36,6 +36,14 @@ def test_numbers_reads_each_kind(tmp_path):
     assert numbers(tmp_path / "metrics.json").tolist() == [3.0, 0.9]  # numeric leaves in key order
     assert numbers(tmp_path / "audio/F0001_1.wav").tolist() == [0.0, 100.0, -100.0, 7.0]  # in 16-bit steps
     assert numbers(tmp_path / "plot.png") is None
+
+
+def test_numbers_of_an_npz_skips_its_text_arrays(tmp_path):
+    """A cache's NPZ keeps the hash of its input next to the numbers (the study crashed on one)."""
+    np.savez(tmp_path / "cache.npz", source=np.array("de16b2"), flags=np.array([True, False]), x=np.array([[1.5, 2.0]]))
+    assert numbers(tmp_path / "cache.npz").tolist() == [1.0, 0.0, 1.5, 2.0]
+    np.savez(tmp_path / "text.npz", source=np.array("de16b2"))
+    assert numbers(tmp_path / "text.npz").tolist() == []
 
 
 def test_difference_sizes_the_change(tmp_path):
@@ -76,3 +84,12 @@ def test_comparison_table_has_a_row_per_setting_and_group():
     assert table.loc[0, "missing"] == 0 and pd.isna(table.loc[0, "max_abs_diff"])
     assert table.loc[1, "max_abs_diff"] == 0.5 and table.loc[2, "missing"] == 2
     assert int(((table["setting"] == "workers_3") & (table["identical"] < table["files"])).sum()) == 2
+
+
+def test_ulps_counts_steps_of_the_last_place():
+    one = np.array([1.0, -1e300, np.nan])
+    assert ulps(one, one) == 0.0
+    assert ulps(one, np.array([np.nextafter(1.0, 2.0), -1e300, np.nan])) == 1.0
+    assert ulps(np.float32([1.0, 2.0]), np.float32([1.0, np.nextafter(np.float32(2.0), np.float32(0.0))])) == 1.0
+    with pytest.raises(ValueError, match="shapes differ"):
+        ulps(np.zeros(2), np.zeros(3))

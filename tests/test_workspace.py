@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = """schema: '2.0'
@@ -36,6 +37,16 @@ def test_with_seed_sets_the_top_level_seed_only(workspace):
     assert workspace.with_seed(text, 4) == "# the world\nseed: 4   # every stream\nsynth:\n  seed: 3\n"
     with pytest.raises(SystemExit, match="found 0"):
         workspace.with_seed("synth:\n  seed: 3\n", 1)
+
+
+def test_overrides_set_nested_keys_as_dvc_exp_run_does(workspace):
+    text = "seed: 0\ndata:\n  root: data/synthetic\n  on_error: fail  # fail | skip\nsfv:\n  alpha: 0.05\n"
+    assert workspace.with_overrides(text, []) == text
+    out = yaml.safe_load(workspace.with_overrides(text, ["data.on_error=skip", "sfv.alpha=0.01"]))
+    assert out == {"seed": 0, "data": {"root": "data/synthetic", "on_error": "skip"}, "sfv": {"alpha": 0.01}}
+    for bad in ("data.on_eror=skip", "nope.x=1", "data.on_error"):
+        with pytest.raises(SystemExit):
+            workspace.with_overrides(text, [bad])
 
 
 def test_stage_outputs_reads_dvc_lock(workspace, tmp_path):

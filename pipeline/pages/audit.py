@@ -54,7 +54,7 @@ PAGE_NAMED: dict[str, list[str]] = {
     "docs/phonemes.md": [],
     "docs/reconstruction.md": [],
     "docs/results-pages.md": [],
-    "docs/selection.md": [],
+    "docs/selection.md": [r"at least 5 % below"],  # the issue's target for the certain half, as the issue states it
     "docs/synthetic-cohort.md": [],
     "docs/testing.md": [],
     "docs/training.md": [],

@@ -54,6 +54,8 @@ def resolve(root: Path, source: str, expression: str) -> Value:
             return _tree_value(tree, _read_constants(path))
     except (KeyError, IndexError, TypeError) as err:
         raise SourceError(f"{source}: {expression!r}: {err}") from None
+    except (SyntaxError, yaml.YAMLError, json.JSONDecodeError) as err:  # a source that does not parse
+        raise SourceError(f"{source}: cannot read it ({type(err).__name__}: {err})") from None
     raise SourceError(f"{source}: only .json, .yaml, .csv and .py files can be quoted")
 
 

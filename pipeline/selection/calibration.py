@@ -19,15 +19,15 @@ from ..audio.frontend import FrontEnd
 from ..cohort import Gender
 from ..config import Params
 from ..estimator.base import VoiceEstimator
-from ..estimator.data import repeat_data
 from ..face.ams import default_am_table
 from ..face.template import build_template
-from ..seeds import null_world_seed, repeat_seed, world_oracle_rng
+from ..seeds import null_world_seed, world_oracle_rng
 from ..splits import Splits, make_splits
 from ..synth.cohort import VoiceSettings
 from ..synth.link import LINK_GROUPS, oracle
 from ..synth.shape_model import ShapeModel, build_shape_model
 from ..synth.voices import voice_cohort
+from .power import fit_repeats
 from .table import SelectionSettings, selection_table
 
 RULES = {"paper": ("paper", "none"), "corrected": ("corrected", "none"), "corrected+bh": ("corrected", "bh")}
@@ -62,16 +62,10 @@ def world_predictions(coupling: float, world_seed: int, settings: CalibrationSet
     splits = Splits(make_splits(ids, max(settings.repeats), world_seed, gender, settings.evaluation_share))
     targets = pd.DataFrame(cohort.ams, index=ids)
     features = {s: [f] for s, f in zip(ids, cohort.features)}
-    rows = []
-    for r in range(1, splits.n_repeats + 1):
-        data, _, _ = repeat_data(r, repeat_seed(world_seed, gender, r), splits.repeat(r), features, targets)
-        (result,) = estimator.fit([data], device, progress)
-        for i, (speaker, which) in enumerate(zip(data.scored_ids, data.scored_splits)):
-            rows.append(pd.DataFrame({"repeat": r, "split": which, "speaker_id": speaker, "am_id": cohort.am_ids,
-                                      "mean_z": result.mean_z[i], "var_z": result.var_z[i],
-                                      "target_z": data.scored_targets[i]}))
+    predictions = fit_repeats(estimator, splits, world_seed, gender, features, targets, cohort.am_ids, device,
+                              fit_progress=progress)
     sizes = splits.sizes()
-    return pd.concat(rows, ignore_index=True), sizes["v2"], sizes["t"], cohort.am_ids
+    return predictions, sizes["v2"], sizes["t"], cohort.am_ids
 
 
 def decisions(predictions: pd.DataFrame, n_test: int, n_train: int, am_ids: np.ndarray, n: int,

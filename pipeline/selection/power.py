@@ -100,22 +100,39 @@ def run_world(cohort, gender: Gender, world_seed: int, estimators: dict[str, Voi
     sizes = splits.sizes()
     out = {}
     for name, estimator in estimators.items():
-        rows, started = [], time.perf_counter()
-        for r in range(1, splits.n_repeats + 1):
-            data, _, _ = repeat_data(r, repeat_seed(world_seed, gender, r), splits.repeat(r), features, targets)
-            (result,) = estimator.fit([data], device)
-            for i, (speaker, which) in enumerate(zip(data.scored_ids, data.scored_splits)):
-                rows.append(pd.DataFrame({"repeat": r, "split": which, "speaker_id": speaker, "am_id": cohort.am_ids,
-                                          "mean_z": result.mean_z[i], "var_z": result.var_z[i],
-                                          "target_z": data.scored_targets[i]}))
-            if progress:
-                progress(1)
+        started = time.perf_counter()
+        predictions = fit_repeats(estimator, splits, world_seed, gender, features, targets, cohort.am_ids, device,
+                                  progress)
         elapsed = (time.perf_counter() - started) / max(repeats)
         null = {n: (estimator.permutation_null(splits.first(n).table, features, targets, *permutations,
                                                permutation_seed(world_seed, gender), f"permutations N={n}")
                     if estimator.supports_permutation else empty_null()) for n in repeats}
-        out[name] = WorldRun(pd.concat(rows, ignore_index=True), null, sizes["v2"], sizes["t"], elapsed)
+        out[name] = WorldRun(predictions, null, sizes["v2"], sizes["t"], elapsed)
     return out
+
+
+def fit_repeats(estimator: VoiceEstimator, splits: Splits, world_seed: int, gender: Gender,
+                features: dict[str, list[np.ndarray]], targets: pd.DataFrame, am_ids: np.ndarray,
+                device: torch.device, progress=None, fit_progress=None) -> pd.DataFrame:
+    """Every repeat of `splits`, in the train stage's prediction layout (repeat, split, speaker_id,
+    am_id, mean_z, var_z, target_z). Repeats are fitted in the groups the estimator takes when one
+    at a time is asked for: a CNN trains alone, the ridge fits its fixed group and so computes
+    each speaker's statistics once per group, not once per repeat. `progress` counts repeats,
+    `fit_progress` is handed to the estimator."""
+    size = estimator.group_size(1, splits.n_repeats, device)
+    rows = []
+    for start in range(1, splits.n_repeats + 1, size):
+        chunk = range(start, min(start + size, splits.n_repeats + 1))
+        data = [repeat_data(r, repeat_seed(world_seed, gender, r), splits.repeat(r), features, targets)[0]
+                for r in chunk]
+        for r, repeat, result in zip(chunk, data, estimator.fit(data, device, fit_progress)):
+            for i, (speaker, which) in enumerate(zip(repeat.scored_ids, repeat.scored_splits)):
+                rows.append(pd.DataFrame({"repeat": r, "split": which, "speaker_id": speaker, "am_id": am_ids,
+                                          "mean_z": result.mean_z[i], "var_z": result.var_z[i],
+                                          "target_z": repeat.scored_targets[i]}))
+        if progress:
+            progress(len(chunk))
+    return pd.concat(rows, ignore_index=True)
 
 
 RULES = {"paper": ("paper", "none"), "corrected": ("corrected", "none"), "corrected+bh": ("corrected", "bh"),
