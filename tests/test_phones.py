@@ -1,11 +1,13 @@
 """Stored frames cut by phones: frame times as the features stage kept them, pooling, bad input."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from pipeline.artifacts import read_table
 from pipeline.audio.features import frames_in_segments
@@ -189,3 +191,55 @@ def test_real_speaker_pools_most_of_its_stored_frames():
     cut = cut_phones(frames, recordings, times, read_table(path), speaker_id=sid, shown_as=str(path))
     pooled = sum(len(unit.frames) for unit in cut.values())
     assert 0.5 * len(frames) < pooled <= len(frames)
+
+
+# --- the phonemes stage on a tiny made-up world: unknown phones (issue 31) --------------------
+
+def _phonemes_world(tmp_path: Path, unknown_for: str, on_error: str) -> tuple[Path, Path]:
+    """30 female speakers with 2 s of random features each, one alignment of 20 phones each;
+    speaker `unknown_for` has two rows of 'QQ' and one of IPA 'ʃ'."""
+    from pipeline.artifacts import save_npy, write_csv
+    from presets import paths_under
+
+    root, work = tmp_path / "root", tmp_path / "work"
+    (root / "alignments").mkdir(parents=True)
+    paths = paths_under(work)
+    rng = np.random.default_rng(0)
+    ids = [f"F{i:03d}" for i in range(1, 31)]
+    phones = ["M", "N", "AA1", "IY0", "S", "T"] * 3 + ["sil", "AE"]
+    paths.features.mkdir(parents=True)
+    for sid in ids:
+        save_npy(rng.standard_normal((200, 64)).astype(np.float32), paths.features / f"{sid}.npy")
+        mine = phones[:17] + ["QQ", "ʃ", "QQ"] if sid == unknown_for else phones
+        pd.DataFrame({"recording": "a.wav", "start_s": np.arange(20) * 0.1, "end_s": np.arange(1, 21) * 0.1,
+                      "phone": mine}).to_csv(root / "alignments" / f"{sid}.csv", index=False)
+    write_csv(pd.DataFrame({"speaker_id": ids, "recording": "a.wav", "frames": 200}), paths.features / "index.csv")
+    write_csv(pd.DataFrame({"speaker_id": ids, "recording": "a.wav", "start_s": 0.0, "end_s": 2.0}), paths.segments)
+    ams = pd.DataFrame(rng.standard_normal((30, 96)) + 50, columns=[f"am_{k}" for k in range(1, 97)])
+    write_csv(pd.concat([pd.DataFrame({"speaker_id": ids, "gender": "F"}), ams], axis=1), paths.ams)
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"data": {"root": str(root), "on_error": on_error},
+                                      "sfv": {"genders": ["female"], "repeats": 2}}))
+    return params, work
+
+
+def test_the_phonemes_stage_refuses_unknown_phones_naming_speaker_and_phones(tmp_path):
+    from presets import run
+
+    params, work = _phonemes_world(tmp_path, "F007", "fail")
+    run("splits", params, work)
+    with pytest.raises(DatasetError, match=r"alignments/F007\.csv: speaker F007: 3 rows have phones outside sfv's "
+                                           r"ARPAbet inventory: 'QQ' \(2 rows\), 'ʃ' \(1 rows\)\. \['ʃ'\] are IPA"):
+        run("phonemes", params, work, "female")
+
+
+def test_the_phonemes_stage_counts_unknown_phones_in_skip_mode(tmp_path, capsys):
+    from presets import run
+
+    params, work = _phonemes_world(tmp_path, "F007", "skip")
+    run("splits", params, work)
+    paths = run("phonemes", params, work, "female")
+    assert "warning: alignments/F007.csv: speaker F007: 3 rows have phones outside" in capsys.readouterr().err
+    metrics = json.loads((paths.phonemes / "female.json").read_text())["female"]["phonemes"]
+    assert metrics["unknown_phones"] == {"F007": {"QQ": 2, "ʃ": 1}}
+    assert len(pd.read_csv(paths.phonemes / "female_skipped.csv")) == 0  # the speaker stays, with its known phones
