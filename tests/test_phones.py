@@ -9,13 +9,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.artifacts import read_table
 from pipeline.audio.features import frames_in_segments
 from pipeline.audio.phones import PHONE_CLASSES, cut_phones, known_phones, phone_unit, stored_frame_times, unknown_phones
-from pipeline.config import load_params
 from pipeline.errors import DatasetError
 
-PROJECT = Path(__file__).resolve().parents[1]
 HOP = 0.01
 # Two recordings: "a" with 80 frames, "b" with 40 frames (last centre 0.39), two segments each.
 SPANS = {"a": [[0.105, 0.3], [0.5, 0.62]], "b": [[0.0, 0.155], [0.2, 0.3951]]}
@@ -175,22 +172,6 @@ def test_unknown_phones_in_skip_mode_are_a_counted_warning(capsys):
     assert "left out" in err
     same, none = known_phones(_phones("M", "AA1"), "skip", speaker_id="s1", shown_as="al.csv")
     assert none == {} and len(same) == 2 and capsys.readouterr().err == ""
-
-
-@pytest.mark.skipif(not ((PROJECT / "data/synthetic/alignments").is_dir() and (PROJECT / "data/features").is_dir()),
-                    reason="no synthetic alignments or features (run dvc repro)")
-def test_real_speaker_pools_most_of_its_stored_frames():
-    index = read_table(PROJECT / "data/features/index.csv")
-    sid = index.speaker_id.iloc[0]
-    segments = read_table(PROJECT / "data/vad/segments.csv")
-    hop_s = load_params(PROJECT / "params.yaml").audio.hop_ms / 1000.0
-    recordings, times = stored_frame_times(segments[segments.speaker_id == sid], index[index.speaker_id == sid], hop_s)
-    frames = np.load(PROJECT / f"data/features/{sid}.npy")
-    assert len(frames) == len(times)
-    path = PROJECT / f"data/synthetic/alignments/{sid}.csv"
-    cut = cut_phones(frames, recordings, times, read_table(path), speaker_id=sid, shown_as=str(path))
-    pooled = sum(len(unit.frames) for unit in cut.values())
-    assert 0.5 * len(frames) < pooled <= len(frames)
 
 
 # --- the phonemes stage on a tiny made-up world: unknown phones (issue 31) --------------------

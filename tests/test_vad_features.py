@@ -11,6 +11,8 @@ import pytest
 import soundfile
 import yaml
 
+from pipeline.artifacts import read_table
+from pipeline.audio.phones import cut_phones, stored_frame_times
 from pipeline.audio.vad import SileroVad, energy_vad, frame_f1
 from pipeline.errors import AudioError, DatasetError
 from pipeline.stages import main as stages_main
@@ -77,6 +79,14 @@ def test_stages_write_segments_and_normalised_features(root, tmp_path):
             mine = segments[(segments.speaker_id == speaker_id) & (segments.recording == row.recording)]
             speech_s = mine.eval("end_s - start_s").sum()
             assert abs(row.frames / 100 - speech_s) < 0.05 * speech_s
+        # the phoneme stage pools most stored frames into phone units (VAD kept speech, which
+        # the synthesiser's alignment covers)
+        recordings, times = stored_frame_times(segments[segments.speaker_id == speaker_id], rows,
+                                               DEFAULTS.audio.hop_ms / 1000.0)
+        assert len(times) == len(x)
+        alignment = root / "alignments" / f"{speaker_id}.csv"
+        cut = cut_phones(x, recordings, times, read_table(alignment), speaker_id=speaker_id, shown_as=str(alignment))
+        assert 0.5 * len(x) < sum(len(unit.frames) for unit in cut.values()) <= len(x)
 
 
 def _copy(root: Path, tmp: Path) -> Path:
