@@ -159,14 +159,14 @@ def test_an_unknown_key_in_params_yaml_fails_the_next_repro(tmp_path):
     assert failed.returncode != 0 and "sfv.test: permutation" in failed.stdout + failed.stderr
 
 
-def test_the_readme_shows_the_current_graph():
+def test_the_architecture_page_shows_the_current_graph():
     import subprocess
     import sys
 
     done = subprocess.run([sys.executable, "-m", "dvc", "dag", "--mermaid"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert f"```mermaid\n{done.stdout.strip()}\n```" in (ROOT / "README.md").read_text(), \
-        "README's graph is stale: paste `dvc dag --mermaid`"
+    assert f"```mermaid\n{done.stdout.strip()}\n```" in (ROOT / "docs" / "architecture.md").read_text(), \
+        "docs/architecture.md's graph is stale: paste `dvc dag --mermaid`"
 
 
 def test_every_param_a_stage_declares_is_in_params_yaml():
