@@ -33,8 +33,8 @@ class SileroVad:
 
     Importing silero_vad sets torch's thread count to 1 for the whole process; it is restored
     here so the rest of a process keeps its cores. The model itself runs on one thread: it
-    steps through 32 ms windows, and on a loaded 2-core machine a thread pool made it 40 to 200
-    times slower (scripts/long_audio_times.py, reports/experiments/long_audio/).
+    steps through 32 ms windows, too small to share, and on a loaded 2-core machine the waiting
+    of torch's thread pool made it many times slower (issue 31).
     """
 
     sample_rate = 16000
