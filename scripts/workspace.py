@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from pipeline.provenance import git_state
+
 ROOT = Path(__file__).resolve().parents[1]
 SYNCED = ".workspace_files"  # in a workspace: the project files copied there last time
 
@@ -25,9 +27,9 @@ def git(root: Path, *args: str) -> str:
 
 
 def commit() -> tuple[str, bool]:
-    """This project's HEAD and whether tracked files differ from it."""
-    return (git(ROOT, "rev-parse", "HEAD").strip(),
-            bool(git(ROOT, "status", "--porcelain", "--untracked-files=no").strip()))
+    """This project's HEAD and whether its code differs from it (pipeline.provenance's rule)."""
+    state = git_state(ROOT)
+    return state["git_commit"], bool(state["uncommitted_changes"])
 
 
 def dvc_command() -> str:
