@@ -85,6 +85,7 @@ class VoiceEstimator(ABC):
     supports_permutation: ClassVar[bool] = False  # cheap enough to refit B x N times (sfv.test: permutation)
     has_encoder: ClassVar[bool] = False  # a trainable voice encoder (sfv.phonatory pre-trains it)
     progress_unit: ClassVar[str] = "repeat"  # what `progress_units` counts
+    needs_embeddings: ClassVar[bool] = False  # reads the embeddings stage's vectors (speaker_inputs)
 
     @classmethod
     @abstractmethod
@@ -110,6 +111,12 @@ class VoiceEstimator(ABC):
         """Everything of this estimator a repeat's result depends on, and nothing else (so a
         setting another estimator reads never refits this one's stored repeats)."""
         return {"estimator": self.name}
+
+    def speaker_inputs(self, features: dict[str, list[np.ndarray]], embeddings: dict[str, np.ndarray] | None
+                       ) -> dict[str, list[np.ndarray]]:
+        """What `fit` and the permutation null read per speaker, from their normalised log-mel
+        recordings and (needs_embeddings) their recordings' vectors [n_rec, D]."""
+        return features
 
     def group_size(self, requested: int, n_repeats: int, device: torch.device) -> int:
         """Repeats fitted together; 0 asks for the estimator's own choice."""

@@ -12,6 +12,8 @@ the CNN the table is empty and `sfv.test: permutation` is refused (base.VoiceEst
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
@@ -28,13 +30,15 @@ def empty_null() -> pd.DataFrame:
 
 
 def permutation_table(splits: pd.DataFrame, features: dict[str, list[np.ndarray]], targets: pd.DataFrame,
-                      permutations: int, exceedances: int, seed: int, desc: str) -> pd.DataFrame:
+                      permutations: int, exceedances: int, seed: int, desc: str,
+                      vector: Callable[[list[np.ndarray]], np.ndarray] = speaker_statistics) -> pd.DataFrame:
     """Rows (permutation, am_id, mean_ratio): permutation 0 is the observed AM, 1..n_k shuffled,
     drawn per AM until `exceedances` shufflings reach it or `permutations` are drawn
     (ridge.sequential_ratios).
 
     `splits` has the train stage's layout (repeat, speaker_id, split); `targets` (raw AMs,
-    columns am_<id>) is indexed by speaker_id. D_e speakers take no part.
+    columns am_<id>) is indexed by speaker_id; `vector` makes a speaker's input row of the ridge
+    from their recordings. D_e speakers take no part.
     """
     if permutations == 0:
         return empty_null()
@@ -45,7 +49,7 @@ def permutation_table(splits: pd.DataFrame, features: dict[str, list[np.ndarray]
         rows = {name: np.array([row[s] for s in part.loc[part["split"] == name, "speaker_id"]])
                 for name in ("t", "v1", "v2")}
         repeats.append(RepeatRows(rows["t"], rows["v1"], rows["v2"]))
-    x = np.stack([speaker_statistics(features[s]) for s in pool])
+    x = np.stack([vector(features[s]) for s in pool])
     y = targets.loc[pool].to_numpy(np.float64)
     with tqdm(total=permutations, desc=desc, unit="shuffle") as bar:
         statistic = sequential_ratios(x, y, repeats, permutations, exceedances, seed, progress=bar.update)

@@ -11,9 +11,11 @@ from ..config import Params
 from ..errors import ParamsError
 from .base import FittedModel, VoiceEstimator
 from .cnn import PerAmCNN, SharedCNN
+from .embedding_ridge import EmbeddingRidgeEstimator
 from .stats_ridge import StatsRidgeEstimator
 
-ESTIMATORS: dict[str, type[VoiceEstimator]] = {cls.name: cls for cls in (StatsRidgeEstimator, SharedCNN, PerAmCNN)}
+ESTIMATORS: dict[str, type[VoiceEstimator]] = {
+    cls.name: cls for cls in (StatsRidgeEstimator, EmbeddingRidgeEstimator, SharedCNN, PerAmCNN)}
 
 
 def estimator_class(name: str) -> type[VoiceEstimator]:

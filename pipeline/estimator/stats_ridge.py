@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 
 from ..config import Params
-from .base import Checkpoint, Progress, RepeatData, RepeatResult, VoiceEstimator
+from .base import Checkpoint, FittedModel, Progress, RepeatData, RepeatResult, VoiceEstimator
 from .null import permutation_table
 from .ridge import StatsRidge
 from .statistics import speaker_statistics
@@ -57,15 +57,23 @@ class StatsRidgeEstimator(VoiceEstimator):
 
         def statistics(recordings: list[np.ndarray]) -> np.ndarray:
             if id(recordings) not in cache:
-                cache[id(recordings)] = speaker_statistics(recordings)
+                cache[id(recordings)] = self.vector(recordings)
             return cache[id(recordings)]
 
         results = []
         for data in repeats:
-            results.append(fit_repeat(data, statistics))
+            results.append(fit_repeat(data, statistics, self.model))
             if progress:
                 progress(1)
         return results
+
+    def vector(self, recordings: list[np.ndarray]) -> np.ndarray:
+        """A speaker's input row of the ridge, from their recordings."""
+        return speaker_statistics(recordings)
+
+    def model(self, ridge: StatsRidge) -> FittedModel:
+        """The fitted ridge as the model a repeat stores and `sfv predict` runs."""
+        return RidgeVoiceModel(ridge)
 
     @classmethod
     def load_model(cls, spec: dict, arrays: dict[str, np.ndarray]) -> RidgeVoiceModel:
@@ -73,20 +81,22 @@ class StatsRidgeEstimator(VoiceEstimator):
 
     def permutation_null(self, splits: pd.DataFrame, features: dict[str, list[np.ndarray]], targets: pd.DataFrame,
                          permutations: int, exceedances: int, seed: int, desc: str) -> pd.DataFrame:
-        return permutation_table(splits, features, targets, permutations, exceedances, seed, desc)
+        return permutation_table(splits, features, targets, permutations, exceedances, seed, desc,
+                                 self.vector)
 
 
-def fit_repeat(data: RepeatData,
-               statistics: Callable[[list[np.ndarray]], np.ndarray] = speaker_statistics) -> RepeatResult:
+def fit_repeat(data: RepeatData, statistics: Callable[[list[np.ndarray]], np.ndarray] = speaker_statistics,
+               model: Callable[[StatsRidge], FittedModel] = RidgeVoiceModel) -> RepeatResult:
     """One repeat: fitted on D_t, its penalties chosen on D_v1 (and D_t's GCV), predicting every
-    scored speaker from all of their recordings at once (`statistics`: a cache of them)."""
+    scored speaker from all of their recordings at once (`statistics`: a cache of their input
+    rows; `model` wraps the fitted ridge for storage and `sfv predict`)."""
     x_train = np.stack([statistics(r) for r in data.train_recordings])
     x_scored = np.stack([statistics(r) for r in data.scored_recordings])
     v1 = np.array([s == "v1" for s in data.scored_splits])
-    model = StatsRidge().fit(x_train, data.train_targets, x_scored[v1], data.scored_targets[v1])
-    mean, var = model.predict(x_scored)
-    steps = np.arange(1, len(model.alphas) + 1)
+    ridge = StatsRidge().fit(x_train, data.train_targets, x_scored[v1], data.scored_targets[v1])
+    mean, var = ridge.predict(x_scored)
+    steps = np.arange(1, len(ridge.alphas) + 1)
     log = [(int(a), float(t), float(v)) for a, t, v in
-           zip(steps, model.train_error_.mean(axis=1), model.select_error_.mean(axis=1))]
-    return RepeatResult(data.repeat, mean, var, np.ones(len(mean), dtype=np.int64), model.alpha_index_ + 1,
-                        RidgeVoiceModel(model), log)
+           zip(steps, ridge.train_error_.mean(axis=1), ridge.select_error_.mean(axis=1))]
+    return RepeatResult(data.repeat, mean, var, np.ones(len(mean), dtype=np.int64), ridge.alpha_index_ + 1,
+                        model(ridge), log)
