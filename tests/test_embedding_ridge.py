@@ -105,3 +105,24 @@ def test_its_permutation_null_shuffles_the_rows_it_fits():
     pd.testing.assert_frame_equal(null, direct)
     carried = null[null.am_id == 1].mean_ratio.to_numpy()
     assert len(carried) == 201 and (carried[1:] > carried[0]).all()
+
+
+def test_a_missing_measure_counts_as_the_training_mean():
+    """A Praat measure of a recording without voicing is NaN; the ridge fills it with D_t's mean."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((60, 5))
+    y = x[:, :1] + 0.1 * rng.standard_normal((60, 1))
+    holed = x.copy()
+    holed[[3, 7], 2] = np.nan
+    holed[:, 4] = np.nan  # a measure no training speaker has
+    model = StatsRidge().fit(holed[:40], y[:40], holed[40:50], y[40:50])
+    assert np.isfinite(model.coef_).all()
+    assert model.x_mean_[2] == pytest.approx(np.nanmean(holed[:40, 2]))
+    filled = holed[50:].copy()
+    filled[:, 4] = 0.0
+    filled[0, 2] = np.nan
+    mean, var = model.predict(filled)
+    at_mean = filled.copy()
+    at_mean[0, 2] = model.x_mean_[2]
+    np.testing.assert_allclose(mean, model.predict(at_mean)[0])
+    assert np.isfinite(var).all()

@@ -76,7 +76,7 @@ class EmbeddingRidgeEstimator(StatsRidgeEstimator):
     @classmethod
     def from_params(cls, params: Params) -> EmbeddingRidgeEstimator:
         e = params.embedding
-        return cls(EmbeddingInput(tuple(e.encoders), tuple(e.layers), e.window_s, e.with_logmel))
+        return cls(EmbeddingInput(tuple(e.encoder), tuple(e.layers), e.window_s, e.with_logmel))
 
     def fingerprint(self, group_size: int) -> dict:
         return {"estimator": self.name, "input": self.inputs.spec()}

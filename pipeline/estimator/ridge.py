@@ -40,14 +40,26 @@ class _Basis:
     vt: np.ndarray  # [r, P]
 
     def standardise(self, x: np.ndarray) -> np.ndarray:
-        return (x - self.mean) / self.scale
+        return standardised(x, self.mean, self.scale)
+
+
+def standardised(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """(x - mean) / scale, a missing value (NaN: a Praat measure of a recording without voicing)
+    set to 0, i.e. to D_t's mean."""
+    z = (x - mean) / scale
+    return np.nan_to_num(z, nan=0.0) if np.isnan(z).any() else z
 
 
 def _basis(x_train: np.ndarray) -> _Basis:
-    mean = x_train.mean(axis=0)
-    scale = x_train.std(axis=0)
+    """D_t's standardisation (over the defined values of each column) and its SVD."""
+    if np.isnan(x_train).any():
+        defined = np.isfinite(x_train).any(axis=0)
+        filled = np.where(defined, x_train, 0.0)
+        mean, scale = np.nanmean(filled, axis=0), np.nanstd(filled, axis=0)
+    else:
+        mean, scale = x_train.mean(axis=0), x_train.std(axis=0)
     scale = np.where(scale > 1e-12, scale, 1.0)
-    u, s, vt = np.linalg.svd((x_train - mean) / scale, full_matrices=False)
+    u, s, vt = np.linalg.svd(standardised(x_train, mean, scale), full_matrices=False)
     keep = s > s[0] * 1e-10  # centring removes one dimension
     return _Basis(mean, scale, u[:, keep], s[keep], vt[keep])
 
@@ -183,7 +195,7 @@ class StatsRidge:
         return model
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        z = (np.asarray(x, np.float64) - self.x_mean_) / self.x_scale_
+        z = standardised(np.asarray(x, np.float64), self.x_mean_, self.x_scale_)
         mean = z @ self.coef_ + self.intercept_
         index = z @ self.index_coef_
         variance = self.residual_var_ * np.exp(np.outer(index, self.index_slope_) - self.index_offset_)

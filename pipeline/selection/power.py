@@ -12,6 +12,7 @@ D_v1 model selection), and the tests at smaller N use the first N repeats. Per e
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import asdict, dataclass, replace
 
@@ -72,18 +73,23 @@ class WorldRun:
 
 def estimator_variant(spec: str, params: Params) -> tuple[str, VoiceEstimator]:
     """'name=estimator[,key=value...]' -> (name, the estimator params.yaml gives with sfv.estimator
-    and the sfv.<key> values set; each value is read as YAML and validated like params.yaml)."""
+    and the sfv.<key> values set; `embedding.<key>` sets a key of the embedding section instead.
+    Each value is read as YAML (a list in brackets may hold commas) and validated like params.yaml."""
     name, _, rest = spec.partition("=")
-    estimator, *pairs = rest.split(",")
+    estimator, *pairs = re.split(r",(?![^\[]*\])", rest)
     if not name:
         raise ValueError(f"{spec!r}: give NAME=ESTIMATOR[,KEY=VALUE...]")
-    values = {"estimator": estimator}
+    values: dict[str, dict] = {"sfv": {"estimator": estimator}, "embedding": {}}
     for pair in pairs:
         key, _, value = pair.partition("=")
-        if key in ("estimator", "genders", "repeats"):
-            raise ValueError(f"{spec!r}: {key!r} is not a training setting one can set here")
-        values[key] = yaml.safe_load(value)
-    variant = with_values(params, "sfv", values, f"--estimator {spec}")
+        section, _, key = key.rpartition(".")
+        if section not in ("", "embedding") or key in ("estimator", "genders", "repeats"):
+            raise ValueError(f"{spec!r}: {pair.partition('=')[0]!r} is not a training setting one can set here")
+        values[section or "sfv"][key] = yaml.safe_load(value)
+    variant = params
+    for section, changed in values.items():
+        if changed:
+            variant = with_values(variant, section, changed, f"--estimator {spec}")
     return name, estimator_class(estimator).from_params(variant)
 
 
