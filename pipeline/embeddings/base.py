@@ -25,6 +25,10 @@ def require(module: str, encoder: str) -> ModuleType:
     except ImportError as err:
         raise EncoderError(f"encoder {encoder}: the package {module!r} is not installed ({err}); "
                            f"{INSTALL_HINT}.") from None
+    except OSError as err:  # installed but a compiled part does not load (torchaudio built for another torch)
+        raise EncoderError(f"encoder {encoder}: the package {module!r} is installed but does not load ({err}); "
+                           f"reinstall it for this torch ({importlib.import_module('torch').__version__}), "
+                           f"docs/embeddings.md.") from None
 
 
 class Encoder(ABC):
