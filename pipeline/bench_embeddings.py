@@ -44,10 +44,35 @@ def bench_embeddings(recordings: int, seconds: float, seed: int) -> dict:
         out[spec] = {"load_s": load.wall, "s": clock.wall, "cpu_s": clock.cpu,
                      "realtime": audio_s / clock.wall, "realtime_per_core": audio_s / clock.cpu,
                      "dim": len(encoder.feature_names())}
+    out["resemblyzer"].update(_ge2e_threads(waves, audio_s, settings.batch_size))
     extractor = FrontEnd.from_params(default_params().audio).extractor(cpu)
     log_mel_batch(waves[:1], extractor, cpu)
     with Stopwatch() as clock:
         log_mel_batch(waves, extractor, cpu)
     out["peer_log_mel"] = {"s": clock.wall, "cpu_s": clock.cpu, "realtime": audio_s / clock.wall,
                            "realtime_per_core": audio_s / clock.cpu}
+    return out
+
+
+def _ge2e_threads(waves: list[np.ndarray], audio_s: float, batch_size: int) -> dict:
+    """The GE2E network alone (mels made beforehand) on one intra-op thread, as the encoder
+    runs it, and on torch's default number: why the encoder keeps to one."""
+    from .embeddings.ge2e import Ge2eNetwork, partial_mels, weights_path
+
+    network = Ge2eNetwork()
+    network.load_state_dict(torch.load(weights_path(), map_location="cpu", weights_only=True)["model_state"],
+                            strict=False)
+    mels = np.concatenate([partial_mels(w) for w in waves])
+    default = torch.get_num_threads()
+    out = {}
+    for threads in (1, default):
+        torch.set_num_threads(threads)
+        try:
+            with torch.no_grad(), Stopwatch() as clock:
+                for start in range(0, len(mels), batch_size):
+                    network(torch.from_numpy(mels[start:start + batch_size]))
+        finally:
+            torch.set_num_threads(default)
+        out[f"network_{threads}_threads"] = {"s": clock.wall, "cpu_s": clock.cpu, "realtime": audio_s / clock.wall,
+                                             "realtime_per_core": audio_s / clock.cpu}
     return out

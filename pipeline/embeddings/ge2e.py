@@ -11,6 +11,8 @@ tests compare the vectors with resemblyzer's own `VoiceEncoder.embed_utterance`.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import librosa
@@ -77,7 +79,7 @@ class ResemblyzerEncoder(Encoder):
         partials = [partial_mels(normalise_volume(w)) for w in waves]
         flat = np.concatenate(partials)
         outputs = []
-        with torch.no_grad():
+        with torch.no_grad(), _one_cpu_thread(self.device):
             for start in range(0, len(flat), self.batch_size):
                 batch = torch.from_numpy(flat[start:start + self.batch_size]).to(self.device)
                 outputs.append(self.network(batch).cpu().numpy())
@@ -88,6 +90,22 @@ class ResemblyzerEncoder(Encoder):
             out.append(mean / np.linalg.norm(mean))
             start += len(p)
         return np.asarray(out, dtype=np.float32)
+
+
+@contextmanager
+def _one_cpu_thread(device: torch.device) -> Iterator[None]:
+    """One intra-op thread on the CPU while the LSTM runs: its matrices (256 units, batches of
+    a few partials) are too small to share out, and threads that wait for a busy core cost
+    more than they give (bench-embeddings times both: reports/bench.json, embeddings.resemblyzer)."""
+    if device.type != "cpu":
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def normalise_volume(wave: np.ndarray) -> np.ndarray:
