@@ -17,6 +17,10 @@ from .base import WindowedEncoder, require
 SPEED_OF_SOUND_CM_S = 35000.0
 PITCH_FLOOR_HZ = 60.0  # below any adult F0 of modal speech
 PITCH_CEILING_HZ = 500.0
+# Praat calls a frame silent when it is this much quieter than the sound's loudest peak; the
+# input is speech the VAD kept, so silence is decided already, and one click in a recording
+# would otherwise silence all of it.
+SILENCE_THRESHOLD = 0.0
 MAX_FORMANT_HZ = 5500.0  # Praat's setting for 5 formants of an adult female; the usual cohort-wide choice
 TIME_STEP_S = 0.01
 FORMANTS = 4
@@ -53,7 +57,8 @@ class PraatEncoder(WindowedEncoder):
         pm = self._pm
         call = pm.praat.call
         sound = pm.Sound(wave.astype(np.float64), sampling_frequency=self.sample_rate)
-        pitch = sound.to_pitch(time_step=TIME_STEP_S, pitch_floor=PITCH_FLOOR_HZ, pitch_ceiling=PITCH_CEILING_HZ)
+        pitch = sound.to_pitch_ac(time_step=TIME_STEP_S, pitch_floor=PITCH_FLOOR_HZ, pitch_ceiling=PITCH_CEILING_HZ,
+                                  silence_threshold=SILENCE_THRESHOLD)
         f0 = pitch.selected_array["frequency"]
         times = pitch.xs()
         voiced = f0 > 0
@@ -70,9 +75,10 @@ class PraatEncoder(WindowedEncoder):
         f0v = f0[voiced]
         f0_stats = ([f0v.mean(), f0v.std()] + list(np.quantile(f0v, F0_QUANTILES)) if voiced.any()
                     else [np.nan] * (2 + len(F0_QUANTILES)))
-        harmonicity = sound.to_harmonicity_cc(time_step=TIME_STEP_S, minimum_pitch=PITCH_FLOOR_HZ)
+        harmonicity = sound.to_harmonicity_cc(time_step=TIME_STEP_S, minimum_pitch=PITCH_FLOOR_HZ,
+                                              silence_threshold=SILENCE_THRESHOLD)
         hnr = harmonicity.values[harmonicity.values > -200]  # Praat's -200 dB marks unvoiced frames
-        points = call(sound, "To PointProcess (periodic, cc)", PITCH_FLOOR_HZ, PITCH_CEILING_HZ)
+        points = call([sound, pitch], "To PointProcess (cc)")  # the glottal periods of that pitch track
         jitter = call(points, "Get jitter (local)", 0, 0, *PERIOD_RANGE_S, PERIOD_FACTOR)
         shimmer = call([sound, points], "Get shimmer (local)", 0, 0, *PERIOD_RANGE_S, PERIOD_FACTOR, AMPLITUDE_FACTOR)
         return np.array([*means, *sds, dispersion, spacing, vtl, *f0_stats,
