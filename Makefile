@@ -16,7 +16,7 @@ $(BIN)/.sfv-installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,encoders]"
 	touch $@
 
 repro: $(BIN)/.sfv-installed
@@ -37,6 +37,7 @@ bench: $(BIN)/.sfv-installed
 	$(BIN)/sfv bench-reconstruct --out reports/bench.json
 	$(BIN)/sfv bench-phonatory --out reports/bench.json
 	$(BIN)/sfv bench-permutations --out reports/bench.json
+	$(BIN)/sfv bench-embeddings --out reports/bench.json
 
 clean-venv:
 	rm -rf $(VENV)

@@ -70,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     perm.add_argument("--permutations", type=int, default=1000)
     perm.add_argument("--seed", type=int, default=0)
     perm.add_argument("--out", type=str, default="reports/bench.json")
+    emb = commands.add_parser("bench-embeddings", help="benchmark the voice encoders (egemaps, praat, resemblyzer) "
+                              "in real-time factors per core, against the log-mel front end")
+    emb.add_argument("--recordings", type=int, default=8)
+    emb.add_argument("--seconds", type=float, default=10.0)
+    emb.add_argument("--seed", type=int, default=0)
+    emb.add_argument("--out", type=str, default="reports/bench.json")
     calibrate = commands.add_parser("calibrate", help="false-positive share of the selection tests in null worlds, "
                                     "recall and precision in the default world (reports/calibration.json)")
     calibrate.add_argument("--params", type=str, default="params.yaml", help="training settings from sfv.*")
@@ -130,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
                                                                  args.permutations, args.seed))
         elif args.command == "bench-reconstruct":
             _report(args.out, "reconstruct", bench_reconstruct(args.faces, args.top_k, args.seed))
+        elif args.command == "bench-embeddings":
+            from .bench_embeddings import bench_embeddings
+
+            _report(args.out, "embeddings", bench_embeddings(args.recordings, args.seconds, args.seed))
         elif args.command == "calibrate":
             _calibrate(args)
         elif args.command == "power":

@@ -147,6 +147,54 @@ class AudioParams(_Section):
     hop_ms: Annotated[float, Field(ge=1, le=50)] = Field(10.0, description="analysis hop (ms)")
 
 
+ENCODER_KINDS = ("egemaps", "praat", "resemblyzer")  # built in; speechbrain:<source> and hf:<source> name a model
+LOADED_KINDS = ("speechbrain", "hf")
+
+
+class EmbeddingParams(_Section):
+    encoder: tuple[str, ...] = Field(
+        ("egemaps",), description="the voice encoders of the embeddings stage, their vectors concatenated in this "
+                                  "order (one name alone is a list of one): egemaps (openSMILE's 88 eGeMAPSv02 "
+                                  "functionals), praat (parselmouth's formants, VTL, F0, HNR, jitter, shimmer), "
+                                  "resemblyzer (GE2E, 256-d), speechbrain:<dir or hub id> (an ECAPA-TDNN speaker "
+                                  "model), hf:<dir or hub id> (a transformers speech model); models load offline "
+                                  "from a folder or the local hub cache only (docs/embeddings.md)")
+    layers: tuple[int, ...] = Field(
+        (-1,), description="hf encoders: the hidden-state layers averaged before pooling over time (0 = the CNN "
+                           "front end's projection, 1..L the transformer layers, negative counts from the last)")
+    window_s: Annotated[float, Field(ge=1, le=600)] = Field(
+        10.0, description="recordings are cut into equal windows of at most this many seconds of speech, each "
+                          "embedded alone and averaged weighted by length, so memory stays bounded")
+    batch_size: Annotated[int, Field(ge=1, le=1024)] = Field(
+        8, description="windows per forward pass of the torch encoders (resemblyzer, speechbrain, hf)")
+    with_logmel: bool = Field(
+        False, description="embedding_ridge also reads the log-mel statistics (stats_ridge's input) beside the "
+                           "vectors")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_name(cls, raw: object) -> object:
+        # `dvc exp run -S embedding.encoder=praat` gives a string: a list of one
+        if isinstance(raw, dict) and isinstance(raw.get("encoder"), str):
+            return {**raw, "encoder": (raw["encoder"],)}
+        return raw
+
+    @model_validator(mode="after")
+    def _specs(self) -> EmbeddingParams:
+        if not self.encoder:
+            raise ValueError("encoder: give at least one encoder")
+        for spec in self.encoder:
+            kind, _, source = spec.partition(":")
+            if not (spec in ENCODER_KINDS or (kind in LOADED_KINDS and source.strip())):
+                raise ValueError(f"encoder: {spec!r} is not one of {', '.join(ENCODER_KINDS)}, "
+                                 f"speechbrain:<dir or hub id>, hf:<dir or hub id>")
+        if len(set(self.encoder)) != len(self.encoder):
+            raise ValueError(f"encoder: an encoder is listed twice ({list(self.encoder)})")
+        if not self.layers:
+            raise ValueError("layers: give at least one layer")
+        return self
+
+
 class FaceParams(_Section):
     template_vertices: Annotated[int, Field(ge=2000, le=200_000)] = Field(
         6790, description="vertex count of the registration template (the synthetic template face)")
@@ -359,6 +407,8 @@ class Params(_Section):
     synth: SynthParams = Field(SynthParams(), description="the synthetic cohort (docs/synthetic-cohort.md)")
     audio: AudioParams = Field(
         AudioParams(), description="the audio front end: VAD and log-mel features (docs/audio.md)")
+    embedding: EmbeddingParams = Field(
+        EmbeddingParams(), description="voice embeddings: acoustic measures and pretrained encoders (docs/embeddings.md)")
     face: FaceParams = Field(
         FaceParams(), description="face geometry: landmark QC, registration, AMs (docs/geometry.md)")
     sfv: SfvParams = Field(

@@ -32,3 +32,8 @@ class OutputError(SfvError):
 
 class PredictError(SfvError):
     """Input `sfv predict` cannot use; the message says which file and why."""
+
+
+class EncoderError(SfvError):
+    """A voice encoder whose package or weights cannot be found offline; the message names the
+    model, where it looked and how to provide it."""
