@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .audio.features import speech_samples
 from .audio.frontend import FrontEnd
 from .audio.io import load_audio
 from .cohort import Gender
-from .errors import AudioError, PredictError
+from .embeddings import EncoderSet
+from .errors import AudioError, EncoderError, PredictError
 from .estimator.store import StoredRepeat, load_repeat, predict_ensemble
 from .reconstruction.bundle import FaceFit
 from .reconstruction.eigenface import Eigenface
@@ -62,8 +64,10 @@ def load_models(models_dir: Path, gender: str) -> tuple[list[StoredRepeat], Eige
             FaceFit.load(paths["face fit"]))
 
 
-def voice_features(paths: list[Path], front_end: FrontEnd, device: torch.device) -> tuple[list[np.ndarray], float]:
-    """Normalised log-mel speech frames of each recording, and the seconds of speech found."""
+def voice_features(paths: list[Path], front_end: FrontEnd, device: torch.device
+                   ) -> tuple[list[np.ndarray], list[np.ndarray], float]:
+    """Normalised log-mel speech frames of each recording, its speech samples (the VAD's
+    segments joined, what the embeddings stage reads), and the seconds of speech found."""
     detector = front_end.detector()
     waves, spans = [], []
     for path in paths:
@@ -77,7 +81,25 @@ def voice_features(paths: list[Path], front_end: FrontEnd, device: torch.device)
         waves.append(wave)
         spans.append(segments)
     features = front_end.features(waves, spans, front_end.extractor(device), device)
-    return features, float(sum(np.sum(s[:, 1] - s[:, 0]) for s in spans))
+    speech = [speech_samples(w, front_end.sample_rate, s) for w, s in zip(waves, spans)]
+    return features, speech, float(sum(np.sum(s[:, 1] - s[:, 0]) for s in spans))
+
+
+def model_inputs(repeats: list[StoredRepeat], features: list[np.ndarray], speech: list[np.ndarray],
+                 sample_rate: int, device: torch.device) -> list[np.ndarray]:
+    """What the repeats' models read: the log-mel recordings, or, for a model on encoder
+    vectors, the speaker's row, from the encoders its repeats were trained with."""
+    inputs = {getattr(r.model, "inputs", None) for r in repeats}
+    if len(inputs) > 1:
+        raise PredictError("the repeats were trained on different voice encoders; re-run `dvc repro`")
+    (embedding,) = inputs
+    if embedding is None:
+        return features
+    try:
+        vectors = EncoderSet.build(embedding.settings(), device).embed(speech, sample_rate)
+    except (EncoderError, AudioError) as err:
+        raise PredictError(f"the new voice's embedding ({', '.join(embedding.encoders)}): {err}") from None
+    return [embedding.row(vectors, features if embedding.with_logmel else None)[None]]
 
 
 def predict_voice(paths: list[Path], gender: str, models_dir: Path, device: torch.device) -> VoicePrediction:
@@ -90,7 +112,9 @@ def predict_voice(paths: list[Path], gender: str, models_dir: Path, device: torc
     if not np.array_equal(repeats[0].am_ids, fit.table.am_id):
         raise PredictError(f"{models_dir}: the estimators and the face fit use different AM tables; "
                            f"re-run `dvc repro`")
-    features, speech_s = voice_features(paths, repeats[0].front_end, device)
-    mean, uncertainty = predict_ensemble(repeats, features, device)
+    front_end = repeats[0].front_end
+    features, speech, speech_s = voice_features(paths, front_end, device)
+    inputs = model_inputs(repeats, features, speech, front_end.sample_rate, device)
+    mean, uncertainty = predict_ensemble(repeats, inputs, device)
     faces, _, _ = fit.fit(eigenface, mean[None], device)
     return VoicePrediction(fit, mean, uncertainty, faces[0], speech_s, len(repeats))

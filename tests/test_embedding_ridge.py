@@ -15,7 +15,7 @@ from pipeline.estimator.statistics import speaker_statistics
 from pipeline.estimator.store import load_repeat, save_repeat
 from pipeline.splits import make_splits
 
-INPUT = EmbeddingInput(("egemaps",), (-1,), 10.0, False)
+INPUT = EmbeddingInput(("egemaps",), (-1,), 10.0, 8, False)
 
 
 def _world(n: int = 120, dim: int = 40, seed: int = 0):
@@ -38,7 +38,7 @@ def test_a_row_is_the_mean_of_the_recordings_vectors_then_the_log_mel_statistics
     vectors = np.array([[1.0, 2.0], [3.0, 6.0]])
     assert INPUT.row(vectors, None).tolist() == [2.0, 4.0]
     logmels = [np.random.default_rng(0).standard_normal((30, 4))]
-    with_logmel = EmbeddingInput(("egemaps",), (-1,), 10.0, True)
+    with_logmel = EmbeddingInput(("egemaps",), (-1,), 10.0, 8, True)
     row = with_logmel.row(vectors, logmels)
     assert row.shape == (2 + 4 * 17 // 2,)
     assert np.array_equal(row[2:], speaker_statistics(logmels))

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ..config import Params
+from ..embeddings import EmbeddingSettings
 from ..errors import DatasetError
 from .base import FittedModel
 from .ridge import StatsRidge
@@ -30,15 +31,21 @@ class EmbeddingInput:
     encoders: tuple[str, ...]
     layers: tuple[int, ...]
     window_s: float
+    batch_size: int  # a batch pads its windows to one length, so it is part of what made the vectors
     with_logmel: bool
 
     def spec(self) -> dict:
         return {"encoders": list(self.encoders), "layers": list(self.layers), "window_s": self.window_s,
-                "with_logmel": self.with_logmel}
+                "batch_size": self.batch_size, "with_logmel": self.with_logmel}
 
     @classmethod
     def from_spec(cls, spec: dict) -> EmbeddingInput:
-        return cls(tuple(spec["encoders"]), tuple(spec["layers"]), float(spec["window_s"]), bool(spec["with_logmel"]))
+        return cls(tuple(spec["encoders"]), tuple(spec["layers"]), float(spec["window_s"]), int(spec["batch_size"]),
+                   bool(spec["with_logmel"]))
+
+    def settings(self) -> EmbeddingSettings:
+        """How the embeddings stage made the vectors, for a new voice (`sfv predict`)."""
+        return EmbeddingSettings(self.encoders, self.layers, self.window_s, self.batch_size)
 
     def row(self, embeddings: np.ndarray, logmels: list[np.ndarray] | None) -> np.ndarray:
         """A speaker's input row [P] from their recordings' vectors [n_rec, D] (and normalised
@@ -76,7 +83,7 @@ class EmbeddingRidgeEstimator(StatsRidgeEstimator):
     @classmethod
     def from_params(cls, params: Params) -> EmbeddingRidgeEstimator:
         e = params.embedding
-        return cls(EmbeddingInput(tuple(e.encoder), tuple(e.layers), e.window_s, e.with_logmel))
+        return cls(EmbeddingInput(tuple(e.encoder), tuple(e.layers), e.window_s, e.batch_size, e.with_logmel))
 
     def fingerprint(self, group_size: int) -> dict:
         return {"estimator": self.name, "input": self.inputs.spec()}

@@ -27,7 +27,7 @@ from ..synth.cohort import VoiceSettings
 from ..synth.link import LINK_GROUPS, oracle
 from ..synth.shape_model import ShapeModel, build_shape_model
 from ..synth.voices import voice_cohort
-from .power import fit_repeats
+from .power import embedding_settings, fit_repeats, speaker_inputs
 from .table import SelectionSettings, selection_table
 
 RULES = {"paper": ("paper", "none"), "corrected": ("corrected", "none"), "corrected+bh": ("corrected", "bh")}
@@ -56,12 +56,12 @@ def world_predictions(coupling: float, world_seed: int, settings: CalibrationSet
     voice = replace(VoiceSettings.from_params(params.synth), seconds=settings.seconds, coupling=coupling,
                     recordings=1, planted=LINK_GROUPS)
     cohort = voice_cohort(settings.speakers, settings.gender, voice, world_seed, FrontEnd.from_params(params.audio),
-                          model)
+                          model, embedding=embedding_settings({"": estimator}))
     ids = [f"s{i:04d}" for i in range(settings.speakers)]
     gender = settings.gender
     splits = Splits(make_splits(ids, max(settings.repeats), world_seed, gender, settings.evaluation_share))
     targets = pd.DataFrame(cohort.ams, index=ids)
-    features = {s: [f] for s, f in zip(ids, cohort.features)}
+    features = speaker_inputs(estimator, cohort, ids)
     predictions = fit_repeats(estimator, splits, world_seed, gender, features, targets, cohort.am_ids, device,
                               fit_progress=progress)
     sizes = splits.sizes()

@@ -24,6 +24,8 @@ import yaml
 from ..audio.frontend import FrontEnd
 from ..cohort import Gender
 from ..config import Params, with_values
+from ..embeddings import EmbeddingSettings
+from ..errors import ParamsError
 from ..estimator.base import VoiceEstimator
 from ..estimator.data import repeat_data
 from ..estimator.null import empty_null
@@ -102,10 +104,10 @@ def run_world(cohort, gender: Gender, world_seed: int, estimators: dict[str, Voi
     ids = [f"s{i:04d}" for i in range(len(cohort.ams))]
     splits = Splits(make_splits(ids, max(repeats), world_seed, gender, evaluation_share))
     targets = pd.DataFrame(cohort.ams, index=ids, columns=[f"am_{k}" for k in cohort.am_ids])
-    features = {s: [f] for s, f in zip(ids, cohort.features)}
     sizes = splits.sizes()
     out = {}
     for name, estimator in estimators.items():
+        features = speaker_inputs(estimator, cohort, ids)
         started = time.perf_counter()
         predictions = fit_repeats(estimator, splits, world_seed, gender, features, targets, cohort.am_ids, device,
                                   progress)
@@ -115,6 +117,28 @@ def run_world(cohort, gender: Gender, world_seed: int, estimators: dict[str, Voi
                     if estimator.supports_permutation else empty_null()) for n in repeats}
         out[name] = WorldRun(predictions, null, sizes["v2"], sizes["t"], elapsed)
     return out
+
+
+def speaker_inputs(estimator: VoiceEstimator, cohort, ids: list[str]) -> dict[str, list[np.ndarray]]:
+    """What `estimator` reads of each speaker of a voice-only cohort (one recording each)."""
+    features = {s: [f] for s, f in zip(ids, cohort.features)}
+    if not estimator.needs_embeddings:
+        return features
+    vectors = {s: np.concatenate([cohort.embeddings[spec][i] for spec in estimator.inputs.encoders])[None]
+               for i, s in enumerate(ids)}
+    return estimator.speaker_inputs(features, vectors)
+
+
+def embedding_settings(estimators: dict[str, VoiceEstimator]) -> EmbeddingSettings | None:
+    """The encoders the estimators read, each once (their layers, windows and batches must agree)."""
+    reading = [e.inputs for e in estimators.values() if e.needs_embeddings]
+    if not reading:
+        return None
+    if len({(i.layers, i.window_s, i.batch_size) for i in reading}) > 1:
+        raise ParamsError("--estimator: the estimators read encoders with different embedding.layers, window_s "
+                          "or batch_size; run them in separate studies")
+    specs = tuple(dict.fromkeys(spec for i in reading for spec in i.encoders))
+    return EmbeddingSettings(specs, reading[0].layers, reading[0].window_s, reading[0].batch_size)
 
 
 def fit_repeats(estimator: VoiceEstimator, splits: Splits, world_seed: int, gender: Gender,
@@ -184,7 +208,8 @@ def power_study(settings: PowerSettings, estimators: dict[str, VoiceEstimator], 
         worlds = [("linked", voice, settings.seed)] + [
             (f"null{w}", null_voice, null_world_seed(settings.seed, w)) for w in range(settings.null_worlds)]
         for label, world, world_seed in worlds:
-            cohort = voice_cohort(settings.speakers, gender, world, world_seed, front_end, model)
+            cohort = voice_cohort(settings.speakers, gender, world, world_seed, front_end, model,
+                                  embedding=embedding_settings(estimators))
             for name, run in run_world(cohort, gender, world_seed, estimators, settings.repeats,
                                        (settings.permutations, settings.exceedances),
                                        settings.evaluation_share, device, progress).items():

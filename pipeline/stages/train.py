@@ -15,7 +15,9 @@ from ..audio.frontend import FrontEnd
 from ..cohort import Gender
 from ..config import Params
 from ..device import device_for
+from ..embeddings import load_embeddings
 from ..estimator.data import load_features, load_waveforms
+from ..errors import OutputError
 from ..estimator.null import empty_null
 from ..estimator.protocol import predictions_table, pretraining_log, repeat_path, train_repeats, training_log
 from ..estimator.registry import estimator_for
@@ -29,6 +31,12 @@ def main(params: Params, paths: Paths) -> None:
     estimator = estimator_for(params)
     device = device_for(params.device)
     features = load_features(paths.features)
+    if estimator.needs_embeddings:
+        vectors, meta = load_embeddings(paths.embeddings)
+        if tuple(meta["specs"]) != estimator.inputs.encoders:
+            raise OutputError(f"{paths.embeddings}: holds the vectors of {meta['specs']}, embedding.encoder asks for "
+                              f"{list(estimator.inputs.encoders)}; run the embeddings stage (dvc repro)")
+        features = estimator.speaker_inputs(features, vectors)
     segments = read_table(paths.segments) if params.sfv.phonatory else None
     ams = read_table(paths.ams).set_index("speaker_id")
     am_columns = [c for c in ams.columns if c.startswith("am_")]
