@@ -1,4 +1,6 @@
 """embedding_ridge: the ridge on the embeddings stage's vectors (pipeline/estimator/embedding_ridge.py)."""
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -126,3 +128,30 @@ def test_a_missing_measure_counts_as_the_training_mean():
     at_mean[0, 2] = model.x_mean_[2]
     np.testing.assert_allclose(mean, model.predict(at_mean)[0])
     assert np.isfinite(var).all()
+
+
+def test_predict_embeds_a_new_voice_with_the_encoders_the_repeats_recorded(tmp_path):
+    """`sfv predict`'s input for an embedding model: the row of the real eGeMAPS vector of the
+    voice's speech, as the embeddings stage computes it."""
+    from pipeline.embeddings import EncoderSet
+    from pipeline.predict import model_inputs
+
+    ids, targets, vectors, logmels = _world(60, dim=88)
+    estimator = EmbeddingRidgeEstimator(INPUT)
+    split = dict(zip(ids, ["t"] * 40 + ["v1"] * 8 + ["v2"] * 8 + ["e"] * 4))
+    data, mean, sd = repeat_data(1, 1, split, estimator.speaker_inputs(logmels, vectors), targets)
+    (result,) = estimator.fit([data], torch.device("cpu"))
+    save_repeat(tmp_path / "r.npz", result, estimator=estimator.name, fingerprint="f",
+                front_end=FrontEnd.from_params(AudioParams()), am_ids=np.array([1, 2]), target_mean=mean,
+                target_sd=sd, scored_ids=data.scored_ids, scored_splits=data.scored_splits)
+    stored = load_repeat(tmp_path / "r.npz")
+    t = np.arange(32000) / 16000
+    speech = [(0.3 * np.sign(np.sin(2 * np.pi * 120 * t)) * np.exp(-((t % 0.5) - 0.25) ** 2 / 0.02)).astype(np.float32)]
+    inputs = model_inputs([stored], logmels["s000"], speech, 16000, torch.device("cpu"))
+    expected = EncoderSet.build(INPUT.settings(), torch.device("cpu")).embed(speech, 16000)
+    assert len(inputs) == 1 and inputs[0].shape == (1, 88)
+    np.testing.assert_allclose(inputs[0][0], expected[0], rtol=1e-6)
+    assert np.isfinite(stored.predict(inputs, torch.device("cpu"))[0]).all()
+    # A log-mel model (no `inputs`) reads the log-mels themselves.
+    log_mel_repeat = SimpleNamespace(model=object())
+    assert model_inputs([log_mel_repeat], logmels["s000"], speech, 16000, torch.device("cpu")) is logmels["s000"]
