@@ -12,7 +12,9 @@ brings back a variant it has seen. Per variant and gender, from the run's own ou
   finds;
 - Tables 1/2 NMSE (all_100, predictable), the vertex error and gain over the mean face
   (reports/metrics.json);
-- the embeddings stage's cost per recording (data/embeddings/meta.json).
+- the embeddings stage's cost per recording (data/embeddings/meta.json);
+- `sfv predict` on a real voice (real_speech.py: the ALSA test recordings at 16 and 44.1 kHz)
+  with the variant's models, both genders' models: finite, how far from the cohort, rate agreement.
 
 Writes reports/experiments/representations/summary.json (with pipeline.provenance.run_record).
 
@@ -30,6 +32,7 @@ import numpy as np
 
 from pipeline.artifacts import read_table, write_json
 from pipeline.provenance import run_record
+from real_speech import alsa_voice, check
 from workspace import ROOT, repro, sync, with_overrides
 
 WORKSPACE = ROOT / ".representations"
@@ -87,6 +90,7 @@ def main() -> None:
     parser.add_argument("--workspace", type=Path, default=WORKSPACE)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
+    voices = alsa_voice(args.workspace.parent / ".real_speech")
     chosen = args.only or list(VARIANTS)
     started = time.perf_counter()
     summary_path = args.out / "summary.json"
@@ -99,7 +103,8 @@ def main() -> None:
         ran = repro(args.workspace, name)
         genders = json.loads((args.workspace / "reports/params.json").read_text())["sfv"]["genders"]
         results[name] = {"overrides": VARIANTS[name], "stages_run": ran,
-                         "wall_s": round(time.perf_counter() - variant_started), **summarise(args.workspace, genders)}
+                         "wall_s": round(time.perf_counter() - variant_started), **summarise(args.workspace, genders),
+                         "real_speech": {g: check(args.workspace / "models", voices, g) for g in genders}}
         write_json({**run_record({"variants": list(results)}, time.perf_counter() - started), "variants": results},
                    summary_path)
         for gender, row in results[name]["by_gender"].items():
