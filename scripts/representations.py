@@ -16,10 +16,12 @@ brings back a variant it has seen. Per variant and gender, from the run's own ou
 - `sfv predict` on a real voice (real_speech.py: the ALSA test recordings at 16 and 44.1 kHz)
   with the variant's models, both genders' models: finite, how far from the cohort, rate agreement.
 
-Writes reports/experiments/representations/summary.json (with pipeline.provenance.run_record).
+Writes reports/experiments/representations/summary.json (with pipeline.provenance.run_record) and
+results.csv (one row per variant and gender, the table of docs/estimators.md).
 
     python scripts/representations.py                       # every variant of VARIANTS
     python scripts/representations.py --only egemaps praat  # some of them
+    python scripts/representations.py --tabulate            # results.csv again from summary.json
 """
 from __future__ import annotations
 
@@ -29,8 +31,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from pipeline.artifacts import read_table, write_json
+from pipeline.artifacts import read_table, write_csv, write_json
 from pipeline.provenance import run_record
 from real_speech import alsa_voice, check
 from workspace import ROOT, repro, sync, with_overrides
@@ -84,16 +87,33 @@ def summarise(workspace: Path, genders: list[str]) -> dict:
     return {"by_gender": out, "embeddings_meta": meta}
 
 
+def tabulate(results: dict) -> pd.DataFrame:
+    """One row per variant and gender."""
+    rows = []
+    for name, run in results.items():
+        for gender, row in run["by_gender"].items():
+            rows.append({"variant": name, "gender": gender, "declared": row["declared"],
+                         "recall_r2_0.5": row["recall"]["r2>=0.5"], "recall_r2_0.1": row["recall"]["r2>=0.1"],
+                         "precision": row["precision"], "mean_ratio_r2_0.5": row["mean_ratio_r2>=0.5"],
+                         "recovered_share": row["recovered_share_r2>=0.5"], "nmse_all_100": row["nmse"]["all_100"],
+                         "vertex_error_mm": row["vertex_error_mm"], "gain_mm": row["gain_over_mean_face_mm"]})
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="+", choices=list(VARIANTS), help="run only these variants")
     parser.add_argument("--workspace", type=Path, default=WORKSPACE)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--tabulate", action="store_true", help="only write results.csv from summary.json")
     args = parser.parse_args()
+    summary_path = args.out / "summary.json"
+    if args.tabulate:
+        write_csv(tabulate(json.loads(summary_path.read_text())["variants"]), args.out / "results.csv", "%.4f")
+        return
     voices = alsa_voice(args.workspace.parent / ".real_speech")
     chosen = args.only or list(VARIANTS)
     started = time.perf_counter()
-    summary_path = args.out / "summary.json"
     results = json.loads(summary_path.read_text())["variants"] if summary_path.is_file() else {}
     base = (ROOT / "params.yaml").read_text()
     for i, name in enumerate(chosen, 1):
@@ -107,6 +127,7 @@ def main() -> None:
                          "real_speech": {g: check(args.workspace / "models", voices, g) for g in genders}}
         write_json({**run_record({"variants": list(results)}, time.perf_counter() - started), "variants": results},
                    summary_path)
+        write_csv(tabulate(results), args.out / "results.csv", "%.4f")
         for gender, row in results[name]["by_gender"].items():
             print(f"{name:24s} {gender:6s} declared {row['declared']:3d}  recall r2>=0.5 "
                   f"{row['recall']['r2>=0.5']:.2f}  share {row['recovered_share_r2>=0.5']:.3f}  "
