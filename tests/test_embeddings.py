@@ -221,6 +221,8 @@ def test_several_encoders_concatenate_with_prefixed_names():
     names = both.feature_names()
     assert vectors.shape == (2, 88 + 20) and len(names) == 108
     assert names[0].startswith("egemaps/") and names[-1] == "praat/voiced_share"
+    assert [n for n, m in zip(names, both.may_be_undefined()) if m] == ["praat/hnr_db", "praat/jitter_local",
+                                                                        "praat/shimmer_local"]
     alone = embed_recordings(waves, ("praat",), (-1,), 10.0, 8, CPU)
     np.testing.assert_allclose(vectors[:, 88:], alone, rtol=1e-6)
     at_44k = [signal.resample_poly(w, 441, 160).astype(np.float32) for w in waves]  # resampled to each encoder
@@ -271,7 +273,7 @@ def test_the_stage_writes_the_documented_layout(tmp_path):
     assert by_speaker["M0001"].dtype == np.float32
     assert meta["specs"] == ["praat", "egemaps"] and meta["dim"] == 108 and len(meta["feature_names"]) == 108
     assert [e["dim"] for e in meta["encoders"]] == [20, 88] and meta["audio_s"] == pytest.approx(12.0)
-    assert meta["packages"]["praat-parselmouth"] and meta["window_s"] == 10.0
+    assert meta["packages"]["praat-parselmouth"] and meta["window_s"] == 10.0 and meta["undefined"] == {}
     f0 = by_speaker["F0002"][:, meta["feature_names"].index("praat/f0_mean_hz")]
     np.testing.assert_allclose(f0, 210, rtol=PRAAT_F0_TOL)
 

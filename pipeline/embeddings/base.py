@@ -36,6 +36,9 @@ class Encoder(ABC):
 
     name: str
     sample_rate: int
+    # measures that can be undefined on real speech (too few periods for jitter): stored as NaN,
+    # counted in meta.json; any other undefined value stops the stage
+    may_be_undefined: frozenset[str] = frozenset()
 
     @abstractmethod
     def feature_names(self) -> list[str]:

@@ -67,6 +67,10 @@ class EncoderSet:
     def feature_names(self) -> list[str]:
         return [f"{e.name}/{n}" for e in self.encoders for n in e.feature_names()]
 
+    def may_be_undefined(self) -> np.ndarray:
+        """Boolean [D]: the dimensions that may hold NaN (Encoder.may_be_undefined)."""
+        return np.array([n in e.may_be_undefined for e in self.encoders for n in e.feature_names()], dtype=bool)
+
     def dims(self) -> dict[str, int]:
         return {e.name: len(e.feature_names()) for e in self.encoders}
 

@@ -41,6 +41,9 @@ class PraatEncoder(WindowedEncoder):
 
     name = "praat"
     sample_rate = 16000
+    # Praat needs runs of consecutive periods within PERIOD_FACTOR of each other: a low, breathy
+    # voice can have none (one recording of the default synthetic world has none)
+    may_be_undefined = frozenset({"jitter_local", "shimmer_local", "hnr_db"})
 
     def __init__(self, window_s: float) -> None:
         super().__init__(window_s)

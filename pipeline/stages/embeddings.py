@@ -49,6 +49,7 @@ def main(params: Params, paths: Paths) -> None:
             vectors += [v for _, _, v in found]
             progress.update(group.recording.nunique())
     dim = len(encoders.feature_names())
+    matrix = np.asarray(vectors, dtype=np.float32).reshape(len(rows), dim)
     index = pd.DataFrame(rows, columns=["speaker_id", "recording", "seconds"])
     audio_s = float(index.seconds.sum())
     meta = {"specs": list(settings.specs), "dim": dim, "feature_names": encoders.feature_names(),
@@ -59,9 +60,9 @@ def main(params: Params, paths: Paths) -> None:
             "layers": list(settings.layers), "window_s": settings.window_s, "batch_size": settings.batch_size,
             "input_sample_rate": rate, "recordings": len(index), "speakers": int(index.speaker_id.nunique()),
             "audio_s": round(audio_s, 3), "wall_s": round(time.perf_counter() - started, 3),
+            "undefined": {n: int(c) for n, c in zip(encoders.feature_names(), np.isnan(matrix).sum(0)) if c},
             "packages": package_versions()}
-    write_embeddings(paths.embeddings, index, np.asarray(vectors, dtype=np.float32).reshape(len(index), dim), meta,
-                     skipped)
+    write_embeddings(paths.embeddings, index, matrix, meta, skipped)
 
 
 def _speaker(sid: str, group: pd.DataFrame, root: Path, rate: int,
@@ -80,8 +81,9 @@ def _speaker(sid: str, group: pd.DataFrame, root: Path, rate: int,
     for start in range(0, len(waves), RECORDINGS_PER_BATCH):
         chunk = waves[start:start + RECORDINGS_PER_BATCH]
         for rel, wave, vector in zip(recordings[start:], chunk, encoders.embed(chunk, rate)):
-            if not np.isfinite(vector).all():
-                bad = [n for n, ok in zip(encoders.feature_names(), np.isfinite(vector)) if not ok]
+            if not (np.isfinite(vector) | encoders.may_be_undefined()).all():
+                undefined = ~np.isfinite(vector) & ~encoders.may_be_undefined()
+                bad = [n for n, no in zip(encoders.feature_names(), undefined) if no]
                 raise AudioError(f"speaker {sid}: {rel}: {len(bad)} measures undefined ({', '.join(bad[:4])}"
                                  f"{', ...' if len(bad) > 4 else ''}): no voiced speech found? {SKIP_HINT}")
             found.append((rel, len(wave) / rate, vector))
