@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--target-recall", type=float, default=0.8, help="recall the smallest-cohort table asks for")
     plan.add_argument("--interval", type=float, default=0.9, help="level of the prediction interval over world seeds")
     plan.add_argument("--out", type=str, default="reports/plan.json")
+    plan.add_argument("--table", type=str, default="reports/plan.csv", help="the smallest cohort per sex and r2 bin")
     plan.add_argument("--plot", type=str, default="reports/plots/plan.png")
     deps = commands.add_parser("code-deps", help="write every stage's code deps (its import closure) into dvc.yaml")
     deps.add_argument("--check", action="store_true", help="only list what dvc.yaml misses; exit 1 if anything")
@@ -317,7 +318,7 @@ def _plan(args) -> None:
     from .device import device_for
     from .plots.plan import plot_plan
     from .provenance import run_record
-    from .selection.plan import PlanSettings, markdown_table, plan_study
+    from .selection.plan import PlanSettings, markdown_table, plan_study, smallest_table
     from .selection.power import RULES, estimator_variant
 
     params = load_params(args.params)
@@ -345,6 +346,7 @@ def _plan(args) -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_json(result, out)
+    smallest_table(result).to_csv(args.table, index=False)
     plot_plan(result, Path(args.plot))
     print(markdown_table(result))
 

@@ -20,6 +20,7 @@ import time
 from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
+import pandas as pd
 import torch
 from scipy import stats
 
@@ -245,13 +246,30 @@ def first_speakers(cohort: VoiceCohort, n: int) -> VoiceCohort:
                               if f.name != "am_ids" and len(getattr(cohort, f.name)) == total})
 
 
+def smallest_table(result: dict) -> pd.DataFrame:
+    """The smallest cohort per sex, speech length and r² bin (docs/planning.md's table): the
+    number, and as text "≤ smallest size" when the smallest already reaches the target and
+    "> largest size" when none does."""
+    settings, rows = result["settings"], []
+    low, high = min(settings["speakers"]), max(settings["speakers"])
+    for key, by_bin in result["smallest_cohort"].items():
+        sex, seconds = key.split("/")
+        for b, value in by_bin.items():
+            ams = (sum(result["oracle"][s][b] for s in result["oracle"]) if sex == "both"
+                   else result["oracle"][sex][b])
+            text = f"> {high}" if value is None else f"≤ {low}" if value <= low else f"{value:.0f}"
+            rows.append({"sex": sex, "seconds": float(seconds), "r2_bin": b, "ams": ams,
+                         "speakers": value, "smallest": text})
+    return pd.DataFrame(rows)
+
+
 def markdown_table(result: dict) -> str:
-    """The smallest cohort per r² bin (docs/planning.md's table), one row per sex and speech length."""
+    """The smallest-cohort table as the terminal shows it, one row per sex and speech length."""
+    table = smallest_table(result)
     bins = list(result["settings"]["r2_bins"])
     lines = ["| sex | s of speech | " + " | ".join(f"r² {b}" for b in bins) + " |",
              "|---|---:|" + "---:|" * len(bins)]
-    for key, by_bin in result["smallest_cohort"].items():
-        sex, seconds = key.split("/")
-        cells = ["–" if by_bin[b] is None else f"{by_bin[b]:.0f}" for b in bins]
-        lines.append(f"| {sex} | {seconds} | " + " | ".join(cells) + " |")
+    for (sex, seconds), part in table.groupby(["sex", "seconds"], sort=False):
+        cells = part.set_index("r2_bin").loc[bins, "smallest"]
+        lines.append(f"| {sex} | {seconds:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
