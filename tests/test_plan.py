@@ -90,3 +90,20 @@ def test_interval_is_a_prediction_interval_clipped_to_shares():
     assert out["low"] == 0.0 and out["high"] == 1.0  # t with 1 degree of freedom is wide
     assert plan.interval([None], 0.9)["mean"] is None
 
+
+
+def test_both_sexes_pool_each_world_by_its_ams():
+    """"both" weighs a sex's recall by its AMs in the bin, world seed by world seed."""
+    settings = plan.PlanSettings(speakers=(50,), seconds=(20.0,), genders=(Gender.MALE, Gender.FEMALE), world_seeds=2,
+                                 null_worlds=0, repeats=3, rule="permutation+bh", alpha=0.05, permutations=199,
+                                 exceedances=3, evaluation_share=0.1, seed=0, coupling=1.6, target_recall=0.8,
+                                 interval=0.9)
+    recall = {("male", 0): 1.0, ("female", 0): 0.0, ("male", 1): 1.0, ("female", 1): 1 / 3}
+    result = {"settings": {"r2_bins": {"0.5-1": [0.5, 1]}}, "oracle": {"male": {"0.5-1": 1}, "female": {"0.5-1": 3}},
+              "worlds": [{"sex": sex, "seconds": 20.0, "speakers": 50, "kind": "linked", "world_seed": k,
+                          "recall": {"0.5-1": value}} for (sex, k), value in recall.items()],
+              "points": {}, "smallest_cohort": {}}
+    plan._pool_sexes(result, settings)
+    pooled = result["points"]["both/20"]["50"]["recall"]["0.5-1"]
+    assert (pooled["min"], pooled["max"]) == (pytest.approx(0.25), pytest.approx(0.5))
+    assert result["smallest_cohort"]["both/20"] == {"0.5-1": None}
