@@ -20,7 +20,7 @@ def plot_plan(result: dict, out: Path) -> None:
     colours = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, len(settings["r2_bins"])))
     for ax, key in zip(axes[0], keys):
         points = result["points"][key]
-        sizes = np.array([int(n) for n in points])
+        sizes = np.array(sorted(int(n) for n in points))  # the JSON's keys are strings, in text order
         for colour, b in zip(colours, settings["r2_bins"]):
             recall = [points[str(n)]["recall"][b] for n in sizes]
             mean = np.array([np.nan if r["mean"] is None else r["mean"] for r in recall])
