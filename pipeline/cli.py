@@ -104,6 +104,29 @@ def main(argv: list[str] | None = None) -> int:
     power.add_argument("--coupling", type=float, default=None,
                        help="synth.coupling of the linked world (default: params.yaml's)")
     power.add_argument("--out", type=str, default="reports/power.json")
+    plan = commands.add_parser("plan", help="how many speakers a study needs: the power study's worlds swept over "
+                               "cohort size, recall by oracle r2 with intervals over world seeds (reports/plan.json)")
+    plan.add_argument("--params", type=str, default="params.yaml", help="training and test settings from sfv.*")
+    plan.add_argument("--estimator", type=str, default=None, metavar="NAME=ESTIMATOR[,KEY=VALUE...]",
+                      help="as in `sfv power`; default: params.yaml's sfv.estimator")
+    plan.add_argument("--speakers", type=int, nargs="+", default=[50, 100, 150, 300],
+                      help="cohort sizes, speakers per sex")
+    plan.add_argument("--seconds", type=float, nargs="+", default=None,
+                      help="speech per speaker (one recording, s); default: synth.seconds x synth.recordings")
+    plan.add_argument("--sexes", nargs="+", choices=["M", "F"], default=["M", "F"])
+    plan.add_argument("--world-seeds", type=int, default=3, help="linked worlds per size (seeds seed..seed+K-1)")
+    plan.add_argument("--null-worlds", type=int, default=1, help="null worlds per size")
+    plan.add_argument("--repeats", type=int, default=None, help="repeats N per world; default: sfv.repeats")
+    plan.add_argument("--permutations", type=int, default=2000,
+                      help="most shufflings per AM (default: about the fewest with which BH can declare a lone AM)")
+    plan.add_argument("--exceedances", type=int, default=None, help="default: sfv.permutation_exceedances")
+    plan.add_argument("--coupling", type=float, default=None,
+                      help="synth.coupling of the linked worlds (default: params.yaml's; docs/planning.md)")
+    plan.add_argument("--target-recall", type=float, default=0.8, help="recall the smallest-cohort table asks for")
+    plan.add_argument("--interval", type=float, default=0.9, help="level of the prediction interval over world seeds")
+    plan.add_argument("--out", type=str, default="reports/plan.json")
+    plan.add_argument("--table", type=str, default="reports/plan.csv", help="the smallest cohort per sex and r2 bin")
+    plan.add_argument("--plot", type=str, default="reports/plots/plan.png")
     deps = commands.add_parser("code-deps", help="write every stage's code deps (its import closure) into dvc.yaml")
     deps.add_argument("--check", action="store_true", help="only list what dvc.yaml misses; exit 1 if anything")
     params_doc = commands.add_parser("params-doc", help="write the parameter reference (docs/parameters.md) from "
@@ -144,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             _calibrate(args)
         elif args.command == "power":
             _power(args)
+        elif args.command == "plan":
+            _plan(args)
         elif args.command == "bench-train":
             _report(args.out, "train", bench_train(args.repeats, args.steps, args.frames, args.batch, args.ams, args.seed))
         elif args.command == "bench-phonatory":
@@ -289,6 +314,50 @@ def _power(args) -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_json(result, out)
+    print(markdown_table(result))
+
+
+def _plan(args) -> None:
+    """Run the cohort-size sweep, write its results and figure (see docs/planning.md)."""
+    import time
+
+    from tqdm import tqdm
+
+    from .cohort import Gender
+    from .config import load_params
+    from .device import device_for
+    from .plots.plan import plot_plan
+    from .provenance import run_record
+    from .selection.plan import PlanSettings, markdown_table, plan_study, smallest_table
+    from .selection.power import RULES, estimator_variant
+
+    params = load_params(args.params)
+    try:
+        name, estimator = estimator_variant(args.estimator or f"{params.sfv.estimator}={params.sfv.estimator}", params)
+    except ValueError as err:
+        raise ParamsError(f"--estimator: {err}") from None
+    rule = params.sfv.test if params.sfv.fdr == "none" else f"{params.sfv.test}+{params.sfv.fdr}"
+    if rule not in RULES:
+        raise ParamsError(f"sfv.test {params.sfv.test!r} with sfv.fdr {params.sfv.fdr!r} is no rule of the power study")
+    seconds = args.seconds or [params.synth.seconds * params.synth.recordings]
+    settings = PlanSettings(tuple(sorted(args.speakers)), tuple(seconds), tuple(Gender.from_code(s) for s in args.sexes),
+                            args.world_seeds, args.null_worlds, args.repeats or params.sfv.repeats, rule,
+                            params.sfv.alpha, args.permutations,
+                            args.exceedances or params.sfv.permutation_exceedances, params.sfv.evaluation_share,
+                            params.seed, params.synth.coupling if args.coupling is None else args.coupling,
+                            args.target_recall, args.interval)
+    total = (len(settings.genders) * len(settings.seconds) * len(settings.speakers)
+             * (settings.world_seeds + settings.null_worlds) * settings.repeats)
+    started = time.perf_counter()
+    with tqdm(total=total, desc="plan", unit="repeat") as bar:
+        result = plan_study(settings, estimator, params, device_for(params.device), bar.update)
+    result["estimator_name"] = name
+    result["run"] = run_record({"argv": sys.argv[1:]}, time.perf_counter() - started)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_json(result, out)
+    smallest_table(result).to_csv(args.table, index=False)
+    plot_plan(result, Path(args.plot))
     print(markdown_table(result))
 
 
