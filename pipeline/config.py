@@ -262,8 +262,9 @@ class SfvParams(_Section):
     estimator: str = Field(
         "stats_ridge",
         description="the voice → AM estimator, a name of pipeline/estimator/registry.py: stats_ridge (ridge on "
-                    "speaker statistics), shared (the source's CNN, one backbone), per_am (one CNN per AM, as the "
-                    "source); the params stage asks it whether it can honour the rest (docs/estimators.md)")
+                    "speaker statistics), embedding_ridge (the same ridge on the embeddings stage's vectors: "
+                    "embedding.*), shared (the source's CNN, one backbone), per_am (one CNN per AM, as the source); "
+                    "the params stage asks it whether it can honour the rest (docs/estimators.md)")
     backend: Literal["local", "ray"] = Field(
         "local",
         description="where repeats train: this machine, or the Ray cluster of RAY_ADDRESS (pip install 'sfv[ray]')")

@@ -76,7 +76,7 @@ def test_allowed_values_follow_the_constraints():
     rows = {row.key: row for _, _, section in params_doc.sections() for row in section}
     assert rows["synth.speakers.male"].allowed == "an integer in (0, 100000]"
     assert rows["sfv.test"].allowed == "one of `paper`, `corrected`, `permutation`"
-    assert rows["sfv.estimator"].allowed == "one of `stats_ridge`, `shared`, `per_am`"  # from the registry
+    assert rows["sfv.estimator"].allowed == "one of `stats_ridge`, `embedding_ridge`, `shared`, `per_am`"  # from the registry
     assert rows["reconstruct.lambda"].allowed == "a number ≥ 0"
     assert rows["audio.sample_rate"].allowed == "`16000` only"
     assert rows["sfv.segment_s"].allowed == "[min, max], each a number in (0, 60]"
