@@ -38,12 +38,32 @@ def test_pool_workers_take_their_share(monkeypatch, sfv_threads):
     assert seen == {int(sfv_threads) if sfv_threads else max(1, available_cores() // 2)}
 
 
-def test_vad_segments_are_the_same_bytes_with_one_and_two_workers(tmp_path, monkeypatch):
-    (tmp_path / "p.yaml").write_text(yaml.safe_dump(TINY))
-    root = run("synth", tmp_path / "p.yaml", tmp_path).synthetic
-    (tmp_path / "vad.yaml").write_text(yaml.safe_dump({**TINY, "data": {"root": str(root)}}))
+@pytest.fixture(scope="module")
+def params(tmp_path_factory):
+    """The tiny world's params.yaml, its synthetic root made."""
+    tmp = tmp_path_factory.mktemp("threads")
+    (tmp / "p.yaml").write_text(yaml.safe_dump(TINY))
+    root = run("synth", tmp / "p.yaml", tmp).synthetic
+    (tmp / "params.yaml").write_text(yaml.safe_dump({**TINY, "data": {"root": str(root)}}))
+    return tmp / "params.yaml"
+
+
+def test_vad_segments_are_the_same_bytes_with_one_and_two_workers(params, tmp_path, monkeypatch):
     tables = {}
     for workers in ("1", "2"):
         monkeypatch.setenv("SFV_WORKERS", workers)
-        tables[workers] = run("vad", tmp_path / "vad.yaml", tmp_path / workers).segments.read_bytes()
+        tables[workers] = run("vad", params, tmp_path / workers).segments.read_bytes()
     assert tables["1"] == tables["2"] and tables["1"].count(b"\n") > 4
+
+
+def test_features_are_the_same_bytes_with_one_and_two_torch_threads(params, tmp_path):
+    run("vad", params, tmp_path)
+    threads, written = torch.get_num_threads(), {}
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            folder = run("features", params, tmp_path).features
+            written[n] = {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    finally:
+        torch.set_num_threads(threads)
+    assert written[1] == written[2] and len(written[1]) > 4
