@@ -105,39 +105,65 @@ def queue_states(folder: Path, env: dict[str, str]) -> list[str]:
             ("Queued", "Running", "Success", "Failed")]
 
 
-def stage_environments(seen: dict[int, str | None]) -> None:
-    """Add every running stage process (`python -m pipeline.stages`) to `seen`, with the
-    SFV_THREADS of its environment: do the queue's workers hand `dvc queue start`'s on?"""
+def processes(marker: bytes) -> dict[int, list[bytes]]:
+    """Running processes whose command line has an argument containing `marker`, with it."""
+    found = {}
     for proc in Path("/proc").iterdir():
         try:
             cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-            if b"pipeline.stages" not in cmdline or int(proc.name) in seen:
-                continue
-            environ = dict(item.split(b"=", 1) for item in (proc / "environ").read_bytes().split(b"\0") if b"=" in item)
+            if any(marker in arg for arg in cmdline):
+                found[int(proc.name)] = cmdline
         except (OSError, ValueError):
             continue
+    return found
+
+
+def stage_environments(folder: Path, seen: dict[int, str | None]) -> None:
+    """Add every running stage process (`python -m pipeline.stages`) of project `folder` to
+    `seen`, with the SFV_THREADS of its environment: do the queue's workers hand `dvc queue
+    start`'s on?"""
+    for pid in processes(b"pipeline.stages"):
+        if pid in seen:
+            continue
+        try:
+            if not Path(f"/proc/{pid}/cwd").resolve().is_relative_to(folder.resolve()):
+                continue
+            environ = dict(item.split(b"=", 1) for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+                           if b"=" in item)
+        except OSError:
+            continue
         value = environ.get(b"SFV_THREADS")
-        seen[int(proc.name)] = value.decode() if value is not None else None
+        seen[pid] = value.decode() if value is not None else None
 
 
 def parallel(folder: Path, env: dict[str, str], timeout: float, seen: dict[int, str | None]) -> float:
+    """Seconds from `dvc queue start -j 2` until both experiments' runners (`dvc exp exec-run`
+    processes of this project) have ended. Polled through /proc, not `dvc queue status`: a
+    dvc command beside the running experiments may wait for their locks, or they for its."""
     dvc = str(Path(sys.executable).parent / "dvc")
     for seed in SEEDS:
         run(folder, env, dvc, "exp", "run", "--queue", "-S", f"seed={seed}")
     started = time.perf_counter()
+    runners: set[int] = set()
     try:
-        run(folder, env, dvc, "queue", "start", "-j", "2")
+        # Not through run(): the workers it starts inherit its output pipes, and reading those
+        # to their end would wait for the workers to exit.
+        subprocess.run([dvc, "queue", "start", "-j", "2"], cwd=folder, env=env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         while True:
-            states = queue_states(folder, env)
-            if states.count("Success") + states.count("Failed") == len(SEEDS):
+            running = {pid for pid, cmdline in processes(b"exec-run").items()
+                       if any(str(folder).encode() in arg for arg in cmdline)}
+            runners |= running
+            stage_environments(folder, seen)
+            if len(runners) >= len(SEEDS) and not running:
                 break
-            stage_environments(seen)
             if time.perf_counter() - started > timeout:
-                raise SystemExit(f"{folder}: the queue did not finish in {timeout:.0f} s ({states})")
+                raise SystemExit(f"{folder}: the queue did not finish in {timeout:.0f} s")
             time.sleep(POLL_S)
         seconds = time.perf_counter() - started
-        if states.count("Failed"):
-            raise SystemExit(f"{folder}: {states.count('Failed')} experiment(s) failed; dvc queue logs shows why")
+        states = queue_states(folder, env)
+        if states.count("Success") != len(SEEDS):
+            raise SystemExit(f"{folder}: the queue ended with {states}; dvc queue logs shows why")
         return seconds
     finally:
         subprocess.run([dvc, "queue", "stop", "--kill"], cwd=folder, env=env, capture_output=True, timeout=120)
@@ -169,7 +195,7 @@ def main() -> None:
                 if name in modes:
                     summary[f"{name}_over_sequential"] = round(modes[name]["seconds"] / modes["sequential"]["seconds"], 3)
         write_json(summary, OUT)
-        shutil.rmtree(folder)
+        shutil.rmtree(folder, ignore_errors=True)  # the queue's stopping workers may still be removing their files
 
 
 if __name__ == "__main__":
