@@ -119,10 +119,10 @@ def _timed_vad(code: Path, busy: bool, env: dict[str, str]) -> float:
 
 
 def _segments(code: Path) -> Path:
-    """The segments table a vad stage of `code` writes (its dvc.yaml's paths table)."""
-    from .stages import Paths
-
-    return Paths.from_dvc_yaml(code / "dvc.yaml", code).segments
+    """The segments table a vad stage of `code` writes (its dvc.yaml's `vars: - paths:` table)."""
+    (table,) = [v["paths"] for v in yaml.safe_load((code / "dvc.yaml").read_text())["vars"]
+                if isinstance(v, dict) and "paths" in v]
+    return code / table["segments"]
 
 
 def _md5(path: Path) -> str:
