@@ -38,6 +38,7 @@ bench: $(BIN)/.sfv-installed
 	$(BIN)/sfv bench-phonatory --out reports/bench.json
 	$(BIN)/sfv bench-permutations --out reports/bench.json
 	$(BIN)/sfv bench-embeddings --out reports/bench.json
+	$(BIN)/sfv bench-vad --out reports/bench.json
 
 clean-venv:
 	rm -rf $(VENV)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .artifacts import write_json
+from .bench_vad import bench_vad
 from .benchmarks import (bench_audio, bench_geometry, bench_permutations, bench_phonatory, bench_reconstruct,
                          bench_synth, bench_train, phonatory_estimates, provenance)
 from .errors import ParamsError, SfvError
@@ -34,6 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     audio.add_argument("--seconds", type=float, default=20.0)
     audio.add_argument("--seed", type=int, default=0)
     audio.add_argument("--out", type=str, default="reports/bench.json")
+    vad = commands.add_parser("bench-vad", help="benchmark the vad stage beside a busy torch process, against the "
+                              "code before its thread settings (issue 29)")
+    vad.add_argument("--speakers", type=int, default=20, help="speakers per sex of the synthetic world")
+    vad.add_argument("--seconds", type=float, default=10.0, help="length of each recording (s)")
+    vad.add_argument("--seed", type=int, default=0)
+    vad.add_argument("--repeats", type=int, default=3)
+    vad.add_argument("--old", type=str, default="65c5571", help="the commit whose code is the old setting")
+    vad.add_argument("--out", type=str, default="reports/bench.json")
     geometry = commands.add_parser("bench-geometry", help="benchmark registration against trimesh's nricp_amberg, and AM throughput")
     geometry.add_argument("--scans", type=int, default=4)
     geometry.add_argument("--faces", type=int, default=2000)
@@ -152,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
             _report(args.out, "synth", bench_synth(args.people, args.vertices, args.seed))
         elif args.command == "bench-audio":
             _report(args.out, "audio", bench_audio(args.recordings, args.seconds, args.seed))
+        elif args.command == "bench-vad":
+            _report(args.out, "vad_threads", bench_vad(args.speakers, args.seconds, args.seed, args.repeats, args.old))
         elif args.command == "bench-geometry":
             _report(args.out, "geometry", bench_geometry(args.scans, args.faces, args.seed))
         elif args.command == "bench-permutations":

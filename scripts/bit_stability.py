@@ -57,9 +57,10 @@ NO_AVX512_NUMPY = "X86_V4,AVX512_ICL,AVX512_SPR"  # numpy's dispatch targets abo
 SETTINGS: dict[str, tuple[str, dict[str, str]]] = {
     "reference": ("this machine as it is", {}),
     "reference_again": ("the reference once more (is a run repeatable at all?)", {}),
-    "threads_1": ("one thread for OpenMP (torch), OpenBLAS (numpy) and MKL",
-                  {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}),
-    "threads_4": ("four threads for each", {"OMP_NUM_THREADS": "4", "OPENBLAS_NUM_THREADS": "4", "MKL_NUM_THREADS": "4"}),
+    "threads_1": ("one thread for OpenMP (torch), OpenBLAS (numpy) and MKL (SFV_THREADS too: pipeline/threads.py sets them)",
+                  {"SFV_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}),
+    "threads_4": ("four threads for each", {"SFV_THREADS": "4", "OMP_NUM_THREADS": "4", "OPENBLAS_NUM_THREADS": "4",
+                                            "MKL_NUM_THREADS": "4"}),
     "workers_1": ("no process pool (SFV_WORKERS=1): every person and scan in the stage's process",
                   {"SFV_WORKERS": "1"}),
     "workers_3": ("a pool of 3 processes (SFV_WORKERS=3): other chunks per worker, other completion order",
@@ -101,7 +102,9 @@ def child(folder: Path, speakers: int, stages: list[str]) -> None:
     """Run `stages` on the small cohort into `folder` (this process's environment is the setting)."""
     from pipeline.config import load_params, with_values
     from pipeline.stages import Paths, run_stage
+    from pipeline.threads import apply_threads
 
+    apply_threads()  # as a stage's process does (pipeline/stages/__init__.py)
     paths = Paths.from_dvc_yaml(ROOT / "dvc.yaml", folder)
     params = with_values(load_params(ROOT / "params.yaml"), "synth", {"speakers": {"male": speakers, "female": speakers}}, "bit_stability")
     params = with_values(params, "data", {"root": str(paths.synthetic)}, "bit_stability")

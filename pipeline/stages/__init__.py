@@ -16,6 +16,7 @@ import yaml
 from ..cohort import Gender
 from ..config import Params, load_params
 from ..errors import ParamsError, SfvError
+from ..threads import apply_threads
 
 DVC_YAML = Path("dvc.yaml")
 PARAMS_YAML = Path("params.yaml")
@@ -66,6 +67,7 @@ def main(argv: list[str]) -> int:
     if len(argv) not in (1, 2):
         print("usage: python -m pipeline.stages NAME [GENDER]  (run from the folder of dvc.yaml)", file=sys.stderr)
         return 2
+    apply_threads()  # the stage's process takes every core; a process pool it starts shares them out
     try:
         run_stage(argv[0], argv[1] if len(argv) == 2 else None, load_params(PARAMS_YAML), Paths.from_dvc_yaml())
     except SfvError as err:
