@@ -43,10 +43,10 @@ def worlds():
     (same seeds and settings), which are made once."""
     made = {}
 
-    def cohort(n, gender, voice, seed, front_end, model, table=None, workers=None):
-        key = (n, str(gender), voice, seed)
+    def cohort(n, gender, voice, seed, front_end, model, table=None, workers=None, embedding=None):
+        key = (n, str(gender), voice, seed, embedding)
         if key not in made:
-            made[key] = voice_cohort(n, gender, voice, seed, front_end, model, table, workers=1)
+            made[key] = voice_cohort(n, gender, voice, seed, front_end, model, table, workers=1, embedding=embedding)
         return made[key]
     return cohort
 
@@ -132,3 +132,22 @@ def test_power_study_recall_rises_with_r2_and_its_null_holds_the_level(monkeypat
     ratio = study["mean_ratio"]
     assert ratio["r2>=0.5"] < ratio["r2>=0.3"] < ratio["r2>=0.05"] < 1 < ratio["r2<0.05"], ratio
     assert len(power.markdown_table(result).splitlines()) == 2 + len(power.RULES) * len(REPEATS)
+
+
+def test_embedding_ridge_on_egemaps_holds_the_level_in_the_null_world(monkeypatch, worlds):
+    """`sfv power --estimator e=embedding_ridge,embedding.encoder=[egemaps]`: the real eGeMAPS
+    vectors of the same voices, every rule within the binomial bound in the null world."""
+    monkeypatch.setattr(power, "voice_cohort", worlds)
+    settings = power.PowerSettings(speakers=SPEAKERS, seconds=SECONDS, genders=(SEX,), repeats=REPEATS, null_worlds=1,
+                                   alpha=ALPHA, permutations=PERMUTATIONS, exceedances=EXCEEDANCES,
+                                   evaluation_share=0.1, seed=0, coupling=COUPLING)
+    name, estimator = power.estimator_variant("e=embedding_ridge,embedding.encoder=[egemaps]", PARAMS)
+    assert estimator.inputs.encoders == ("egemaps",)
+    result = power.power_study(settings, {name: estimator}, PARAMS, CPU)
+    study = result["estimators"]["e"][str(SEX)]
+    bound = binomial_bound(96, ALPHA)
+    for rule in power.RULES:
+        for n in map(str, REPEATS):
+            null = study["null"][rule][n]
+            assert null["tested"] == 96 and null["declared"] <= bound, (rule, n, null)
+    assert result["settings"]["estimators"]["e"]["input"]["encoders"] == ["egemaps"]
