@@ -63,7 +63,7 @@ def test_it_learns_the_carried_am_and_not_the_other_and_is_stats_ridge_on_the_ro
         # The same ridge stats_ridge fits, on the speakers' rows.
         train = np.stack([vectors[s].mean(0) for s in part.speaker_id[part.split == "t"]])
         v1 = [s for s, sp in zip(data.scored_ids, data.scored_splits) if sp == "v1"]
-        ridge = StatsRidge().fit(train, data.train_targets, np.stack([vectors[s].mean(0) for s in v1]),
+        ridge = StatsRidge(clip=True).fit(train, data.train_targets, np.stack([vectors[s].mean(0) for s in v1]),
                                  data.scored_targets[np.array(data.scored_splits) == "v1"])
         np.testing.assert_allclose(ridge.predict(np.stack([vectors[s].mean(0) for s in data.scored_ids]))[0],
                                    result.mean_z, rtol=1e-10, atol=1e-12)
@@ -103,7 +103,7 @@ def test_its_permutation_null_shuffles_the_rows_it_fits():
     splits = make_splits(ids, 3, 0, "male", evaluation_share=0.1)
     null = estimator.permutation_null(splits, estimator.speaker_inputs(logmels, vectors), targets, 200, 10, 0, "null")
     direct = permutation_table(splits, {s: [v.mean(0)[None]] for s, v in vectors.items()}, targets, 200, 10, 0, "null",
-                               lambda r: r[0][0])
+                               lambda r: r[0][0], clip=True)
     pd.testing.assert_frame_equal(null, direct)
     carried = null[null.am_id == 1].mean_ratio.to_numpy()
     assert len(carried) == 201 and (carried[1:] > carried[0]).all()
@@ -155,3 +155,21 @@ def test_predict_embeds_a_new_voice_with_the_encoders_the_repeats_recorded(tmp_p
     # A log-mel model (no `inputs`) reads the log-mels themselves.
     log_mel_repeat = SimpleNamespace(model=object())
     assert model_inputs([log_mel_repeat], logmels["s000"], speech, 16000, torch.device("cpu")) is logmels["s000"]
+
+
+def test_a_new_row_is_clipped_to_the_range_training_spans():
+    """A dimension that is zero in all but one training speaker (a ReLU unit of GE2E) must not
+    let a new speaker's value there, dozens of D_t SDs out, throw the prediction off."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((60, 6))
+    x[:, 5] = 0.0
+    x[0, 5] = 1e-3
+    y = x[:, :1] + 0.1 * rng.standard_normal((60, 1))
+    clipped, plain = (StatsRidge(clip=c).fit(x[:40], y[:40], x[40:50], y[40:50]) for c in (True, False))
+    new = x[50:].copy()
+    new[:, 5] = 0.5  # 500 times the one training value
+    assert np.abs(clipped.predict(new)[0] - clipped.predict(x[50:])[0]).max() < 1.0
+    np.testing.assert_allclose(clipped.predict(x[:40])[0], plain.predict(x[:40])[0])  # inside the range: the same
+    restored = StatsRidge.from_state(clipped.state())
+    assert restored.clip and np.allclose(restored.predict(new)[0], clipped.predict(new)[0], rtol=1e-5)
+    assert not StatsRidge.from_state(plain.state()).clip

@@ -76,6 +76,7 @@ class EmbeddingVoiceModel:
 class EmbeddingRidgeEstimator(StatsRidgeEstimator):
     name = "embedding_ridge"
     needs_embeddings = True
+    clip = True  # GE2E's ReLU dimensions are zero in most speakers (StatsRidge)
 
     def __init__(self, inputs: EmbeddingInput) -> None:
         self.inputs = inputs
@@ -86,7 +87,7 @@ class EmbeddingRidgeEstimator(StatsRidgeEstimator):
         return cls(EmbeddingInput(tuple(e.encoder), tuple(e.layers), e.window_s, e.batch_size, e.with_logmel))
 
     def fingerprint(self, group_size: int) -> dict:
-        return {"estimator": self.name, "input": self.inputs.spec()}
+        return {"estimator": self.name, "input": self.inputs.spec(), "clip": self.clip}
 
     def speaker_inputs(self, features: dict[str, list[np.ndarray]], embeddings: dict[str, np.ndarray] | None
                        ) -> dict[str, list[np.ndarray]]:

@@ -31,14 +31,15 @@ def empty_null() -> pd.DataFrame:
 
 def permutation_table(splits: pd.DataFrame, features: dict[str, list[np.ndarray]], targets: pd.DataFrame,
                       permutations: int, exceedances: int, seed: int, desc: str,
-                      vector: Callable[[list[np.ndarray]], np.ndarray] = speaker_statistics) -> pd.DataFrame:
+                      vector: Callable[[list[np.ndarray]], np.ndarray] = speaker_statistics,
+                      clip: bool = False) -> pd.DataFrame:
     """Rows (permutation, am_id, mean_ratio): permutation 0 is the observed AM, 1..n_k shuffled,
     drawn per AM until `exceedances` shufflings reach it or `permutations` are drawn
     (ridge.sequential_ratios).
 
     `splits` has the train stage's layout (repeat, speaker_id, split); `targets` (raw AMs,
     columns am_<id>) is indexed by speaker_id; `vector` makes a speaker's input row of the ridge
-    from their recordings. D_e speakers take no part.
+    from their recordings; `clip` as StatsRidge's. D_e speakers take no part.
     """
     if permutations == 0:
         return empty_null()
@@ -52,7 +53,8 @@ def permutation_table(splits: pd.DataFrame, features: dict[str, list[np.ndarray]
     x = np.stack([vector(features[s]) for s in pool])
     y = targets.loc[pool].to_numpy(np.float64)
     with tqdm(total=permutations, desc=desc, unit="shuffle") as bar:
-        statistic = sequential_ratios(x, y, repeats, permutations, exceedances, seed, progress=bar.update)
+        statistic = sequential_ratios(x, y, repeats, permutations, exceedances, seed, progress=bar.update,
+                                      clip=clip)
     am_ids = [int(str(c).removeprefix("am_")) for c in targets.columns]
     return pd.DataFrame({"permutation": np.concatenate([np.arange(len(s)) for s in statistic]),
                          "am_id": np.repeat(am_ids, [len(s) for s in statistic]),

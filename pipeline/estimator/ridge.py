@@ -38,9 +38,12 @@ class _Basis:
     u: np.ndarray  # [n_t, r]
     s: np.ndarray  # [r]
     vt: np.ndarray  # [r, P]
+    low: np.ndarray | None = None  # [P] D_t's smallest and largest standardised values, when new
+    high: np.ndarray | None = None  # rows are clipped to them (StatsRidge(clip=True))
 
     def standardise(self, x: np.ndarray) -> np.ndarray:
-        return standardised(x, self.mean, self.scale)
+        z = standardised(x, self.mean, self.scale)
+        return z if self.low is None else np.clip(z, self.low, self.high)
 
 
 def standardised(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -50,8 +53,9 @@ def standardised(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarr
     return np.nan_to_num(z, nan=0.0) if np.isnan(z).any() else z
 
 
-def _basis(x_train: np.ndarray) -> _Basis:
-    """D_t's standardisation (over the defined values of each column) and its SVD."""
+def _basis(x_train: np.ndarray, clip: bool = False) -> _Basis:
+    """D_t's standardisation (over the defined values of each column) and its SVD; with `clip`,
+    also the range new rows are clipped to."""
     if np.isnan(x_train).any():
         defined = np.isfinite(x_train).any(axis=0)
         filled = np.where(defined, x_train, 0.0)
@@ -59,9 +63,10 @@ def _basis(x_train: np.ndarray) -> _Basis:
     else:
         mean, scale = x_train.mean(axis=0), x_train.std(axis=0)
     scale = np.where(scale > 1e-12, scale, 1.0)
-    u, s, vt = np.linalg.svd(standardised(x_train, mean, scale), full_matrices=False)
+    z = standardised(x_train, mean, scale)
+    u, s, vt = np.linalg.svd(z, full_matrices=False)
     keep = s > s[0] * 1e-10  # centring removes one dimension
-    return _Basis(mean, scale, u[:, keep], s[keep], vt[keep])
+    return _Basis(mean, scale, u[:, keep], s[keep], vt[keep], *((z.min(axis=0), z.max(axis=0)) if clip else ()))
 
 
 def _shrinkage(s: np.ndarray, alphas: np.ndarray) -> np.ndarray:
@@ -109,16 +114,20 @@ class StatsRidge:
     """Ridge regression of AMs on speaker statistics, alpha per AM, heteroscedastic variance.
 
     fit(X_t, Y_t, X_v1, Y_v1) learns from D_t only and uses D_v1 for the choice of alpha;
-    predict(X) -> (mean [n, K], variance [n, K]) in the units of Y.
+    predict(X) -> (mean [n, K], variance [n, K]) in the units of Y. With `clip`, a new row's
+    standardised values are clipped to the range D_t spans: an encoder's ReLU output is zero in
+    most speakers for many dimensions, and one speaker's non-zero value there would otherwise
+    sit dozens of D_t SDs out and throw the prediction far off.
     """
 
-    def __init__(self, alphas: tuple[float, ...] = ALPHAS):
+    def __init__(self, alphas: tuple[float, ...] = ALPHAS, clip: bool = False):
         self.alphas = alphas
+        self.clip = clip
 
     def fit(self, x_train: np.ndarray, y_train: np.ndarray, x_select: np.ndarray,
             y_select: np.ndarray) -> StatsRidge:
         alphas = np.asarray(self.alphas, dtype=np.float64)
-        basis = _basis(np.asarray(x_train, np.float64))
+        basis = _basis(np.asarray(x_train, np.float64), self.clip)
         y_train = np.asarray(y_train, np.float64)
         x_select = basis.standardise(np.asarray(x_select, np.float64))
         best, _, gcv, select_error = select_and_predict(basis, y_train[None], x_select,
@@ -129,6 +138,8 @@ class StatsRidge:
         coords = basis.u.T @ (y_train - self.intercept_)
         self.coef_ = basis.vt.T @ (shrink * coords)  # [P, K] on standardised statistics
         self.x_mean_, self.x_scale_ = basis.mean, basis.scale
+        if self.clip:
+            self.x_low_, self.x_high_ = basis.low, basis.high
         self.alpha_index_, self.alpha_ = best, alphas[best]
         self.train_error_, self.select_error_ = gcv[:, 0], select_error[:, 0]  # [A, K] along the alpha grid
         residuals = self._leave_one_out(basis, y_train, best)
@@ -181,21 +192,26 @@ class StatsRidge:
     STATE = ("coef_", "intercept_", "x_mean_", "x_scale_", "alpha_", "residual_var_", "index_coef_",
              "index_slope_", "index_offset_")
 
+    CLIP_STATE = ("x_low_", "x_high_")
+
     def state(self) -> dict[str, np.ndarray]:
         """The learned arrays, for storage (the coefficients as float32: half the size, and
         predictions change by about 1e-7 of an SD)."""
+        names = self.STATE + (self.CLIP_STATE if self.clip else ())
         return {name: getattr(self, name).astype(np.float32 if name.endswith("coef_") else np.float64)
-                for name in self.STATE}
+                for name in names}
 
     @classmethod
     def from_state(cls, state: dict[str, np.ndarray]) -> StatsRidge:
-        model = cls()
-        for name in cls.STATE:
+        model = cls(clip=all(name in state for name in cls.CLIP_STATE))
+        for name in cls.STATE + (cls.CLIP_STATE if model.clip else ()):
             setattr(model, name, np.asarray(state[name], dtype=np.float64))
         return model
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         z = standardised(np.asarray(x, np.float64), self.x_mean_, self.x_scale_)
+        if self.clip:
+            z = np.clip(z, self.x_low_, self.x_high_)
         mean = z @ self.coef_ + self.intercept_
         index = z @ self.index_coef_
         variance = self.residual_var_ * np.exp(np.outer(index, self.index_slope_) - self.index_offset_)
@@ -236,15 +252,15 @@ def mean_ratios(x: np.ndarray, y: np.ndarray, repeats: list[RepeatRows], permuta
 
 def sequential_ratios(x: np.ndarray, y: np.ndarray, repeats: list[RepeatRows], max_permutations: int,
                       exceedances: int, seed: int, alphas: tuple[float, ...] = ALPHAS, block: int = 250,
-                      progress=None) -> list[np.ndarray]:
+                      progress=None, clip: bool = False) -> list[np.ndarray]:
     """The statistic of `mean_ratios` under shufflings drawn only while they decide something:
     per AM, [1 + n_k] (the observed value first), shuffled until `exceedances` shufflings reach
     the observed value (a ratio as small or smaller) or `max_permutations` are drawn (Besag &
     Clifford 1991). An AM the voice does not carry stops after a few dozen shufflings; one it
     carries strongly is resolved down to p = 1 / (max_permutations + 1). The shufflings are the
-    same, in the same order, as `mean_ratios` with the same seed draws."""
+    same, in the same order, as `mean_ratios` with the same seed draws. `clip`: as StatsRidge's."""
     y = np.asarray(y, np.float64)
-    protocol = _Protocol.of(x, repeats, alphas)
+    protocol = _Protocol.of(x, repeats, alphas, clip)
     rng = np.random.default_rng(seed)
     observed = protocol.statistic(y, np.arange(len(y))[None])[0]
     drawn: list[list[np.ndarray]] = [[] for _ in range(y.shape[1])]
@@ -282,9 +298,9 @@ class _Protocol:
     grid: np.ndarray
 
     @classmethod
-    def of(cls, x: np.ndarray, repeats: list[RepeatRows], alphas: tuple[float, ...]) -> _Protocol:
+    def of(cls, x: np.ndarray, repeats: list[RepeatRows], alphas: tuple[float, ...], clip: bool = False) -> _Protocol:
         x = np.asarray(x, np.float64)
-        bases = [_basis(x[rows.train]) for rows in repeats]
+        bases = [_basis(x[rows.train], clip) for rows in repeats]
         return cls(repeats, bases, [b.standardise(x[r.select]) for b, r in zip(bases, repeats)],
                    [b.standardise(x[r.score]) for b, r in zip(bases, repeats)], np.asarray(alphas, dtype=np.float64))
 

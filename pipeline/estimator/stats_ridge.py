@@ -7,7 +7,7 @@ every shuffling of the AMs, so it is the estimator that affords the exact permut
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,7 @@ class RidgeVoiceModel:
 class StatsRidgeEstimator(VoiceEstimator):
     name = "stats_ridge"
     supports_permutation = True
+    clip: ClassVar[bool] = False  # new rows clipped to D_t's range (StatsRidge)
 
     @classmethod
     def from_params(cls, params: Params) -> StatsRidgeEstimator:
@@ -62,7 +63,7 @@ class StatsRidgeEstimator(VoiceEstimator):
 
         results = []
         for data in repeats:
-            results.append(fit_repeat(data, statistics, self.model))
+            results.append(fit_repeat(data, statistics, self.model, self.clip))
             if progress:
                 progress(1)
         return results
@@ -82,18 +83,18 @@ class StatsRidgeEstimator(VoiceEstimator):
     def permutation_null(self, splits: pd.DataFrame, features: dict[str, list[np.ndarray]], targets: pd.DataFrame,
                          permutations: int, exceedances: int, seed: int, desc: str) -> pd.DataFrame:
         return permutation_table(splits, features, targets, permutations, exceedances, seed, desc,
-                                 self.vector)
+                                 self.vector, self.clip)
 
 
 def fit_repeat(data: RepeatData, statistics: Callable[[list[np.ndarray]], np.ndarray] = speaker_statistics,
-               model: Callable[[StatsRidge], FittedModel] = RidgeVoiceModel) -> RepeatResult:
+               model: Callable[[StatsRidge], FittedModel] = RidgeVoiceModel, clip: bool = False) -> RepeatResult:
     """One repeat: fitted on D_t, its penalties chosen on D_v1 (and D_t's GCV), predicting every
     scored speaker from all of their recordings at once (`statistics`: a cache of their input
     rows; `model` wraps the fitted ridge for storage and `sfv predict`)."""
     x_train = np.stack([statistics(r) for r in data.train_recordings])
     x_scored = np.stack([statistics(r) for r in data.scored_recordings])
     v1 = np.array([s == "v1" for s in data.scored_splits])
-    ridge = StatsRidge().fit(x_train, data.train_targets, x_scored[v1], data.scored_targets[v1])
+    ridge = StatsRidge(clip=clip).fit(x_train, data.train_targets, x_scored[v1], data.scored_targets[v1])
     mean, var = ridge.predict(x_scored)
     steps = np.arange(1, len(ridge.alphas) + 1)
     log = [(int(a), float(t), float(v)) for a, t, v in
