@@ -254,8 +254,9 @@ def _world(base):
     return base / "root", segments
 
 
-def _params(root, on_error="fail", encoder=("praat", "egemaps")):
+def _params(root, on_error="fail", encoder=("praat", "egemaps"), estimator="embedding_ridge"):
     params = with_values(default_params(), "data", {"root": str(root), "on_error": on_error}, "test")
+    params = with_values(params, "sfv", {"estimator": estimator}, "test")
     return with_values(params, "embedding", {"encoder": list(encoder)}, "test")
 
 
@@ -276,6 +277,16 @@ def test_the_stage_writes_the_documented_layout(tmp_path):
     assert meta["packages"]["praat-parselmouth"] and meta["window_s"] == 10.0 and meta["undefined"] == {}
     f0 = by_speaker["F0002"][:, meta["feature_names"].index("praat/f0_mean_hz")]
     np.testing.assert_allclose(f0, 210, rtol=PRAAT_F0_TOL)
+
+
+def test_the_stage_runs_no_encoder_for_an_estimator_that_reads_none(tmp_path, monkeypatch):
+    root, _ = _world(tmp_path)
+    (root / "audio" / "F0002_1.wav").write_bytes(b"not audio")  # never read: no encoder runs
+    monkeypatch.setattr(EncoderSet, "build", lambda *a, **k: pytest.fail("an encoder was built"))
+    paths = run("embeddings", _params(root, estimator="stats_ridge"), tmp_path / "out")
+    by_speaker, meta = load_embeddings(paths.embeddings)
+    assert by_speaker == {} and meta["specs"] == [] and meta["dim"] == 0
+    assert "stats_ridge reads no embeddings" in meta["not_needed"]
 
 
 def test_the_stage_refuses_bad_input_and_leaves_nothing(tmp_path):

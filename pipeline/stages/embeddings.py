@@ -1,5 +1,6 @@
 """embeddings stage: one vector per recording from its speech (the VAD segments), by the
-encoders of embedding.encoder (docs/embeddings.md)."""
+encoders of embedding.encoder (docs/embeddings.md). When sfv.estimator reads no embeddings the
+stage writes the empty layout and runs no encoder: the default run pays nothing for them."""
 from __future__ import annotations
 
 import time
@@ -19,6 +20,7 @@ from ..embeddings import EmbeddingSettings, EncoderSet
 from ..embeddings.encoders import MIN_SPEECH_S
 from ..embeddings.store import package_versions, write_embeddings
 from ..errors import AudioError
+from ..estimator.registry import estimator_class
 from . import Paths
 
 RECORDINGS_PER_BATCH = 8
@@ -28,6 +30,12 @@ SKIP_HINT = "Check the recording, or set data.on_error: skip to drop this speake
 def main(params: Params, paths: Paths) -> None:
     settings = EmbeddingSettings.from_params(params.embedding)
     rate = params.audio.sample_rate
+    if not estimator_class(params.sfv.estimator).needs_embeddings:
+        write_embeddings(paths.embeddings, pd.DataFrame(columns=["speaker_id", "recording", "seconds"]),
+                         np.zeros((0, 0), np.float32),
+                         {"specs": [], "dim": 0, "feature_names": [], "encoders": [], "recordings": 0,
+                          "not_needed": f"sfv.estimator {params.sfv.estimator} reads no embeddings"}, [])
+        return
     root = Path(params.data.root)
     segments = read_output(paths.segments, "vad")
     encoders = EncoderSet.build(settings, device_for(params.device))

@@ -1,0 +1,228 @@
+"""The whole pipeline once at the source's scale (issue 28): 364 men and 662 women, about 2 min
+of speech each (4 recordings of 30 s, silences included), everything else as params.yaml.
+
+A fresh git + DVC project, `.paper_scale/` (git- and DVC-ignored), holds a copy of this working
+tree's tracked files (scripts/workspace.py's sync) committed as its baseline; the run is
+
+    dvc exp run -n paper_scale -S synth.speakers.male=364 -S synth.speakers.female=662 \\
+        -S synth.recordings=4 -S synth.seconds=30
+
+While it runs, /proc is sampled every SAMPLE_S seconds: which stage's process is alive
+(`python -m pipeline.stages NAME`) and the proportional set size (PSS: shared pages split among
+the processes sharing them, so forked workers are not counted twice) of every process of the
+project but DVC's own. Per stage: wall seconds (first to last sample it was seen in) and peak
+PSS of its processes together; for the run: wall seconds, peak PSS, the largest single process.
+
+Then, from the run's outputs and beside the default run's committed ones (reports/): Tables 1/2
+keys (reports/metrics.json), declared AMs, recall by oracle-r² bin (the plan's bins) and
+precision (reports/selection/<sex>.csv), the reconstruction gain over the mean face, and the
+recovered share. With --plan, `sfv plan` at the source's size (men 364, women 662, 120 s of
+speech) for the prediction beside them.
+
+Writes reports/experiments/paper_scale/: summary.json (all of it, with run_record),
+stages.csv (stage, seconds, peak PSS), comparison.csv (per sex: default run, paper scale, plan),
+dvc.log (the run's output), samples.csv (every sample).
+
+    python scripts/paper_scale.py                 # the run (about an hour on 2 cores)
+    python scripts/paper_scale.py --plan          # then sfv plan at that size
+    python scripts/paper_scale.py --tabulate      # comparison.csv again from what is there
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from pipeline.artifacts import write_json
+from pipeline.provenance import run_record
+from pipeline.selection.plan import R2_BINS, r2_bins
+from workspace import ROOT, dvc_command, sync
+
+WORKSPACE = ROOT / ".paper_scale"
+OUT = ROOT / "reports/experiments/paper_scale"
+SIZE = {"male": 364, "female": 662}
+RECORDINGS, SECONDS = 4, 30.0
+OVERRIDES = [f"synth.speakers.male={SIZE['male']}", f"synth.speakers.female={SIZE['female']}",
+             f"synth.recordings={RECORDINGS}", f"synth.seconds={SECONDS:g}"]
+SAMPLE_S = 0.5
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def environment() -> dict[str, str]:
+    """This Python's environment first on PATH, the workspace's package (not the editable
+    install's), no thread settings, a git identity for the experiment commits."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SFV_THREADS", "SFV_WORKERS")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update({"GIT_AUTHOR_NAME": "sfv", "GIT_AUTHOR_EMAIL": "sfv@sfv.invalid",
+                "GIT_COMMITTER_NAME": "sfv", "GIT_COMMITTER_EMAIL": "sfv@sfv.invalid"})
+    return env
+
+
+def project(folder: Path, env: dict[str, str]) -> None:
+    """A fresh git + DVC project: this working tree's tracked files and params.yaml, committed."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    sync(folder, (ROOT / "params.yaml").read_text(), ROOT)
+    (folder / ".dvc/config.local").unlink(missing_ok=True)  # sync's no_scm: this one is a git project
+    for cmd in (["git", "init", "-q"], [dvc_command(), "config", "--local", "core.analytics", "false"],
+                # links, not copies, from the cache: the audio alone is about 4 GB here
+                [dvc_command(), "config", "--local", "cache.type", "hardlink,symlink,copy"],
+                ["git", "add", "-A"], ["git", "commit", "-q", "-m", "baseline"]):
+        subprocess.run(cmd, cwd=folder, env=env, check=True, capture_output=True)
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _pss(pid: str) -> int:
+    """Proportional set size in bytes (smaps_rollup), else resident size."""
+    rollup = _read(Path(f"/proc/{pid}/smaps_rollup"))
+    if rollup:
+        for line in rollup.split(b"\n"):
+            if line.startswith(b"Pss:"):
+                return int(line.split()[1]) * 1024
+    statm = _read(Path(f"/proc/{pid}/statm"))
+    return int(statm.split()[1]) * PAGE if statm else 0
+
+
+class Monitor(threading.Thread):
+    """Samples the project's processes: the running stage and their PSS."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(daemon=True)
+        self.folder = str(folder.resolve())
+        self.samples: list[tuple[float, str | None, int, int]] = []  # time, stage, PSS sum, largest
+        self.stop = threading.Event()
+
+    def sample(self) -> tuple[str | None, int, int]:
+        stage, total, largest = None, 0, 0
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                if not os.readlink(f"/proc/{entry.name}/cwd").startswith(self.folder):
+                    continue
+            except OSError:
+                continue
+            argv = (_read(Path(f"/proc/{entry.name}/cmdline")) or b"").split(b"\0")
+            if any(arg.endswith(b"/dvc") or arg == b"dvc" for arg in argv[:2]):
+                continue  # DVC itself, not a stage
+            if b"pipeline.stages" in argv:
+                at = argv.index(b"pipeline.stages")
+                stage = " ".join(a.decode() for a in argv[at + 1:] if a) or stage
+            pss = _pss(entry.name)
+            total += pss
+            largest = max(largest, pss)
+        return stage, total, largest
+
+    def run(self) -> None:
+        with open(OUT / "samples.csv", "w") as log:  # as it goes: a run cut short keeps its times
+            log.write("t,stage,pss,largest\n")
+            while not self.stop.is_set():
+                self.samples.append((time.time(), *self.sample()))
+                log.write(",".join(map(str, self.samples[-1])) + "\n")
+                log.flush()
+                self.stop.wait(SAMPLE_S)
+
+    def stages(self) -> pd.DataFrame:
+        table = pd.DataFrame(self.samples, columns=["t", "stage", "pss", "largest"]).dropna(subset=["stage"])
+        rows = [{"stage": stage, "seconds": round(g.t.max() - g.t.min() + SAMPLE_S, 1),
+                 "peak_pss_mb": round(g.pss.max() / 2**20), "largest_process_mb": round(g.largest.max() / 2**20)}
+                for stage, g in table.groupby("stage", sort=False)]
+        return pd.DataFrame(rows)
+
+
+def run_experiment(folder: Path, env: dict[str, str]) -> dict:
+    command = [dvc_command(), "exp", "run", "-n", "paper_scale", *[a for o in OVERRIDES for a in ("-S", o)]]
+    monitor = Monitor(folder)
+    monitor.start()
+    started = time.perf_counter()
+    with open(OUT / "dvc.log", "w") as log:
+        process = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True, bufsize=1)
+        for line in process.stdout:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            log.write(line)
+        code = process.wait()
+    wall = time.perf_counter() - started
+    monitor.stop.set()
+    monitor.join()
+    stages = monitor.stages()
+    stages.to_csv(OUT / "stages.csv", index=False)
+    if code:
+        raise SystemExit(f"{' '.join(command)} exited {code}; see {OUT / 'dvc.log'}")
+    pss = [s[2] for s in monitor.samples]
+    return {"command": " ".join(command[1:]), "wall_s": round(wall, 1),
+            "stage_sum_s": round(float(stages.seconds.sum()), 1),
+            "peak_pss_mb": round(max(pss) / 2**20), "largest_process_mb": int(stages.largest_process_mb.max()),
+            "samples": len(monitor.samples), "run": run_record({"overrides": OVERRIDES, "workspace": str(folder)}, wall)}
+
+
+def outcome(reports: Path, sex: str) -> dict:
+    """What one run found for one sex: its own reports folder."""
+    selection = pd.read_csv(reports / "selection" / f"{sex}.csv")
+    metrics = json.loads((reports / "metrics.json").read_text())
+    out = {"declared": int(selection.z.sum()), "ams": len(selection)}
+    planted = selection.r2 >= R2_BINS[0]
+    out["precision"] = float((selection.z.astype(bool) & planted).sum() / max(selection.z.sum(), 1))
+    for label, inside in r2_bins(selection.r2.to_numpy()).items():
+        out[f"recall_{label}"] = float(selection.z[inside].mean()) if inside.any() else None
+    strong = selection[selection.r2 >= 0.5]
+    out["recall_r2>=0.5"] = float(strong.z.mean())
+    strong_ratio = strong.mean_ratio.mean()
+    out["recovered_share_r2>=0.5"] = float(((1 - strong.mean_ratio) / strong.r2).mean())
+    out["mean_ratio_r2>=0.5"] = float(strong_ratio)
+    out.update(_flat(metrics[sex]))
+    return out
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--plan", action="store_true", help="also run sfv plan at the source's size")
+    parser.add_argument("--tabulate", action="store_true", help="only comparison.csv, from what is there")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    summary_path = OUT / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    env = environment()
+    if not args.tabulate and not args.plan:
+        project(WORKSPACE, env)
+        summary = {"size": SIZE, "recordings": RECORDINGS, "seconds": SECONDS, "overrides": OVERRIDES,
+                   "experiment": run_experiment(WORKSPACE, env)}
+        write_json(summary, summary_path)
+    if not args.plan:
+        summary["params"] = yaml.safe_load((WORKSPACE / "params.yaml").read_text())
+        summary["outcome"] = {sex: outcome(WORKSPACE / "reports", sex) for sex in SIZE}
+        summary["default_outcome"] = {sex: outcome(ROOT / "reports", sex) for sex in SIZE}
+        write_json(summary, summary_path)
+    print(json.dumps(summary.get("outcome", {}), indent=1)[:3000])
+
+
+if __name__ == "__main__":
+    main()
