@@ -131,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--exceedances", type=int, default=None, help="default: sfv.permutation_exceedances")
     plan.add_argument("--coupling", type=float, default=None,
                       help="synth.coupling of the linked worlds (default: params.yaml's; docs/planning.md)")
+    plan.add_argument("--measurement", type=str, default="reports/geometry_ams.csv",
+                      help="the AMs' measurement error: a table with am, r (measured vs true) and truth_sd, as the "
+                           "geometry stage writes on a root with truth (default: the default run's registration); "
+                           "none: the worlds' AMs are the true ones (docs/planning.md)")
     plan.add_argument("--target-recall", type=float, default=0.8, help="recall the smallest-cohort table asks for")
     plan.add_argument("--interval", type=float, default=0.9, help="level of the prediction interval over world seeds")
     plan.add_argument("--out", type=str, default="reports/plan.json")
@@ -339,7 +343,7 @@ def _plan(args) -> None:
     from .device import device_for
     from .plots.plan import plot_plan
     from .provenance import run_record
-    from .selection.plan import PlanSettings, markdown_table, plan_study, smallest_table
+    from .selection.plan import PlanSettings, markdown_table, measurement_noise, plan_study, smallest_table
     from .selection.power import RULES, estimator_variant
 
     params = load_params(args.params)
@@ -356,12 +360,26 @@ def _plan(args) -> None:
                             params.sfv.alpha, args.permutations,
                             args.exceedances or params.sfv.permutation_exceedances, params.sfv.evaluation_share,
                             params.seed, params.synth.coupling if args.coupling is None else args.coupling,
-                            args.target_recall, args.interval)
+                            args.target_recall, args.interval, args.measurement)
+    noise_sd = None
+    if args.measurement != "none":
+        import numpy as np
+        import pandas as pd
+
+        from .face.ams import default_am_table
+
+        if not Path(args.measurement).is_file():
+            raise ParamsError(f"--measurement {args.measurement}: no such file (run `dvc repro geometry` on a root "
+                              f"with truth, give your own am,r,truth_sd table, or pass --measurement none)")
+        try:
+            noise_sd = measurement_noise(pd.read_csv(args.measurement), np.asarray(default_am_table().am_id))
+        except ValueError as err:
+            raise ParamsError(f"--measurement {args.measurement}: {err}") from None
     total = (len(settings.genders) * len(settings.seconds) * len(settings.speakers)
              * (settings.world_seeds + settings.null_worlds) * settings.repeats)
     started = time.perf_counter()
     with tqdm(total=total, desc="plan", unit="repeat") as bar:
-        result = plan_study(settings, estimator, params, device_for(params.device), bar.update)
+        result = plan_study(settings, estimator, params, device_for(params.device), bar.update, noise_sd)
     result["estimator_name"] = name
     result["run"] = run_record({"argv": sys.argv[1:]}, time.perf_counter() - started)
     out = Path(args.out)

@@ -1,6 +1,9 @@
 """`sfv plan` on a tiny sweep of a strongly planted world: recall rises with the cohort size, the
 output has the layout docs/planning.md documents, and the smallest-cohort interpolation."""
 import math
+
+import numpy as np
+import pandas as pd
 from dataclasses import fields
 
 import pytest
@@ -10,7 +13,7 @@ from threadpoolctl import threadpool_limits
 from pipeline.cohort import Gender
 from pipeline.estimator.stats_ridge import StatsRidgeEstimator
 from pipeline.selection import plan
-from pipeline.synth.voices import voice_cohort
+from pipeline.synth.voices import VoiceCohort, voice_cohort
 from presets import params_with
 
 # Few enough speakers that the ridge finds little, and four times as many; a link stronger than
@@ -51,7 +54,9 @@ def test_recall_rises_with_cohort_size(result):
 
 
 def test_output_has_the_documented_keys(result):
-    assert set(result) == {"settings", "oracle", "cohorts", "worlds", "points", "smallest_cohort"}
+    assert set(result) == {"settings", "oracle", "cohorts", "worlds", "points", "smallest_cohort",
+                           "measurement_noise_sd"}
+    assert result["measurement_noise_sd"] is None and result["settings"]["measurement"] == "none"
     assert len(result["cohorts"]) == 3 and {c["speakers"] for c in result["cohorts"]} == {max(SIZES)}
     assert set(result["settings"]) == {f.name for f in fields(plan.PlanSettings)} | {"r2_bins", "estimator"}
     bins = list(result["settings"]["r2_bins"])
@@ -107,3 +112,26 @@ def test_both_sexes_pool_each_world_by_its_ams():
     pooled = result["points"]["both/20"]["50"]["recall"]["0.5-1"]
     assert (pooled["min"], pooled["max"]) == (pytest.approx(0.25), pytest.approx(0.5))
     assert result["smallest_cohort"]["both/20"] == {"0.5-1": None}
+
+
+def test_measurement_noise_gives_the_measured_ams_their_correlation_with_the_truth():
+    r, truth_sd = np.array([0.95, 0.8, 0.5]), np.array([2.0, 0.5, 10.0])
+    table = pd.DataFrame({"am": ["am_7", "am_2", "am_3"], "r": r, "truth_sd": truth_sd})
+    sd = plan.measurement_noise(table, np.array([2, 3, 7]))  # the table's rows follow am_ids, not file order
+    np.testing.assert_allclose(sd, truth_sd[[1, 2, 0]] * np.sqrt(1 / r[[1, 2, 0]] ** 2 - 1))
+    true = np.random.default_rng(0).standard_normal((20_000, 3)) * truth_sd[[1, 2, 0]]
+    cohort = VoiceCohort(features=[], ams=true, latents=np.zeros((len(true), 0)), am_ids=np.array([2, 3, 7]),
+                         snr_db=np.zeros(len(true)))
+    once, again = (plan.measured(cohort, sd, 4, Gender.MALE).ams for _ in range(2))
+    np.testing.assert_array_equal(once, again)
+    got = [np.corrcoef(once[:, k], true[:, k])[0, 1] for k in range(3)]
+    np.testing.assert_allclose(got, r[[1, 2, 0]], atol=0.01)
+    assert plan.measured(cohort, None, 4, Gender.MALE) is cohort
+
+
+def test_measurement_noise_refuses_a_table_without_truth():
+    with pytest.raises(ValueError, match="truth_sd"):
+        plan.measurement_noise(pd.DataFrame({"am": ["am_1"], "r": [0.9]}), np.array([1]))
+    without = pd.DataFrame({"am": ["am_1", "am_2"], "r": [np.nan, 0.9], "truth_sd": [np.nan, 1.0]})
+    with pytest.raises(ValueError, match="no r or truth_sd for am_1"):
+        plan.measurement_noise(without, np.array([1, 2]))

@@ -12,6 +12,8 @@ The oracle (which AM the voice carries and how much) is the power study's, fixed
 world seeds vary the speakers, their voices and the splits. Each world is drawn once at the
 largest size and every smaller size takes its first speakers, so the sizes differ by their
 cohort, not by the luck of the draw, and synthesis (most of the cost) is paid once per world.
+The worlds' AMs are the true ones unless a measurement error is given (`measurement_noise`):
+the pipeline measures AMs on registered scans, which adds error the voice cannot predict.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from ..config import Params
 from ..estimator.base import VoiceEstimator
 from ..face.ams import default_am_table
 from ..face.template import build_template
-from ..seeds import null_world_seed, world_oracle_rng
+from ..seeds import null_world_seed, world_measurement_rng, world_oracle_rng
 from ..synth.cohort import VoiceSettings
 from ..synth.link import LINK_GROUPS, oracle
 from ..synth.shape_model import build_shape_model
@@ -65,6 +67,32 @@ class PlanSettings:
     coupling: float
     target_recall: float
     interval: float
+    measurement: str = "none"  # where the AM measurement error comes from (a file), or none
+
+
+def measurement_noise(agreement: pd.DataFrame, am_ids: np.ndarray) -> np.ndarray:
+    """Per AM, the SD of the error that, added to the true AMs, gives them the correlation r with
+    the truth that a measurement has: var(e) = truth_sd² (1/r² − 1). `agreement` has `am`
+    (am_<id>), `r` and `truth_sd`, as the geometry stage's reports/geometry_ams.csv on a root with
+    truth; r is floored at 0.01 (an AM measured with no agreement is noise)."""
+    missing = {"am", "r", "truth_sd"} - set(agreement.columns)
+    if missing:
+        raise ValueError(f"no column {', '.join(sorted(missing))}: the table needs am, r and truth_sd")
+    rows = agreement.set_index("am").reindex([f"am_{i}" for i in am_ids])
+    bad = rows.index[rows.r.isna() | rows.truth_sd.isna()]
+    if len(bad):
+        raise ValueError(f"no r or truth_sd for {', '.join(bad[:4])}{', ...' if len(bad) > 4 else ''} "
+                         f"(a root without truth has none)")
+    r = np.clip(rows.r.to_numpy(float), 0.01, 1.0)
+    return rows.truth_sd.to_numpy(float) * np.sqrt(1 / r**2 - 1)
+
+
+def measured(cohort: VoiceCohort, noise_sd: np.ndarray | None, seed: int, gender: Gender) -> VoiceCohort:
+    """The cohort with its AMs as measured: the true AMs plus independent Gaussian error."""
+    if noise_sd is None:
+        return cohort
+    error = world_measurement_rng(seed, gender).standard_normal(cohort.ams.shape) * noise_sd
+    return replace(cohort, ams=cohort.ams + error)
 
 
 def bin_label(i: int) -> str:
@@ -151,9 +179,10 @@ def smallest_cohort(speakers: list[int], recall: list[float | None], target: flo
 
 
 def plan_study(settings: PlanSettings, estimator: VoiceEstimator, params: Params, device: torch.device,
-               progress=None) -> dict:
+               progress=None, noise_sd: np.ndarray | None = None) -> dict:
     """The sweep's results (see the module docstring) by sex and speech length; the worlds' faces,
-    channel and log-mels follow params.yaml (synth:, audio:), as in the power study."""
+    channel and log-mels follow params.yaml (synth:, audio:), as in the power study; their AMs
+    carry a measurement error of SD `noise_sd` per AM (measurement_noise) if given."""
     table = default_am_table()
     am_ids = np.asarray(table.am_id)
     model = build_shape_model(build_template(params.synth.vertices), params.synth.residual_mm)
@@ -166,7 +195,8 @@ def plan_study(settings: PlanSettings, estimator: VoiceEstimator, params: Params
                            "r2_bins": {bin_label(i): [R2_BINS[i], R2_BINS[i + 1] if i + 1 < len(R2_BINS) else 1]
                                        for i in range(len(R2_BINS))},
                            "estimator": estimator.fingerprint(1)},
-              "oracle": {}, "cohorts": [], "worlds": [], "points": {}, "smallest_cohort": {}}
+              "oracle": {}, "cohorts": [], "worlds": [], "points": {}, "smallest_cohort": {},
+              "measurement_noise_sd": None if noise_sd is None else dict(zip(map(int, am_ids), map(float, noise_sd)))}
     for gender in settings.genders:
         r2 = truth.set_index("am_id").loc[am_ids, f"r2_{gender}"].to_numpy()
         result["oracle"][str(gender)] = {k: int(m.sum()) for k, m in r2_bins(r2).items()} | {
@@ -180,7 +210,8 @@ def plan_study(settings: PlanSettings, estimator: VoiceEstimator, params: Params
                 for w in range(settings.null_worlds)]
             for kind, world, world_seed in worlds:
                 started = time.process_time()
-                cohort = voice_cohort(max(settings.speakers), gender, world, world_seed, front_end, model)
+                cohort = measured(voice_cohort(max(settings.speakers), gender, world, world_seed, front_end, model),
+                                  noise_sd, world_seed, gender)
                 result["cohorts"].append({"sex": str(gender), "seconds": seconds, "kind": kind,
                                           "world_seed": world_seed, "speakers": max(settings.speakers),
                                           "cpu_seconds": time.process_time() - started})
