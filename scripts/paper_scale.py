@@ -21,10 +21,12 @@ speech) for the prediction beside them.
 
 Writes reports/experiments/paper_scale/: summary.json (all of it, with run_record),
 stages.csv (stage, seconds, peak PSS), comparison.csv (per sex: default run, paper scale, plan),
-dvc.log (the run's output), samples.csv (every sample).
+dvc.log (the run's output), samples.csv (every sample); default/ the same for --default.
 
     python scripts/paper_scale.py                 # the run (about an hour on 2 cores)
-    python scripts/paper_scale.py --plan          # then sfv plan at that size
+    python scripts/paper_scale.py --plan          # sfv plan at that size
+    python scripts/paper_scale.py --default       # the same protocol at params.yaml's size
+    python scripts/paper_scale.py --resume        # after a failed run (DVC keeps what is up to date)
     python scripts/paper_scale.py --tabulate      # comparison.csv again from what is there
 """
 from __future__ import annotations
@@ -48,7 +50,9 @@ from pipeline.selection.plan import R2_BINS, r2_bins
 from workspace import ROOT, dvc_command, sync
 
 WORKSPACE = ROOT / ".paper_scale"
+DEFAULT_WORKSPACE = ROOT / ".paper_scale_default"
 OUT = ROOT / "reports/experiments/paper_scale"
+DEFAULT_OUT = OUT / "default"  # the same protocol at params.yaml's size, for the stage times beside
 SIZE = {"male": 364, "female": 662}
 RECORDINGS, SECONDS = 4, 30.0
 OVERRIDES = [f"synth.speakers.male={SIZE['male']}", f"synth.speakers.female={SIZE['female']}",
@@ -102,9 +106,9 @@ def _pss(pid: str) -> int:
 class Monitor(threading.Thread):
     """Samples the project's processes: the running stage and their PSS."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, log: Path) -> None:
         super().__init__(daemon=True)
-        self.folder = str(folder.resolve())
+        self.folder, self.log = str(folder.resolve()), log
         self.samples: list[tuple[float, str | None, int, int]] = []  # time, stage, PSS sum, largest
         self.stop = threading.Event()
 
@@ -130,7 +134,7 @@ class Monitor(threading.Thread):
         return stage, total, largest
 
     def run(self) -> None:
-        with open(OUT / "samples.csv", "w") as log:  # as it goes: a run cut short keeps its times
+        with open(self.log, "w") as log:  # as it goes: a run cut short keeps its times
             log.write("t,stage,pss,largest\n")
             while not self.stop.is_set():
                 self.samples.append((time.time(), *self.sample()))
@@ -146,12 +150,14 @@ class Monitor(threading.Thread):
         return pd.DataFrame(rows)
 
 
-def run_experiment(folder: Path, env: dict[str, str]) -> dict:
-    command = [dvc_command(), "exp", "run", "-n", "paper_scale", *[a for o in OVERRIDES for a in ("-S", o)]]
-    monitor = Monitor(folder)
+def run_experiment(folder: Path, env: dict[str, str], out: Path, name: str, overrides: list[str]) -> dict:
+    """`dvc exp run -n NAME -S ...` in `folder`, sampled; its log, samples and stage table in `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    command = [dvc_command(), "exp", "run", "-n", name, *[a for o in overrides for a in ("-S", o)]]
+    monitor = Monitor(folder, out / "samples.csv")
     monitor.start()
     started = time.perf_counter()
-    with open(OUT / "dvc.log", "w") as log:
+    with open(out / "dvc.log", "w") as log:
         process = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    text=True, bufsize=1)
         for line in process.stdout:
@@ -163,14 +169,14 @@ def run_experiment(folder: Path, env: dict[str, str]) -> dict:
     monitor.stop.set()
     monitor.join()
     stages = monitor.stages()
-    stages.to_csv(OUT / "stages.csv", index=False)
+    stages.to_csv(out / "stages.csv", index=False)
     if code:
-        raise SystemExit(f"{' '.join(command)} exited {code}; see {OUT / 'dvc.log'}")
+        raise SystemExit(f"{' '.join(command)} exited {code}; see {out / 'dvc.log'}")
     pss = [s[2] for s in monitor.samples]
     return {"command": " ".join(command[1:]), "wall_s": round(wall, 1),
             "stage_sum_s": round(float(stages.seconds.sum()), 1),
             "peak_pss_mb": round(max(pss) / 2**20), "largest_process_mb": int(stages.largest_process_mb.max()),
-            "samples": len(monitor.samples), "run": run_record({"overrides": OVERRIDES, "workspace": str(folder)}, wall)}
+            "samples": len(monitor.samples), "run": run_record({"overrides": overrides, "workspace": str(folder)}, wall)}
 
 
 def outcome(reports: Path, sex: str) -> dict:
@@ -184,6 +190,8 @@ def outcome(reports: Path, sex: str) -> dict:
         out[f"recall_{label}"] = float(selection.z[inside].mean()) if inside.any() else None
     strong = selection[selection.r2 >= 0.5]
     out["recall_r2>=0.5"] = float(strong.z.mean())
+    carried = selection[selection.r2 >= R2_BINS[0]]
+    out["recovered_all"] = float((1 - carried.mean_ratio.mean()) / carried.r2.mean())  # the plan's definition
     strong_ratio = strong.mean_ratio.mean()
     out["recovered_share_r2>=0.5"] = float(((1 - strong.mean_ratio) / strong.r2).mean())
     out["mean_ratio_r2>=0.5"] = float(strong_ratio)
@@ -201,27 +209,123 @@ def _flat(tree: dict, prefix: str = "") -> dict:
     return flat
 
 
+def run_plan(env: dict[str, str]) -> dict:
+    """`sfv plan` at the source's size, one sex per call (so men's worlds are not drawn at the
+    women's size), the speech per speaker of the run, every other setting its default."""
+    record = {}
+    for sex, code in (("male", "M"), ("female", "F")):
+        started = time.perf_counter()
+        command = [str(Path(sys.executable).parent / "sfv"), "plan", "--speakers", str(SIZE[sex]), "--sexes", code,
+                   "--seconds", f"{RECORDINGS * SECONDS:g}", "--out", str(OUT / f"plan_{sex}.json"),
+                   "--table", str(OUT / f"plan_{sex}.csv"), "--plot", str(OUT / f"plan_{sex}.png")]
+        subprocess.run(command, cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, check=True)
+        record[sex] = {"command": " ".join(command[1:]), "wall_s": round(time.perf_counter() - started, 1)}
+    return record
+
+
+# (row name, key in outcome(), path in a plan point or None)
+ROWS = [("declared AMs", "declared", ("declared",)), ("precision", "precision", ("precision",)),
+        *[(f"recall, r2 {b}", f"recall_{b}", ("recall", b)) for b in ("0.05-0.1", "0.1-0.2", "0.2-0.3", "0.3-0.5", "0.5-1")],
+        ("recovered share", "recovered_all", ("recovered", "all")),
+        ("NMSE all_100", "nmse.all_100", ("nmse", "all_100")), ("NMSE all_50", "nmse.all_50", ("nmse", "all_50")),
+        ("NMSE predictable", "nmse.predictable", ("nmse", "predictable")),
+        ("gain over the mean face (mm)", "reconstruction.gain_over_mean_face_mm", None),
+        ("vertex error (mm)", "reconstruction.vertex_error_mm", None), ("1:2 matching", "matching_1v2", None)]
+
+
+def comparison(summary: dict) -> pd.DataFrame:
+    """Per sex and number: the default run, the paper-scale run, and sfv plan's mean and
+    prediction interval at the paper's size (when plan_<sex>.json is there)."""
+    rows = []
+    for sex in SIZE:
+        plan_file = OUT / f"plan_{sex}.json"
+        point = None
+        if plan_file.is_file():
+            plan = json.loads(plan_file.read_text())
+            point = plan["points"][f"{sex}/{RECORDINGS * SECONDS:g}"][str(SIZE[sex])]
+        for name, key, path in ROWS:
+            row = {"sex": sex, "number": name, "default_run": summary["default_outcome"][sex].get(key),
+                   "paper_scale": summary["outcome"][sex].get(key)}
+            if point is not None and path is not None:
+                value = point
+                for part in path:
+                    value = value[part]
+                row |= {"plan_mean": value["mean"], "plan_low": value["low"], "plan_high": value["high"]}
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def resume(env: dict[str, str]) -> None:
+    """After a failed run: this working tree's code into the workspace (committed there), the
+    failed attempt's log, samples and stages kept in OUT/attempt<k>/, and the same `dvc exp run`
+    again; DVC keeps the stages that are still up to date, whose times come from the attempt that
+    ran them (stages.csv's `attempt`)."""
+    attempts = json.loads((OUT / "attempts.json").read_text()) if (OUT / "attempts.json").is_file() else []
+    earlier = OUT / f"attempt{len(attempts) + 1}"
+    earlier.mkdir(parents=True, exist_ok=True)
+    for name in ("dvc.log", "samples.csv", "stages.csv"):
+        shutil.move(OUT / name, earlier / name)
+    attempts.append({"folder": str(earlier.relative_to(ROOT)), "failure": (earlier / "dvc.log").read_text().strip()
+                     .splitlines()[-1]})
+    write_json(attempts, OUT / "attempts.json")
+    changed = sync(WORKSPACE, (WORKSPACE / "params.yaml").read_text(), ROOT)
+    subprocess.run(["git", "add", "-A", "--", "pipeline", "dvc.yaml"], cwd=WORKSPACE, env=env, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", f"code of the resumed run ({changed} files)"], cwd=WORKSPACE, env=env)
+    record = run_experiment(WORKSPACE, env, OUT, "paper_scale_resumed", OVERRIDES)
+    stages = pd.read_csv(OUT / "stages.csv").assign(attempt=len(attempts) + 1)
+    for k, attempt in enumerate(attempts, 1):
+        before = pd.read_csv(ROOT / attempt["folder"] / "stages.csv")
+        kept = before[~before.stage.isin(stages.stage) & (before.stage != before.stage.iloc[-1])]  # not the failed one
+        stages = pd.concat([kept.assign(attempt=k), stages], ignore_index=True)
+    stages.to_csv(OUT / "stages.csv", index=False)
+    record["stage_sum_s"] = round(float(stages.seconds.sum()), 1)
+    write_json(record, OUT / "experiment.json")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--plan", action="store_true", help="also run sfv plan at the source's size")
+    parser.add_argument("--default", action="store_true",
+                        help="the same protocol at params.yaml's size (stage times and memory beside)")
+    parser.add_argument("--resume", action="store_true",
+                        help="after a failed run: this tree's code into the workspace, the same run again")
     parser.add_argument("--tabulate", action="store_true", help="only comparison.csv, from what is there")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     summary_path = OUT / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     env = environment()
-    if not args.tabulate and not args.plan:
+    if args.plan:  # its own record: the run may still be writing summary.json
+        write_json(run_plan(env), OUT / "plan_runs.json")
+        return
+    if args.default:
+        project(DEFAULT_WORKSPACE, env)
+        record = {"experiment": run_experiment(DEFAULT_WORKSPACE, env, DEFAULT_OUT, "default_size", [])}
+        record["outcome"] = {sex: outcome(DEFAULT_WORKSPACE / "reports", sex) for sex in SIZE}
+        write_json(record, DEFAULT_OUT / "summary.json")
+        return
+    if args.resume:
+        resume(env)
+    elif not args.tabulate:
         project(WORKSPACE, env)
         summary = {"size": SIZE, "recordings": RECORDINGS, "seconds": SECONDS, "overrides": OVERRIDES,
-                   "experiment": run_experiment(WORKSPACE, env)}
+                   "experiment": run_experiment(WORKSPACE, env, OUT, "paper_scale", OVERRIDES)}
         write_json(summary, summary_path)
-    if not args.plan:
-        summary["params"] = yaml.safe_load((WORKSPACE / "params.yaml").read_text())
-        summary["outcome"] = {sex: outcome(WORKSPACE / "reports", sex) for sex in SIZE}
-        summary["default_outcome"] = {sex: outcome(ROOT / "reports", sex) for sex in SIZE}
-        write_json(summary, summary_path)
-    print(json.dumps(summary.get("outcome", {}), indent=1)[:3000])
+    if args.resume:
+        summary = {"size": SIZE, "recordings": RECORDINGS, "seconds": SECONDS, "overrides": OVERRIDES,
+                   "experiment": json.loads((OUT / "experiment.json").read_text()),
+                   "attempts": json.loads((OUT / "attempts.json").read_text())}
+    summary["params"] = yaml.safe_load((WORKSPACE / "params.yaml").read_text())
+    summary["outcome"] = {sex: outcome(WORKSPACE / "reports", sex) for sex in SIZE}
+    fresh = DEFAULT_OUT / "summary.json"  # the default size run here, else the committed reports
+    summary["default_outcome"] = (json.loads(fresh.read_text())["outcome"] if fresh.is_file()
+                                  else {sex: outcome(ROOT / "reports", sex) for sex in SIZE})
+    summary["default_outcome_from"] = str(fresh.relative_to(ROOT)) if fresh.is_file() else "reports/"
+    write_json(summary, summary_path)
+    table = comparison(summary)
+    table.to_csv(OUT / "comparison.csv", index=False, float_format="%.4g")
+    print(table.to_string(index=False))
 
 
 if __name__ == "__main__":

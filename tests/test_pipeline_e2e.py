@@ -247,13 +247,15 @@ def _copy_project(work: Path, into: Path) -> Path:
     return into
 
 
-def _own_root(project_dir: Path) -> Path:
-    """A user's root inside the project, built from the tiny cohort without truth/: one
-    speaker's audio as stereo FLAC at FOREIGN_RATE, one scan as OBJ, one scan without landmarks."""
+def _own_root(project_dir: Path) -> tuple[Path, list[str]]:
+    """A user's root inside the project, built from the tiny cohort without truth/: the first
+    woman's audio as stereo FLAC at FOREIGN_RATE, the second's scan as OBJ, the third's scan
+    without landmarks and without an alignment. Returns the root and those three speakers."""
     root = project_dir / "own"
     shutil.copytree(project_dir / "data/synthetic", root, ignore=shutil.ignore_patterns("truth"))
     manifest = pd.read_csv(root / "manifest.csv", dtype=str, keep_default_na=False)
-    first, second, third = manifest["speaker_id"].iloc[[0, 1, 2]]
+    rows = manifest.index[manifest.gender == "F"][:3]
+    first, second, third = manifest.loc[rows, "speaker_id"]
     wav = root / "audio" / f"{first}.wav"
     samples, rate = soundfile.read(wav)
     stereo = np.stack([librosa.resample(samples, orig_sr=rate, target_sr=FOREIGN_RATE)] * 2, axis=1)
@@ -262,68 +264,52 @@ def _own_root(project_dir: Path) -> Path:
     scan = root / "scans" / f"{second}.ply"
     trimesh.load(scan, process=False).export(root / "scans" / f"{second}.obj")
     scan.unlink()
-    manifest.loc[0, "audio"] = f"audio/{first}.flac"
+    manifest.loc[rows[0], "audio"] = f"audio/{first}.flac"
     alignment = pd.read_csv(root / "alignments" / f"{first}.csv")
     alignment = alignment[alignment.recording == f"audio/{first}.wav"]  # this speaker keeps one recording
     alignment.assign(recording=f"audio/{first}.flac").to_csv(root / "alignments" / f"{first}.csv", index=False)
-    manifest.loc[1, "scan"] = f"scans/{second}.obj"
-    manifest.loc[2, "landmarks"] = ""
+    manifest.loc[rows[1], "scan"] = f"scans/{second}.obj"
+    manifest.loc[rows[2], "landmarks"] = ""
     manifest.to_csv(root / "manifest.csv", index=False)
     (root / "alignments" / f"{third}.csv").unlink()
-    return root
+    return root, [first, second, third]
 
 
-def test_a_users_own_root_runs_end_to_end_without_truth(project, tmp_path):
-    """docs/own-data.md's recipe: data.root set, `dvc repro report`; the synthetic cohort is not
-    generated, and every report says where it has no ground truth."""
+def test_a_users_own_root_runs_one_gender_end_to_end_without_truth(project, tmp_path):
+    """docs/own-data.md's recipe (data.root set, `dvc repro`) with `sfv.genders: [female]`: the
+    synthetic cohort is not generated, every report says where it has no ground truth, and every
+    stage writes the female outputs only. (One run for both: each is a whole `dvc repro`.)"""
     work, run = project
     copy = _copy_project(work, tmp_path / "project")
-    _own_root(copy)
+    _, (first, second, third) = _own_root(copy)
     shutil.rmtree(copy / "data/synthetic")  # as on a fresh clone: the cohort was never made here
-    params = yaml.safe_load((copy / "params.yaml").read_text())
-    params["data"]["root"] = "own"
-    (copy / "params.yaml").write_text(yaml.safe_dump(params))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": str(copy)}
-    done = subprocess.run([sys.executable, "-m", "dvc", "repro", "report"], cwd=copy, env=env,
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "'synth'" not in done.stdout and not (copy / "data/synthetic").exists()
-    segments = pd.read_csv(copy / "data/vad/segments.csv", dtype={"speaker_id": str})
-    assert segments["speaker_id"].nunique() == 12
-    geometry = json.loads((copy / "reports/geometry.json").read_text())
-    assert geometry["ground_truth"] is False
-    assert pd.read_csv(copy / "data/faces/landmarks_qc.csv")["source"].tolist()[2] == "automatic"
-    metrics = json.loads((copy / "reports/metrics.json").read_text())
-    for gender in ("male", "female"):
-        assert "truth" not in metrics[gender] and "r2" not in pd.read_csv(copy / f"reports/selection/{gender}.csv")
-        assert metrics[gender]["reconstruction"]["vertex_error_mm"] > 0
-    third = pd.read_csv(copy / "own/manifest.csv", dtype=str)["speaker_id"].iloc[2]
-    skipped = pd.concat([pd.read_csv(p, dtype=str) for p in (copy / "reports/phonemes").glob("*_skipped.csv")])
-    assert skipped["speaker_id"].tolist() == [third] and "no alignment file" in skipped["reason"].iloc[0]
-    page = (copy / "reports/index.html").read_text()
-    assert "no ground truth" in page and "Phonemes" in page
-    assert (work / "data/synthetic/manifest.csv").is_file()  # the shared project is untouched
-
-
-
-def test_one_gender_runs_alone(project, tmp_path):
-    """`sfv.genders: [female]`: every stage runs and writes the female outputs only."""
-    work, run = project
-    copy = _copy_project(work, tmp_path / "project")
     for stale in ("selection_male.png", "selection_male_all.png", "error_map_male.png"):
         (copy / "reports/plots" / stale).unlink()
     params = yaml.safe_load((copy / "params.yaml").read_text())
+    params["data"]["root"] = "own"
     params["sfv"]["genders"] = ["female"]
     (copy / "params.yaml").write_text(yaml.safe_dump(params))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "PYTHONPATH": str(copy)}
     done = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=copy, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "'synth'" not in done.stdout and not (copy / "data/synthetic").exists()
     assert "selection_plot@female" in done.stdout and "selection_plot@male" not in done.stdout
+    segments = pd.read_csv(copy / "data/vad/segments.csv", dtype={"speaker_id": str})
+    assert segments["speaker_id"].nunique() == 12
+    geometry = json.loads((copy / "reports/geometry.json").read_text())
+    assert geometry["ground_truth"] is False
+    qc = pd.read_csv(copy / "data/faces/landmarks_qc.csv", dtype={"speaker_id": str}).set_index("speaker_id")
+    assert qc.loc[third, "source"] == "automatic" and qc.loc[second, "source"] == "annotated"
     metrics = json.loads((copy / "reports/metrics.json").read_text())
-    assert set(metrics) == {"female"} and metrics["female"]["reconstruction"]["vertex_error_mm"] > 0
+    assert set(metrics) == {"female"} and "truth" not in metrics["female"]
+    assert "r2" not in pd.read_csv(copy / "reports/selection/female.csv")
+    assert metrics["female"]["reconstruction"]["vertex_error_mm"] > 0
+    skipped = pd.concat([pd.read_csv(p, dtype=str) for p in (copy / "reports/phonemes").glob("*_skipped.csv")])
+    assert skipped["speaker_id"].tolist() == [third] and "no alignment file" in skipped["reason"].iloc[0]
     assert (copy / "reports/plots/selection_female.png").is_file() and (copy / "reports/plots/error_map_female.png").is_file()
     assert not (copy / "reports/plots/selection_male.png").exists()
     assert not (copy / "data/predictions/male.csv").exists()
-    assert "female" in (copy / "reports/index.html").read_text()
+    page = (copy / "reports/index.html").read_text()
+    assert "no ground truth" in page and "Phonemes" in page and "female" in page
+    assert (work / "data/synthetic/manifest.csv").is_file()  # the shared project is untouched
