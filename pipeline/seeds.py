@@ -30,7 +30,6 @@ from .cohort import Gender
 
 ORACLE_KEY = 2**31
 WORLD_ORACLE_KEY = 99
-MEASUREMENT_KEY = 98
 
 
 def _integer(*key: int) -> int:
@@ -98,8 +97,3 @@ def null_world_seed(seed: int, world: int) -> int:
 def world_oracle_rng(seed: int) -> np.random.Generator:
     """The oracle of the voice-only worlds of `sfv power` and `sfv calibrate`."""
     return np.random.default_rng([seed, WORLD_ORACLE_KEY])
-
-
-def world_measurement_rng(seed: int, gender: Gender) -> np.random.Generator:
-    """The AM measurement error `sfv plan` adds to voice-only world `seed`'s true AMs."""
-    return np.random.default_rng([seed, MEASUREMENT_KEY, gender.index])

@@ -32,7 +32,7 @@ from ..config import Params
 from ..estimator.base import VoiceEstimator
 from ..face.ams import default_am_table
 from ..face.template import build_template
-from ..seeds import null_world_seed, world_measurement_rng, world_oracle_rng
+from ..seeds import null_world_seed, world_oracle_rng
 from ..synth.cohort import VoiceSettings
 from ..synth.link import LINK_GROUPS, oracle
 from ..synth.shape_model import build_shape_model
@@ -46,6 +46,7 @@ from .table import nmse_summary, ratio_matrix
 R2_BINS = (0.05, 0.1, 0.2, 0.3, 0.5)
 NMSE_KEYS = ("all_100", "all_50", "predictable")
 SHARE = (0.0, 1.0)
+MEASUREMENT_KEY = 98  # seeds the measurement error apart from everything seeds.py draws
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,8 @@ def measured(cohort: VoiceCohort, noise_sd: np.ndarray | None, seed: int, gender
     """The cohort with its AMs as measured: the true AMs plus independent Gaussian error."""
     if noise_sd is None:
         return cohort
-    error = world_measurement_rng(seed, gender).standard_normal(cohort.ams.shape) * noise_sd
+    rng = np.random.default_rng([seed, MEASUREMENT_KEY, gender.index])
+    error = rng.standard_normal(cohort.ams.shape) * noise_sd
     return replace(cohort, ams=cohort.ams + error)
 
 
