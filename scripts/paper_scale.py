@@ -25,7 +25,7 @@ dvc.log (the run's output), samples.csv (every sample); default/ the same for --
 
     python scripts/paper_scale.py                 # the run (about an hour on 2 cores)
     python scripts/paper_scale.py --plan          # sfv plan at that size
-    python scripts/paper_scale.py --default       # the same protocol at params.yaml's size
+    python scripts/paper_scale.py --default       # this project's dvc repro -f, sampled the same way
     python scripts/paper_scale.py --resume        # after a failed run (DVC keeps what is up to date)
     python scripts/paper_scale.py --tabulate      # comparison.csv again from what is there
 """
@@ -50,7 +50,6 @@ from pipeline.selection.plan import R2_BINS, r2_bins
 from workspace import ROOT, dvc_command, sync
 
 WORKSPACE = ROOT / ".paper_scale"
-DEFAULT_WORKSPACE = ROOT / ".paper_scale_default"
 OUT = ROOT / "reports/experiments/paper_scale"
 DEFAULT_OUT = OUT / "default"  # the same protocol at params.yaml's size, for the stage times beside
 SIZE = {"male": 364, "female": 662}
@@ -118,7 +117,7 @@ class Monitor(threading.Thread):
             if not entry.name.isdigit():
                 continue
             try:
-                if not os.readlink(f"/proc/{entry.name}/cwd").startswith(self.folder):
+                if os.readlink(f"/proc/{entry.name}/cwd") != self.folder:  # stages run in the project's root
                     continue
             except OSError:
                 continue
@@ -150,10 +149,12 @@ class Monitor(threading.Thread):
         return pd.DataFrame(rows)
 
 
-def run_experiment(folder: Path, env: dict[str, str], out: Path, name: str, overrides: list[str]) -> dict:
-    """`dvc exp run -n NAME -S ...` in `folder`, sampled; its log, samples and stage table in `out`."""
+def run_experiment(folder: Path, env: dict[str, str], out: Path, name: str | None, overrides: list[str]) -> dict:
+    """`dvc exp run -n NAME -S ...` in `folder` (name None: `dvc repro -f`), sampled; its log,
+    samples and stage table in `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    command = [dvc_command(), "exp", "run", "-n", name, *[a for o in overrides for a in ("-S", o)]]
+    command = ([dvc_command(), "exp", "run", "-n", name, *[a for o in overrides for a in ("-S", o)]] if name
+               else [dvc_command(), "repro", "-f"])
     monitor = Monitor(folder, out / "samples.csv")
     monitor.start()
     started = time.perf_counter()
@@ -287,7 +288,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--plan", action="store_true", help="also run sfv plan at the source's size")
     parser.add_argument("--default", action="store_true",
-                        help="the same protocol at params.yaml's size (stage times and memory beside)")
+                        help="`dvc repro -f` of this project (params.yaml's size), sampled the same way: stage "
+                             "times and memory beside, and reports/ refreshed")
     parser.add_argument("--resume", action="store_true",
                         help="after a failed run: this tree's code into the workspace, the same run again")
     parser.add_argument("--tabulate", action="store_true", help="only comparison.csv, from what is there")
@@ -299,10 +301,9 @@ def main() -> None:
     if args.plan:  # its own record: the run may still be writing summary.json
         write_json(run_plan(env), OUT / "plan_runs.json")
         return
-    if args.default:
-        project(DEFAULT_WORKSPACE, env)
-        record = {"experiment": run_experiment(DEFAULT_WORKSPACE, env, DEFAULT_OUT, "default_size", [])}
-        record["outcome"] = {sex: outcome(DEFAULT_WORKSPACE / "reports", sex) for sex in SIZE}
+    if args.default:  # this project's own default run, every stage forced: it refreshes reports/ too
+        record = {"experiment": run_experiment(ROOT, {**env, "PYTHONPATH": str(ROOT)}, DEFAULT_OUT, None, [])}
+        record["outcome"] = {sex: outcome(ROOT / "reports", sex) for sex in SIZE}
         write_json(record, DEFAULT_OUT / "summary.json")
         return
     if args.resume:
@@ -318,10 +319,7 @@ def main() -> None:
                    "attempts": json.loads((OUT / "attempts.json").read_text())}
     summary["params"] = yaml.safe_load((WORKSPACE / "params.yaml").read_text())
     summary["outcome"] = {sex: outcome(WORKSPACE / "reports", sex) for sex in SIZE}
-    fresh = DEFAULT_OUT / "summary.json"  # the default size run here, else the committed reports
-    summary["default_outcome"] = (json.loads(fresh.read_text())["outcome"] if fresh.is_file()
-                                  else {sex: outcome(ROOT / "reports", sex) for sex in SIZE})
-    summary["default_outcome_from"] = str(fresh.relative_to(ROOT)) if fresh.is_file() else "reports/"
+    summary["default_outcome"] = {sex: outcome(ROOT / "reports", sex) for sex in SIZE}  # the default run
     write_json(summary, summary_path)
     table = comparison(summary)
     table.to_csv(OUT / "comparison.csv", index=False, float_format="%.4g")

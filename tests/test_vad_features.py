@@ -13,7 +13,7 @@ import yaml
 
 from pipeline.artifacts import read_table
 from pipeline.audio.phones import cut_phones, stored_frame_times
-from pipeline.audio.vad import MAX_GAIN, SileroVad, energy_vad, frame_f1, level_normalised
+from pipeline.audio.vad import MAX_GAIN_DB, SileroVad, energy_vad, frame_f1, level_normalised
 from pipeline.errors import AudioError, DatasetError
 from pipeline.stages import main as stages_main
 from presets import DEFAULTS, run
@@ -22,6 +22,8 @@ PROJECT = Path(__file__).resolve().parents[1]
 TINY = {"seed": 5, "synth": {"speakers": {"male": 3, "female": 3}, "vertices": 3000,
                              "scan": {"vertices": [3500, 4500]}, "seconds": 8.0}}
 MIN_FRAME_F1 = 0.9  # mean frame F1 of each VAD against the synthesiser's phone alignments
+QUIETER_DB = 30  # Silero finds the same speech in a recording this much quieter (dB)
+LOUDER_DB = 12  # or this much louder (clipped)
 
 
 @pytest.fixture(scope="module")
@@ -62,20 +64,20 @@ def test_vad_agrees_with_the_synthesiser_alignments(root):
 
 def test_silero_finds_the_same_speech_in_a_quiet_or_loud_recording(root):
     """Silero's probability falls with the level; it hears every recording at one level, so a
-    recording 30 dB quieter or 12 dB louder (clipped) gives about the segments of the original."""
+    recording QUIETER_DB quieter or LOUDER_DB louder (clipped) gives about the segments of the original."""
     audio = DEFAULTS.audio
     silero = SileroVad(audio.vad_threshold, audio.min_speech_s, audio.min_silence_s)
     row = pd.read_csv(root / "manifest.csv").iloc[0]
     recording = row.audio.split(";")[0]
     wave, rate = soundfile.read(root / recording, dtype="float32")
     truth = _truth(root, row.speaker_id, recording)
-    for scale in (10 ** (-30 / 20), 10 ** (12 / 20)):
+    for scale in (10 ** (-QUIETER_DB / 20), 10 ** (LOUDER_DB / 20)):
         scaled = np.clip(wave * scale, -1, 1)
         assert frame_f1(truth, silero(scaled), len(wave) / rate) >= MIN_FRAME_F1
     np.testing.assert_allclose(level_normalised(wave * 0.2), level_normalised(wave), atol=1e-5)
     assert not level_normalised(np.zeros(16000)).any()
     hiss = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 1e-5
-    assert np.abs(level_normalised(hiss)).max() <= np.abs(hiss).max() * MAX_GAIN + 1e-7
+    assert np.abs(level_normalised(hiss)).max() <= np.abs(hiss).max() * 10 ** (MAX_GAIN_DB / 20) + 1e-7
 
 
 def test_stages_write_segments_and_normalised_features(root, tmp_path):

@@ -9,12 +9,12 @@ import numpy as np
 import torch
 
 SEGMENT_DECIMALS = 3  # segments are stored in milliseconds
-# Silero hears every recording at one level: its loud 32 ms frames (the LEVEL_PERCENTILE-th
-# percentile of frame RMS) at LEVEL_TARGET (-20 dBFS), raised by at most MAX_GAIN (+60 dB).
-LEVEL_TARGET = 0.1
+# Silero hears every recording at one level: its loud frames (the LEVEL_PERCENTILE-th
+# percentile of the RMS of LEVEL_FRAME_MS frames) at LEVEL_DBFS, raised by at most MAX_GAIN_DB.
+LEVEL_DBFS = -20.0
 LEVEL_PERCENTILE = 95
-MAX_GAIN = 1000.0
-LEVEL_FRAME = 512
+MAX_GAIN_DB = 60.0
+LEVEL_FRAME_MS = 32
 Progress = Callable[[float], None]  # hears the percent of a recording done
 Detector = Callable[..., np.ndarray]  # (audio, progress=None) -> segments [k, 2] (s)
 
@@ -35,19 +35,21 @@ def energy_vad(audio: np.ndarray, sample_rate: int, *, threshold_db: float, min_
 
 
 def level_normalised(audio: np.ndarray) -> np.ndarray:
-    """`audio` scaled so its loud frames sit at LEVEL_TARGET, clipped to ±1 (float32). Silero's
+    """16 kHz `audio` scaled so its loud frames sit at LEVEL_DBFS, clipped to ±1 (float32). Silero's
     speech probability falls with the level: in the paper-scale run (docs/planning.md) a quiet
     synthetic recording had no speech for it at all, and found it 12 dB louder. Digital silence
     stays silence, and the gain cap keeps a near-silent recording near silent."""
     audio = np.asarray(audio, dtype=np.float32)
-    n = len(audio) // LEVEL_FRAME
+    frame = SileroVad.sample_rate * LEVEL_FRAME_MS // 1000
+    n = len(audio) // frame
     if n == 0:
         return audio
-    rms = np.sqrt(np.mean(audio[: n * LEVEL_FRAME].reshape(n, LEVEL_FRAME).astype(np.float64) ** 2, axis=1))
+    rms = np.sqrt(np.mean(audio[: n * frame].reshape(n, frame).astype(np.float64) ** 2, axis=1))
     level = float(np.percentile(rms, LEVEL_PERCENTILE))
     if level <= 0:
         return audio
-    return np.clip(audio * min(LEVEL_TARGET / level, MAX_GAIN), -1.0, 1.0).astype(np.float32)
+    gain = min(10 ** (LEVEL_DBFS / 20) / level, 10 ** (MAX_GAIN_DB / 20))
+    return np.clip(audio * gain, -1.0, 1.0).astype(np.float32)
 
 
 class SileroVad:
