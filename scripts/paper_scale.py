@@ -20,7 +20,7 @@ recovered share. With --plan, `sfv plan` at the source's size (men 364, women 66
 speech) for the prediction beside them.
 
 Writes reports/experiments/paper_scale/: summary.json (all of it, with run_record),
-stages.csv (stage, seconds, peak PSS), comparison.csv (per sex: default run, paper scale, plan),
+stages.csv (stage, seconds, peak PSS), comparison.csv (per sex: default run, paper scale, plan), stage_times.csv (both sizes' stages),
 dvc.log (the run's output), samples.csv (every sample); default/ the same for --default.
 
     python scripts/paper_scale.py                 # the run (about an hour on 2 cores)
@@ -283,6 +283,20 @@ def resume(env: dict[str, str]) -> None:
     write_json(record, OUT / "experiment.json")
 
 
+def stage_table() -> pd.DataFrame:
+    """Per stage, in run order: seconds and peak PSS at the default size and at the source's, and
+    their ratio, plus a total row."""
+    paper = pd.read_csv(OUT / "stages.csv").set_index("stage")
+    default = pd.read_csv(DEFAULT_OUT / "stages.csv").set_index("stage")
+    order = list(default.index) + [s for s in paper.index if s not in default.index]
+    rows = [{"stage": s, "default_s": default.seconds.get(s), "paper_s": paper.seconds.get(s),
+             "default_peak_mb": default.peak_pss_mb.get(s), "paper_peak_mb": paper.peak_pss_mb.get(s)} for s in order]
+    rows.append({"stage": "all stages", "default_s": default.seconds.sum(), "paper_s": paper.seconds.sum(),
+                 "default_peak_mb": default.peak_pss_mb.max(), "paper_peak_mb": paper.peak_pss_mb.max()})
+    table = pd.DataFrame(rows)
+    return table.assign(ratio=table.paper_s / table.default_s)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -324,6 +338,10 @@ def main() -> None:
     table = comparison(summary)
     table.to_csv(OUT / "comparison.csv", index=False, float_format="%.4g")
     print(table.to_string(index=False))
+    if (DEFAULT_OUT / "stages.csv").is_file():
+        times = stage_table()
+        times.to_csv(OUT / "stage_times.csv", index=False, float_format="%.4g")
+        print(times.to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 import torch
 
-from pipeline.estimator.data import repeat_data, standardiser
+from pipeline.estimator.data import joined_features, repeat_data, standardiser
 from pipeline.estimator.fusion import fuse, segment_starts
 from pipeline.estimator.network import StackedVoiceCNN
 from pipeline.cohort import Gender
@@ -191,3 +191,25 @@ def test_a_repeat_trains_alike_in_any_group_and_after_any_other_training():
     np.testing.assert_allclose(stacked.mean_z, alone.mean_z, rtol=1e-4, atol=1e-5)
     np.testing.assert_array_equal(again.mean_z, alone.mean_z)
     np.testing.assert_array_equal(again.var_z, alone.var_z)
+
+
+def test_repeats_share_one_copy_of_the_training_frames():
+    """Every repeat's D_t reads the same joined arrays (memory stays one copy of the features
+    whatever the repeats), with the frames a repeat joining its own would have."""
+    rng = np.random.default_rng(0)
+    ids = [f"S{i}" for i in range(12)]
+    features = {s: [rng.standard_normal((n, 4)).astype(np.float32) for n in (5, 7)] for s in ids}
+    targets = pd.DataFrame(rng.standard_normal((12, 3)), index=ids)
+    joined = joined_features(features)
+    splits = make_splits(ids, repeats=2, seed=1, gender="male", evaluation_share=0.1)
+    built = []
+    for r, rows in splits.groupby("repeat"):
+        split = dict(zip(rows["speaker_id"], rows["split"]))
+        shared = repeat_data(r, r, split, features, targets, joined=joined)[0]
+        alone = repeat_data(r, r, split, features, targets)[0]
+        for a, b in zip(shared.train_features, alone.train_features):
+            np.testing.assert_array_equal(a, b)
+        built.append(shared)
+    first = {id(a) for a in built[0].train_features}
+    assert first & {id(a) for a in built[1].train_features}  # the same objects, not copies
+    assert all(any(a is j for j in joined.values()) for a in built[0].train_features)

@@ -24,6 +24,14 @@ def load_features(features_dir: Path) -> dict[str, list[np.ndarray]]:
     return out
 
 
+def joined_features(features: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
+    """Each speaker's recordings as one array [frames, n_mels], made once and shared by every
+    repeat's D_t: joined per repeat, the copies grew with repeats × cohort (14 GB in the train
+    stage at the source's scale, docs/planning.md); now one copy of the features serves them all."""
+    return {speaker: recordings[0] if len(recordings) == 1 else np.concatenate(recordings)
+            for speaker, recordings in features.items()}
+
+
 def load_waveforms(root: Path, segments: pd.DataFrame, speakers: list[str], sample_rate: int
                    ) -> dict[str, list[np.ndarray]]:
     """Each speaker's speech samples per recording (float32, VAD segments only), in the order
@@ -48,13 +56,14 @@ def standardiser(targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def repeat_data(repeat: int, seed: int, split: dict[str, str], features: dict[str, list[np.ndarray]],
-                targets: pd.DataFrame, waveforms: dict[str, list[np.ndarray]] | None = None
-                ) -> tuple[RepeatData, np.ndarray, np.ndarray]:
+                targets: pd.DataFrame, waveforms: dict[str, list[np.ndarray]] | None = None,
+                joined: dict[str, np.ndarray] | None = None) -> tuple[RepeatData, np.ndarray, np.ndarray]:
     """The repeat's training and scoring data, and the D_t mean and SD used to z-score it.
 
     `split` maps speaker_id -> t | v1 | v2 | e; `targets` is indexed by speaker_id (raw AMs).
     Only D_t speakers enter the standardiser, and only their `waveforms` (the phonatory
-    module's targets) are passed on.
+    module's targets) are passed on. `joined` (joined_features) saves each repeat its own copy
+    of D_t's frames.
     """
     train_ids = [s for s, part in split.items() if part == "t"]
     scored = [s for s, part in split.items() if part != "t"]
@@ -62,7 +71,8 @@ def repeat_data(repeat: int, seed: int, split: dict[str, str], features: dict[st
     z = lambda ids: (targets.loc[ids].to_numpy(np.float64) - mean) / sd  # noqa: E731
     data = RepeatData(
         repeat=repeat, seed=seed,
-        train_features=[np.concatenate(features[s]) for s in train_ids], train_targets=z(train_ids),
+        train_features=[joined[s] if joined is not None else np.concatenate(features[s]) for s in train_ids],
+        train_targets=z(train_ids),
         scored_ids=scored, scored_splits=[split[s] for s in scored],
         scored_recordings=[features[s] for s in scored], scored_targets=z(scored),
         train_recordings=[features[s] for s in train_ids],

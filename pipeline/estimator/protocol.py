@@ -19,7 +19,7 @@ from ..seeds import repeat_seed
 from ..splits import Splits
 from .backend import BACKENDS
 from .base import Checkpoint, VoiceEstimator
-from .data import repeat_data
+from .data import joined_features, repeat_data
 from .store import array_digest, fingerprint, save_repeat, stored_fingerprint
 
 PREDICTION_COLUMNS = ["repeat", "split", "speaker_id", "am_id", "mean", "var", "mean_z", "var_z",
@@ -55,9 +55,11 @@ def train_repeats(estimator: VoiceEstimator, device: torch.device, gender: Gende
     if not todo:
         return
     context = {}
+    joined = joined_features(features)
 
     def build(r: int):
-        data, mean, sd = repeat_data(r, repeat_seed(seed, gender, r), splits.repeat(r), features, targets, waveforms)
+        data, mean, sd = repeat_data(r, repeat_seed(seed, gender, r), splits.repeat(r), features, targets, waveforms,
+                                     joined)
         context[r] = (data, mean, sd)
         return data
 

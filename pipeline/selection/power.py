@@ -27,7 +27,7 @@ from ..config import Params, with_values
 from ..embeddings import EmbeddingSettings
 from ..errors import ParamsError
 from ..estimator.base import VoiceEstimator
-from ..estimator.data import repeat_data
+from ..estimator.data import joined_features, repeat_data
 from ..estimator.null import empty_null
 from ..estimator.registry import estimator_class
 from ..face.ams import default_am_table
@@ -150,11 +150,12 @@ def fit_repeats(estimator: VoiceEstimator, splits: Splits, world_seed: int, gend
     each speaker's statistics once per group, not once per repeat. `progress` counts repeats,
     `fit_progress` is handed to the estimator."""
     size = estimator.group_size(1, splits.n_repeats, device)
+    joined = joined_features(features)
     rows = []
     for start in range(1, splits.n_repeats + 1, size):
         chunk = range(start, min(start + size, splits.n_repeats + 1))
-        data = [repeat_data(r, repeat_seed(world_seed, gender, r), splits.repeat(r), features, targets)[0]
-                for r in chunk]
+        data = [repeat_data(r, repeat_seed(world_seed, gender, r), splits.repeat(r), features, targets,
+                            joined=joined)[0] for r in chunk]
         for r, repeat, result in zip(chunk, data, estimator.fit(data, device, fit_progress)):
             for i, (speaker, which) in enumerate(zip(repeat.scored_ids, repeat.scored_splits)):
                 rows.append(pd.DataFrame({"repeat": r, "split": which, "speaker_id": speaker, "am_id": am_ids,
