@@ -27,6 +27,7 @@ dvc.log (the run's output), samples.csv (every sample); default/ the same for --
     python scripts/paper_scale.py --plan          # sfv plan at that size
     python scripts/paper_scale.py --default       # this project's dvc repro -f, sampled the same way
     python scripts/paper_scale.py --resume        # after a failed run (DVC keeps what is up to date)
+    python scripts/paper_scale.py --memory        # the train stage's repeat data, copied or shared
     python scripts/paper_scale.py --tabulate      # comparison.csv again from what is there
 """
 from __future__ import annotations
@@ -297,6 +298,37 @@ def stage_table() -> pd.DataFrame:
     return table.assign(ratio=table.paper_s / table.default_s)
 
 
+def _rss_mb() -> float:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * PAGE / 2**20
+
+
+def repeat_memory(sex: str = "female") -> dict:
+    """The train stage's repeat data at the source's scale, built as before the fix (each repeat
+    joins its own copy of D_t's frames) and as now (one joined copy shared): the resident memory
+    each adds over the loaded features, for all of sfv.repeats at once (the stage builds them all)."""
+    from pipeline.cohort import Gender
+    from pipeline.config import load_params
+    from pipeline.estimator.data import joined_features, load_features, repeat_data
+    from pipeline.seeds import repeat_seed
+    from pipeline.splits import Splits
+
+    params = load_params(WORKSPACE / "params.yaml")
+    features = load_features(WORKSPACE / "data/features")
+    splits = Splits(pd.read_csv(WORKSPACE / "data/splits" / f"{sex}.csv", dtype={"speaker_id": str}))
+    targets = pd.read_csv(WORKSPACE / "data/ams/ams.csv", dtype={"speaker_id": str}).set_index("speaker_id")
+    targets = targets.loc[splits.speakers, [c for c in targets.columns if c.startswith("am_")]]
+    record = {"sex": sex, "repeats": params.sfv.repeats, "speakers": len(splits.speakers),
+              "features_mb": round(sum(r.nbytes for f in features.values() for r in f) / 2**20)}
+    for way in ("per_repeat", "shared"):
+        before = _rss_mb()
+        joined = joined_features(features) if way == "shared" else None
+        built = [repeat_data(r, repeat_seed(params.seed, Gender(sex), r), splits.repeat(r), features, targets, joined=joined)
+                 for r in range(1, params.sfv.repeats + 1)]
+        record[f"{way}_mb"] = round(_rss_mb() - before)
+        del built, joined
+    return record
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -306,12 +338,19 @@ def main() -> None:
                              "times and memory beside, and reports/ refreshed")
     parser.add_argument("--resume", action="store_true",
                         help="after a failed run: this tree's code into the workspace, the same run again")
+    parser.add_argument("--memory", action="store_true",
+                        help="the train stage's repeat data at this size, per-repeat copies against shared")
     parser.add_argument("--tabulate", action="store_true", help="only comparison.csv, from what is there")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     summary_path = OUT / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     env = environment()
+    if args.memory:
+        record = repeat_memory()
+        write_json({**record, "run": run_record({"workspace": str(WORKSPACE)})}, OUT / "repeat_memory.json")
+        print(record)
+        return
     if args.plan:  # its own record: the run may still be writing summary.json
         write_json(run_plan(env), OUT / "plan_runs.json")
         return

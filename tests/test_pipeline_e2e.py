@@ -276,7 +276,7 @@ def _own_root(project_dir: Path) -> tuple[Path, list[str]]:
 
 
 def test_a_users_own_root_runs_one_gender_end_to_end_without_truth(project, tmp_path):
-    """docs/own-data.md's recipe (data.root set, `dvc repro`) with `sfv.genders: [female]`: the
+    """docs/own-data.md's recipe (data.root set, `dvc repro report`) with `sfv.genders: [female]`: the
     synthetic cohort is not generated, every report says where it has no ground truth, and every
     stage writes the female outputs only. (One run for both: each is a whole `dvc repro`.)"""
     work, run = project
@@ -291,7 +291,8 @@ def test_a_users_own_root_runs_one_gender_end_to_end_without_truth(project, tmp_
     (copy / "params.yaml").write_text(yaml.safe_dump(params))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "PYTHONPATH": str(copy)}
-    done = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=copy, env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "dvc", "repro", "report"], cwd=copy, env=env, capture_output=True,
+                          text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "'synth'" not in done.stdout and not (copy / "data/synthetic").exists()
     assert "selection_plot@female" in done.stdout and "selection_plot@male" not in done.stdout
