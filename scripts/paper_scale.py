@@ -319,7 +319,7 @@ def repeat_memory(sex: str = "female") -> dict:
     targets = targets.loc[splits.speakers, [c for c in targets.columns if c.startswith("am_")]]
     record = {"sex": sex, "repeats": params.sfv.repeats, "speakers": len(splits.speakers),
               "features_mb": round(sum(r.nbytes for f in features.values() for r in f) / 2**20)}
-    for way in ("per_repeat", "shared"):
+    for way in ("shared", "per_repeat"):
         before = _rss_mb()
         joined = joined_features(features) if way == "shared" else None
         built = [repeat_data(r, repeat_seed(params.seed, Gender(sex), r), splits.repeat(r), features, targets, joined=joined)
