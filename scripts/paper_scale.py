@@ -258,7 +258,8 @@ def comparison(summary: dict) -> pd.DataFrame:
                 value = point
                 for part in path:
                     value = value[part]
-                row |= {"plan_mean": value["mean"], "plan_low": value["low"], "plan_high": value["high"]}
+                row |= {"plan_mean": value["mean"], "plan_low": value["low"], "plan_high": value["high"],
+                        "inside": "yes" if value["low"] - 1e-9 <= row["paper_scale"] <= value["high"] + 1e-9 else "no"}
             rows.append(row)
     return pd.DataFrame(rows)
 
