@@ -1,11 +1,10 @@
 """`sfv plan` on a tiny sweep of a strongly planted world: recall rises with the cohort size, the
 output has the layout docs/planning.md documents, and the smallest-cohort interpolation."""
 import math
+from dataclasses import fields
 
 import numpy as np
 import pandas as pd
-from dataclasses import fields
-
 import pytest
 import torch
 from threadpoolctl import threadpool_limits
